@@ -1,0 +1,78 @@
+//! Wiring: build the shared state, start the chosen transport, stop cleanly on SIGTERM / Ctrl-C.
+
+use crate::config::Config;
+use crate::state::AppState;
+use crate::transport;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Which transport to serve.
+#[derive(Debug, Clone, Copy)]
+pub enum Transport {
+    Stdio,
+    Http(SocketAddr),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Serve until the client leaves (stdio) or a shutdown signal arrives.
+pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let state = Arc::new(AppState::new(config));
+    let providers: Vec<&str> = state
+        .config
+        .configured_providers()
+        .iter()
+        .map(|p| p.as_str())
+        .collect();
+    match transport {
+        Transport::Stdio => {
+            tracing::info!(?providers, "serving MCP on stdio");
+            transport::stdio::serve(state, shutdown).await?;
+        }
+        Transport::Http(addr) => {
+            transport::http::check_bind(addr, state.config.http.token.as_ref())
+                .map_err(RunError::Refused)?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|source| RunError::Bind { addr, source })?;
+            let local = listener.local_addr()?;
+            tracing::info!(?providers, "serving MCP on http://{local}/mcp");
+            transport::http::serve(listener, state, shutdown).await?;
+        }
+    }
+    Ok(())
+}
+
+async fn cancel_on_signal(shutdown: CancellationToken) {
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+    shutdown.cancel();
+}

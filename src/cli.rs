@@ -1,0 +1,59 @@
+//! Command line: `switchboard serve` (stdio, or `--http ADDR`), `switchboard tools` (the tool catalog).
+
+use clap::{Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Switchboard: one MCP server that lets AI agents act on your business systems —
+/// fetch invoices from Razorpay and Stripe today; payment links, CRM leads and provider webhooks next.
+///
+/// Provider credentials come from the environment (RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET, STRIPE_API_KEY)
+/// or a TOML config file. Logs go to stderr; set RUST_LOG=debug for more.
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about,
+    long_about,
+    propagate_version = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve MCP. Without --http it speaks over stdin/stdout, which is how Claude Desktop,
+    /// Claude Code and Cursor launch servers.
+    ///
+    /// Examples:
+    ///   switchboard serve                          # stdio
+    ///   switchboard serve --http 127.0.0.1:8080   # Streamable HTTP at http://127.0.0.1:8080/mcp
+    Serve(ServeArgs),
+    /// Print the tool catalog (what tools/list returns) as JSON, or write it to a directory.
+    ///
+    /// Examples:
+    ///   switchboard tools                  # JSON array on stdout
+    ///   switchboard tools --write tools/   # one <tool>.json per tool plus README.md
+    Tools(ToolsArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Serve Streamable HTTP on this address instead of stdio; the MCP endpoint is /mcp.
+    /// Binding anything but loopback requires SWITCHBOARD_HTTP_TOKEN.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
+    /// TOML config file (keys: default_provider, data_dir, [razorpay], [stripe], [http], [outbound]).
+    /// Environment variables override it.
+    #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ToolsArgs {
+    /// Write <tool>.json files and README.md into this directory instead of printing.
+    #[arg(long, value_name = "DIR")]
+    pub write: Option<PathBuf>,
+}

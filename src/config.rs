@@ -1,0 +1,411 @@
+//! Typed configuration: built-in defaults < TOML file < environment variables.
+//!
+//! Secrets are [`SecretString`]s: their `Debug` prints `[REDACTED]` and nothing here serialises them.
+//! A bad configuration fails at start-up with a sentence naming the key, never mid-conversation.
+
+use crate::domain::Provider;
+use reqwest::Url;
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Environment variables Switchboard reads, for docs and error messages.
+pub mod env {
+    pub const CONFIG: &str = "SWITCHBOARD_CONFIG";
+    pub const DATA_DIR: &str = "SWITCHBOARD_DATA_DIR";
+    pub const HTTP_TOKEN: &str = "SWITCHBOARD_HTTP_TOKEN";
+    pub const DEFAULT_PROVIDER: &str = "SWITCHBOARD_DEFAULT_PROVIDER";
+    pub const RAZORPAY_KEY_ID: &str = "RAZORPAY_KEY_ID";
+    pub const RAZORPAY_KEY_SECRET: &str = "RAZORPAY_KEY_SECRET";
+    pub const RAZORPAY_BASE_URL: &str = "RAZORPAY_BASE_URL";
+    pub const STRIPE_API_KEY: &str = "STRIPE_API_KEY";
+    pub const STRIPE_BASE_URL: &str = "STRIPE_BASE_URL";
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+/// The whole configuration, resolved.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub razorpay: Option<RazorpayConfig>,
+    pub stripe: Option<StripeConfig>,
+    /// Provider used when a tool call does not name one and it cannot be inferred.
+    pub default_provider: Option<Provider>,
+    pub http: HttpConfig,
+    pub outbound: OutboundConfig,
+    /// Where durable state lives (idempotency ledger, event log).
+    pub data_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct RazorpayConfig {
+    pub key_id: String,
+    pub key_secret: SecretString,
+    pub base_url: Url,
+}
+
+#[derive(Debug, Clone)]
+pub struct StripeConfig {
+    pub api_key: SecretString,
+    pub base_url: Url,
+}
+
+/// Streamable HTTP transport settings.
+#[derive(Debug, Clone, Default)]
+pub struct HttpConfig {
+    /// Bearer token every HTTP request must carry; required when binding a non-loopback address.
+    pub token: Option<SecretString>,
+    /// Extra `Host` values to accept besides loopback (e.g. "mcp.example.com").
+    pub allowed_hosts: Vec<String>,
+    /// Extra browser `Origin`s to accept besides loopback (e.g. "https://app.example.com").
+    pub allowed_origins: Vec<String>,
+}
+
+/// Outbound provider calls.
+#[derive(Debug, Clone)]
+pub struct OutboundConfig {
+    /// Deadline for one HTTP attempt.
+    pub attempt_timeout: Duration,
+    /// Deadline for a whole call, retries included.
+    pub call_deadline: Duration,
+    /// Retries after the first attempt for safe (GET) requests.
+    pub max_retries: usize,
+    /// Smallest backoff between retries.
+    pub min_backoff: Duration,
+}
+
+impl Default for OutboundConfig {
+    fn default() -> Self {
+        OutboundConfig {
+            attempt_timeout: Duration::from_secs(15),
+            call_deadline: Duration::from_secs(30),
+            max_retries: 3,
+            min_backoff: Duration::from_millis(250),
+        }
+    }
+}
+
+pub const RAZORPAY_DEFAULT_BASE_URL: &str = "https://api.razorpay.com";
+pub const STRIPE_DEFAULT_BASE_URL: &str = "https://api.stripe.com";
+
+// ---- the TOML file, exactly as written by a person ----
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    default_provider: Option<Provider>,
+    razorpay: Option<FileRazorpay>,
+    stripe: Option<FileStripe>,
+    http: Option<FileHttp>,
+    outbound: Option<FileOutbound>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileRazorpay {
+    key_id: Option<String>,
+    key_secret: Option<String>,
+    base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStripe {
+    api_key: Option<String>,
+    base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHttp {
+    token: Option<String>,
+    #[serde(default)]
+    allowed_hosts: Vec<String>,
+    #[serde(default)]
+    allowed_origins: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileOutbound {
+    timeout_secs: Option<u64>,
+    deadline_secs: Option<u64>,
+    max_retries: Option<usize>,
+}
+
+impl Config {
+    /// Load from an optional file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, ConfigError> {
+        Config::load_with(file, &|key| std::env::var(key).ok())
+    }
+
+    /// Load from an optional file and an injected environment (tests pass a map).
+    pub fn load_with(
+        file: Option<&Path>,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Config, ConfigError> {
+        let env = |key: &str| {
+            env(key)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        let file_path = file
+            .map(Path::to_path_buf)
+            .or_else(|| env(env::CONFIG).map(PathBuf::from));
+        let file = match &file_path {
+            Some(path) => read_file(path)?,
+            None => FileConfig::default(),
+        };
+        let rz = file.razorpay.unwrap_or_default();
+        let st = file.stripe.unwrap_or_default();
+        let http = file.http.unwrap_or_default();
+        let out = file.outbound.unwrap_or_default();
+
+        let razorpay = match (
+            env(env::RAZORPAY_KEY_ID).or(rz.key_id),
+            env(env::RAZORPAY_KEY_SECRET).or(rz.key_secret),
+        ) {
+            (Some(key_id), Some(secret)) => Some(RazorpayConfig {
+                key_id,
+                key_secret: SecretString::from(secret),
+                base_url: base_url(
+                    env::RAZORPAY_BASE_URL,
+                    env(env::RAZORPAY_BASE_URL).or(rz.base_url),
+                    RAZORPAY_DEFAULT_BASE_URL,
+                )?,
+            }),
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(missing_pair(env::RAZORPAY_KEY_SECRET, env::RAZORPAY_KEY_ID));
+            }
+            (None, Some(_)) => {
+                return Err(missing_pair(env::RAZORPAY_KEY_ID, env::RAZORPAY_KEY_SECRET));
+            }
+        };
+        let stripe = match env(env::STRIPE_API_KEY).or(st.api_key) {
+            Some(key) => Some(StripeConfig {
+                api_key: SecretString::from(key),
+                base_url: base_url(
+                    env::STRIPE_BASE_URL,
+                    env(env::STRIPE_BASE_URL).or(st.base_url),
+                    STRIPE_DEFAULT_BASE_URL,
+                )?,
+            }),
+            None => None,
+        };
+        let default_provider = match env(env::DEFAULT_PROVIDER) {
+            Some(p) => Some(parse_provider(&p)?),
+            None => file.default_provider,
+        };
+        let defaults = OutboundConfig::default();
+        let outbound = OutboundConfig {
+            attempt_timeout: out
+                .timeout_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.attempt_timeout),
+            call_deadline: out
+                .deadline_secs
+                .map(Duration::from_secs)
+                .unwrap_or(defaults.call_deadline),
+            max_retries: out.max_retries.unwrap_or(defaults.max_retries).min(10),
+            min_backoff: defaults.min_backoff,
+        };
+        let data_dir = env(env::DATA_DIR)
+            .map(PathBuf::from)
+            .or(file.data_dir)
+            .unwrap_or_else(default_data_dir);
+        Ok(Config {
+            razorpay,
+            stripe,
+            default_provider,
+            http: HttpConfig {
+                token: env(env::HTTP_TOKEN).or(http.token).map(SecretString::from),
+                allowed_hosts: http.allowed_hosts,
+                allowed_origins: http.allowed_origins,
+            },
+            outbound,
+            data_dir,
+        })
+    }
+
+    /// Which providers have credentials.
+    pub fn configured_providers(&self) -> Vec<Provider> {
+        let mut out = Vec::new();
+        if self.razorpay.is_some() {
+            out.push(Provider::Razorpay);
+        }
+        if self.stripe.is_some() {
+            out.push(Provider::Stripe);
+        }
+        out
+    }
+}
+
+/// `$XDG_DATA_HOME/switchboard` (e.g. ~/.local/share/switchboard), else `./.switchboard`.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .map(|d| d.join("switchboard"))
+        .unwrap_or_else(|| PathBuf::from(".switchboard"))
+}
+
+/// The environment variables that configure a provider, for "not configured" messages.
+pub fn provider_env_vars(provider: Provider) -> &'static [&'static str] {
+    match provider {
+        Provider::Razorpay => &[env::RAZORPAY_KEY_ID, env::RAZORPAY_KEY_SECRET],
+        Provider::Stripe => &[env::STRIPE_API_KEY],
+    }
+}
+
+fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })
+}
+
+fn missing_pair(missing: &str, present: &str) -> ConfigError {
+    ConfigError::Invalid(format!(
+        "{present} is set but {missing} is not; Razorpay needs both (find them under Account & Settings → API Keys)"
+    ))
+}
+
+fn parse_provider(text: &str) -> Result<Provider, ConfigError> {
+    match text.to_ascii_lowercase().as_str() {
+        "razorpay" => Ok(Provider::Razorpay),
+        "stripe" => Ok(Provider::Stripe),
+        _ => Err(ConfigError::Invalid(format!(
+            "{} must be 'razorpay' or 'stripe', not '{text}'",
+            env::DEFAULT_PROVIDER
+        ))),
+    }
+}
+
+/// A provider base URL: https anywhere, plain http only on loopback (tests, local proxies, the sandbox).
+fn base_url(key: &str, value: Option<String>, default: &str) -> Result<Url, ConfigError> {
+    let text = value.unwrap_or_else(|| default.to_string());
+    let url = Url::parse(&text).map_err(|e| {
+        ConfigError::Invalid(format!(
+            "{key} '{text}' is not a URL ({e}); use e.g. {default}"
+        ))
+    })?;
+    let loopback = matches!(
+        url.host_str(),
+        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
+    );
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if loopback => Ok(url),
+        _ => Err(ConfigError::Invalid(format!(
+            "{key} '{text}' must use https (plain http is allowed only for localhost)"
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+    use std::collections::HashMap;
+
+    fn load(file: Option<&Path>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::load_with(file, &move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn environment_overrides_the_file_and_empty_values_count_as_unset() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &path,
+            "default_provider = \"stripe\"\n[razorpay]\nkey_id = \"rzp_test_file\"\nkey_secret = \"file-secret\"\n[stripe]\napi_key = \"sk_test_file\"\n",
+        )
+        .unwrap();
+        let cfg = load(
+            Some(&path),
+            &[
+                ("RAZORPAY_KEY_ID", "rzp_test_env"),
+                ("STRIPE_API_KEY", "  "),
+            ],
+        )
+        .unwrap();
+        let rz = cfg.razorpay.unwrap();
+        assert_eq!(rz.key_id, "rzp_test_env");
+        assert_eq!(rz.key_secret.expose_secret(), "file-secret");
+        assert_eq!(cfg.stripe.unwrap().api_key.expose_secret(), "sk_test_file");
+        assert_eq!(cfg.default_provider, Some(Provider::Stripe));
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[stripe]\napi_kee = \"sk_test_x\"\n").unwrap();
+        let err = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("api_kee"), "{err}");
+    }
+
+    #[test]
+    fn half_configured_razorpay_and_insecure_base_urls_fail_fast() {
+        let err = load(None, &[("RAZORPAY_KEY_ID", "rzp_test_x")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("RAZORPAY_KEY_SECRET"), "{err}");
+        let err = load(
+            None,
+            &[
+                ("STRIPE_API_KEY", "sk_test_x"),
+                ("STRIPE_BASE_URL", "http://proxy.example.com"),
+            ],
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("https"), "{err}");
+        assert!(
+            load(
+                None,
+                &[
+                    ("STRIPE_API_KEY", "sk_test_x"),
+                    ("STRIPE_BASE_URL", "http://127.0.0.1:9")
+                ]
+            )
+            .is_ok()
+        );
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let cfg = load(
+            None,
+            &[
+                ("STRIPE_API_KEY", "sk_test_CANARY123"),
+                ("RAZORPAY_KEY_ID", "rzp_test_x"),
+                ("RAZORPAY_KEY_SECRET", "CANARY456"),
+                ("SWITCHBOARD_HTTP_TOKEN", "CANARY789"),
+            ],
+        )
+        .unwrap();
+        let debug = format!("{cfg:?}");
+        assert!(!debug.contains("CANARY"), "{debug}");
+    }
+}

@@ -1,0 +1,28 @@
+//! Switchboard: one MCP server that lets AI agents ask business APIs, listen to their webhooks and act.
+//!
+//! # Layout
+//! - [`cli`]: the command line (`serve`, `tools`).
+//! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
+//! - [`telemetry`]: tracing to stderr.
+//! - [`app`]: wiring and graceful shutdown.
+//! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token).
+//! - [`server`]: the MCP handler: identity, instructions, merged tool routers.
+//! - [`tools`]: one toolset per file (invoices).
+//! - [`error`]: `ToolError`, the in-band error at the MCP edge.
+//! - [`domain`]: provider-neutral types that validate on construction (money, invoices, e-mail).
+//! - [`providers`]: Razorpay and Stripe clients over one shared HTTP client (deadlines, retries).
+//! - [`catalog`]: the committed tool catalog under `tools/`.
+//! - [`state`]: shared state behind every session.
+
+pub mod app;
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod providers;
+pub mod server;
+pub mod state;
+pub mod telemetry;
+pub mod tools;
+pub mod transport;

@@ -1,0 +1,38 @@
+//! The `switchboard` binary: parse the command line, load config, start logging, run.
+
+use anyhow::Context;
+use clap::Parser;
+use std::io::Write;
+use switchboard::cli::{Cli, Command};
+use switchboard::{app, catalog, config::Config, telemetry};
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Tools(args) => match args.write {
+            Some(dir) => {
+                let n = catalog::write(&dir)
+                    .with_context(|| format!("writing the tool catalog to {}", dir.display()))?;
+                eprintln!("wrote {n} tools to {}", dir.display());
+            }
+            None => {
+                let json = catalog::json().context("rendering the tool catalog")?;
+                writeln!(std::io::stdout(), "{json}").context("writing to stdout")?;
+            }
+        },
+        Command::Serve(args) => {
+            telemetry::init();
+            let config = Config::load(args.config.as_deref()).context("loading configuration")?;
+            let transport = match args.http {
+                Some(addr) => app::Transport::Http(addr),
+                None => app::Transport::Stdio,
+            };
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(app::run(config, transport))?;
+        }
+    }
+    Ok(())
+}

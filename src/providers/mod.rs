@@ -1,0 +1,186 @@
+//! Provider clients: Razorpay and Stripe (payments). Each speaks its provider's real wire format and
+//! maps it to the provider-neutral types in [`crate::domain`].
+
+pub mod http;
+pub mod razorpay;
+pub mod stripe;
+
+use crate::domain::{Invoice, InvoicePage, InvoiceQuery, Provider};
+use std::future::Future;
+use std::time::Duration;
+
+/// What a payments provider can do. Two implementations (Razorpay, Stripe), used as `Arc<dyn Payments>`.
+#[async_trait::async_trait]
+pub trait Payments: Send + Sync {
+    fn provider(&self) -> Provider;
+
+    /// One invoice by id. The id has already been validated for this provider.
+    async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError>;
+
+    /// A page of invoices matching `query`, oldest position first as the provider orders them.
+    async fn list_invoices(&self, query: &InvoiceQuery) -> Result<InvoicePage, ProviderError>;
+}
+
+/// Everything that can go wrong talking to a provider, in words the model can act on.
+/// Messages never carry credentials; upstream text is passed through [`http::redact`].
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error(
+        "{provider} has no {what} with id '{id}'. Check the id (ids are case-sensitive) or list them to find the right one."
+    )]
+    NotFound {
+        provider: Provider,
+        what: &'static str,
+        id: String,
+    },
+    #[error(
+        "{provider} rejected Switchboard's API credentials. The server's {provider} key is wrong, revoked, or for the other mode (test vs live); fix it in the server configuration and restart. Retrying will not help."
+    )]
+    Unauthorized { provider: Provider },
+    #[error(
+        "{provider} refused this operation for the configured API key: {message}. Give the key the needed permission (restricted keys need it granted explicitly)."
+    )]
+    Forbidden { provider: Provider, message: String },
+    #[error("{provider} is rate limiting requests and Switchboard's retries ran out. {}", retry_hint(*retry_after))]
+    RateLimited {
+        provider: Provider,
+        retry_after: Option<Duration>,
+    },
+    #[error("{provider} rejected the request: {message}")]
+    Rejected { provider: Provider, message: String },
+    #[error(
+        "{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute."
+    )]
+    Upstream {
+        provider: Provider,
+        status: u16,
+        message: String,
+    },
+    #[error(
+        "{provider} did not answer in time. For a read, try again; the call was retried already."
+    )]
+    Timeout { provider: Provider },
+    #[error("could not reach {provider}: {message}")]
+    Network { provider: Provider, message: String },
+    #[error(
+        "{provider} sent a response Switchboard could not read ({message}). This is a Switchboard bug or an API change; please report it."
+    )]
+    Decode { provider: Provider, message: String },
+}
+
+fn retry_hint(retry_after: Option<Duration>) -> String {
+    match retry_after {
+        Some(d) => format!(
+            "It asks to wait {} s before the next try.",
+            d.as_secs().max(1)
+        ),
+        None => "Wait a little and try again.".to_string(),
+    }
+}
+
+impl ProviderError {
+    pub(crate) fn transport(provider: Provider, e: http::TransportError) -> Self {
+        match e {
+            http::TransportError::Timeout => ProviderError::Timeout { provider },
+            http::TransportError::Connect(message) | http::TransportError::Other(message) => {
+                ProviderError::Network { provider, message }
+            }
+        }
+    }
+
+    /// Map a non-success HTTP answer. `message` is the provider's own error text, `not_found` says
+    /// whether the provider's answer means "no such object" (Razorpay sends those as 400).
+    pub(crate) fn from_status(
+        provider: Provider,
+        reply: &http::Reply,
+        message: Option<String>,
+        not_found: Option<(&'static str, &str)>,
+    ) -> Self {
+        let status = reply.status.as_u16();
+        let message = http::redact(&message.unwrap_or_else(|| format!("HTTP {status}")));
+        if let Some((what, id)) = not_found {
+            return ProviderError::NotFound {
+                provider,
+                what,
+                id: id.to_string(),
+            };
+        }
+        match status {
+            401 => ProviderError::Unauthorized { provider },
+            403 => ProviderError::Forbidden { provider, message },
+            429 => ProviderError::RateLimited {
+                provider,
+                retry_after: reply.retry_after,
+            },
+            500.. => ProviderError::Upstream {
+                provider,
+                status,
+                message,
+            },
+            _ => ProviderError::Rejected { provider, message },
+        }
+    }
+
+    pub(crate) fn decode(provider: Provider, e: impl std::fmt::Display) -> Self {
+        ProviderError::Decode {
+            provider,
+            message: http::redact(&e.to_string()),
+        }
+    }
+}
+
+/// Items of one provider page, each with the position just after it, for [`scan`].
+pub(crate) struct ScannedPage {
+    pub items: Vec<(Invoice, String)>,
+    /// Whether the provider has items after this page.
+    pub more: bool,
+}
+
+/// Most provider pages one `list_invoices` call reads when filtering client-side.
+const MAX_SCAN_PAGES: usize = 5;
+/// Page size when filters run client-side (the largest both providers allow).
+pub(crate) const SCAN_PAGE_SIZE: usize = 100;
+
+/// Walk provider pages from `query.position`, keep invoices that pass `query.accepts`, and stop at
+/// `query.limit` matches, the end of the data, or the page budget. The returned position points just
+/// after the last invoice examined, so the next call resumes exactly there.
+pub(crate) async fn scan<F, Fut>(
+    query: &InvoiceQuery,
+    page_size: usize,
+    mut fetch: F,
+) -> Result<InvoicePage, ProviderError>
+where
+    F: FnMut(Option<String>, usize) -> Fut,
+    Fut: Future<Output = Result<ScannedPage, ProviderError>>,
+{
+    let mut position = query.position.clone();
+    let mut invoices = Vec::new();
+    for _ in 0..MAX_SCAN_PAGES {
+        let page = fetch(position.clone(), page_size).await?;
+        for (invoice, after) in page.items {
+            if invoices.len() == query.limit {
+                return Ok(InvoicePage {
+                    invoices,
+                    next_position: position,
+                });
+            }
+            position = Some(after);
+            if query.accepts(&invoice) {
+                invoices.push(invoice);
+            }
+        }
+        if !page.more {
+            return Ok(InvoicePage {
+                invoices,
+                next_position: None,
+            });
+        }
+        if invoices.len() == query.limit {
+            break;
+        }
+    }
+    Ok(InvoicePage {
+        invoices,
+        next_position: position,
+    })
+}

@@ -1,0 +1,52 @@
+//! Opaque pagination cursors: the model passes back `next_cursor` verbatim to continue a listing.
+
+use crate::domain::Provider;
+use crate::error::ToolError;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+
+#[derive(Serialize, Deserialize)]
+struct Cursor {
+    /// Which provider's listing this continues.
+    p: Provider,
+    /// The provider's own position (an offset or the last object id).
+    at: String,
+}
+
+/// Wrap a provider position into a cursor string.
+pub fn encode(provider: Provider, position: &str) -> String {
+    let json = serde_json::json!({ "p": provider, "at": position });
+    URL_SAFE_NO_PAD.encode(json.to_string())
+}
+
+/// Unwrap a cursor, checking it belongs to `provider`.
+pub fn decode(provider: Provider, cursor: &str) -> Result<String, ToolError> {
+    let bad = || {
+        ToolError::invalid(
+            "cursor is not one Switchboard returned; pass next_cursor exactly as given, or omit it to start over",
+        )
+    };
+    let bytes = URL_SAFE_NO_PAD.decode(cursor.trim()).map_err(|_| bad())?;
+    let cursor: Cursor = serde_json::from_slice(&bytes).map_err(|_| bad())?;
+    if cursor.p != provider {
+        return Err(ToolError::invalid(format!(
+            "cursor continues a {} listing but this call is for {}; use the same provider as the first call",
+            cursor.p, provider
+        )));
+    }
+    Ok(cursor.at)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_tampering() {
+        let c = encode(Provider::Stripe, "in_123");
+        assert_eq!(decode(Provider::Stripe, &c).unwrap(), "in_123");
+        assert!(decode(Provider::Razorpay, &c).is_err());
+        assert!(decode(Provider::Stripe, "not-a-cursor").is_err());
+    }
+}

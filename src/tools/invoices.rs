@@ -1,0 +1,195 @@
+//! Invoice tools: read-only lookups of invoices held by Razorpay or Stripe.
+
+use super::cursor;
+use crate::domain::time::{DayEdge, parse_instant};
+use crate::domain::{
+    CustomerRef, Email, Invoice, InvoiceQuery, InvoiceStatus, Provider, validate_object_id,
+};
+use crate::error::ToolError;
+use crate::server::Switchboard;
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::{tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Arguments for `get_invoice`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GetInvoiceArgs {
+    /// The provider's invoice id, e.g. "inv_NmTq3XfGkZ8vYp" (Razorpay) or "in_1Pgc6tB7WZ01zgkWu9fdqL6I" (Stripe).
+    /// Ids are case-sensitive.
+    pub invoice_id: String,
+    /// Which provider holds the invoice. Optional: inferred from the id prefix (`inv_` Razorpay, `in_` Stripe).
+    #[serde(default)]
+    pub provider: Option<Provider>,
+}
+
+/// Arguments for `list_invoices`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListInvoicesArgs {
+    /// Whose invoices: the customer's e-mail ("asha@example.com") or the provider's customer id
+    /// ("cust_…" Razorpay, "cus_…" Stripe). Omit to list everyone's.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// Only invoices in this normalised status, e.g. "overdue" for unpaid invoices past their due date.
+    #[serde(default)]
+    pub status: Option<InvoiceStatus>,
+    /// Only invoices created on or after this date: "2026-11-01" or RFC 3339.
+    #[serde(default)]
+    pub created_from: Option<String>,
+    /// Only invoices created on or before this date (a bare date includes that whole day, UTC).
+    #[serde(default)]
+    pub created_to: Option<String>,
+    /// How many invoices to return, 1–100. Default 10.
+    #[serde(default)]
+    #[schemars(range(min = 1, max = 100))]
+    pub limit: Option<u32>,
+    /// `next_cursor` from the previous page, to continue the same listing. Omit for the first page.
+    #[serde(default)]
+    pub cursor: Option<String>,
+    /// Which provider to list from. Optional when only one is configured, a default is set, or the
+    /// customer id implies it.
+    #[serde(default)]
+    pub provider: Option<Provider>,
+}
+
+/// A page of invoices.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct InvoiceList {
+    /// The provider these invoices came from.
+    pub provider: Provider,
+    /// Matching invoices, newest first.
+    pub invoices: Vec<Invoice>,
+    /// True when more matching invoices may exist: call again with `cursor` = `next_cursor`.
+    pub has_more: bool,
+    /// Pass as `cursor` to get the next page. Absent when there is nothing more.
+    pub next_cursor: Option<String>,
+}
+
+#[tool_router(router = invoice_router, vis = "pub(crate)")]
+impl Switchboard {
+    /// Fetch one invoice by id from Razorpay or Stripe: status (e.g. open, overdue, paid), total, amount
+    /// still due, customer, dates, line items and the link where the customer can pay it.
+    #[tool(annotations(
+        title = "Get invoice",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn get_invoice(
+        &self,
+        Parameters(args): Parameters<GetInvoiceArgs>,
+    ) -> Result<Json<Invoice>, ToolError> {
+        let id = args.invoice_id.trim();
+        let implied = invoice_provider(id);
+        let payments = self.payments(args.provider, implied)?;
+        let prefixes: &[&str] = match payments.provider() {
+            Provider::Razorpay => &["inv_"],
+            Provider::Stripe => &["in_"],
+        };
+        validate_object_id("invoice_id", id, prefixes).map_err(ToolError::invalid)?;
+        Ok(Json(payments.get_invoice(id).await?))
+    }
+
+    /// List invoices, newest first, to find a client's invoices: filter by customer e-mail or customer id,
+    /// status (e.g. "overdue") and creation date. Returns a page plus `next_cursor` when more exist.
+    #[tool(annotations(
+        title = "List invoices",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn list_invoices(
+        &self,
+        Parameters(args): Parameters<ListInvoicesArgs>,
+    ) -> Result<Json<InvoiceList>, ToolError> {
+        let customer = args.customer.as_deref().map(parse_customer).transpose()?;
+        let implied = match &customer {
+            Some(CustomerRef::Id(id)) if id.starts_with("cust_") => Some(Provider::Razorpay),
+            Some(CustomerRef::Id(_)) => Some(Provider::Stripe),
+            _ => None,
+        };
+        let payments = self.payments(args.provider, implied)?;
+        let provider = payments.provider();
+        let created_from = args
+            .created_from
+            .as_deref()
+            .map(|t| parse_instant("created_from", t, DayEdge::Start))
+            .transpose();
+        let created_to = args
+            .created_to
+            .as_deref()
+            .map(|t| parse_instant("created_to", t, DayEdge::End))
+            .transpose();
+        let (created_from, created_to) = (
+            created_from.map_err(ToolError::invalid)?,
+            created_to.map_err(ToolError::invalid)?,
+        );
+        if let (Some(from), Some(to)) = (created_from, created_to)
+            && from > to
+        {
+            return Err(ToolError::invalid(
+                "created_from is after created_to; swap them",
+            ));
+        }
+        let limit = match args.limit {
+            None => 10,
+            Some(n @ 1..=100) => n as usize,
+            Some(n) => {
+                return Err(ToolError::invalid(format!(
+                    "limit must be between 1 and 100, got {n}"
+                )));
+            }
+        };
+        let position = args
+            .cursor
+            .as_deref()
+            .map(|c| cursor::decode(provider, c))
+            .transpose()?;
+        let query = InvoiceQuery {
+            customer,
+            status: args.status,
+            created_from,
+            created_to,
+            limit,
+            position,
+        };
+        let page = payments.list_invoices(&query).await?;
+        let next_cursor = page
+            .next_position
+            .as_deref()
+            .map(|p| cursor::encode(provider, p));
+        Ok(Json(InvoiceList {
+            provider,
+            invoices: page.invoices,
+            has_more: next_cursor.is_some(),
+            next_cursor,
+        }))
+    }
+}
+
+/// `inv_` is Razorpay's invoice prefix, `in_` Stripe's.
+fn invoice_provider(id: &str) -> Option<Provider> {
+    if id.starts_with("inv_") {
+        Some(Provider::Razorpay)
+    } else if id.starts_with("in_") {
+        Some(Provider::Stripe)
+    } else {
+        None
+    }
+}
+
+fn parse_customer(text: &str) -> Result<CustomerRef, ToolError> {
+    let text = text.trim();
+    if text.contains('@') {
+        return Email::parse("customer", text)
+            .map(CustomerRef::Email)
+            .map_err(ToolError::invalid);
+    }
+    validate_object_id("customer", text, &["cust_", "cus_"])
+        .map_err(|_| ToolError::invalid(format!("customer '{}' is neither an e-mail address nor a customer id (cust_… for Razorpay, cus_… for Stripe)", crate::domain::text::clip(text, 80))))?;
+    Ok(CustomerRef::Id(text.to_string()))
+}

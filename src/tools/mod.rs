@@ -1,0 +1,53 @@
+//! MCP tools, one toolset per file. Each tool: an Args struct (its doc comments are the schema the model
+//! reads), a `#[tool]` fn, and a mapping into domain types. Routers are merged in `server.rs`.
+
+pub mod cursor;
+pub mod invoices;
+
+use crate::domain::Provider;
+use crate::error::ToolError;
+use crate::providers::Payments;
+use crate::server::Switchboard;
+use std::sync::Arc;
+
+impl Switchboard {
+    /// The payments provider for a call: the one named, else the one the ids imply, else the default.
+    pub(crate) fn payments(
+        &self,
+        named: Option<Provider>,
+        implied: Option<Provider>,
+    ) -> Result<Arc<dyn Payments>, ToolError> {
+        let state = self.state();
+        let configured = state.config.configured_providers();
+        let chosen = match (named, implied) {
+            (Some(n), Some(i)) if n != i => {
+                return Err(ToolError::invalid(format!(
+                    "provider is '{}' but the id belongs to {}; drop provider or use a {} id",
+                    n.as_str(),
+                    i,
+                    n
+                )));
+            }
+            (Some(p), _) | (None, Some(p)) => p,
+            (None, None) => match (state.config.default_provider, configured.as_slice()) {
+                (Some(p), _) => p,
+                (None, [only]) => *only,
+                (None, []) => {
+                    return Err(ToolError::NotConfigured {
+                        provider: Provider::Razorpay,
+                        configured,
+                    });
+                }
+                (None, _) => {
+                    return Err(ToolError::AmbiguousProvider(
+                        "Both Razorpay and Stripe are configured and no default is set: pass provider (\"razorpay\" or \"stripe\").".to_string(),
+                    ));
+                }
+            },
+        };
+        state.payments(chosen).ok_or(ToolError::NotConfigured {
+            provider: chosen,
+            configured,
+        })
+    }
+}

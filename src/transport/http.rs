@@ -1,0 +1,121 @@
+//! MCP over Streamable HTTP at `/mcp` (POST for requests, GET for the SSE stream, DELETE to end a session).
+//!
+//! Security, per the MCP spec's transport MUSTs: `Host` and `Origin` are validated (loopback plus what the
+//! config allows; a foreign Origin gets 403), and an optional bearer token guards every route. Binding a
+//! non-loopback address without a token is refused at start-up.
+
+use crate::server::Switchboard;
+use crate::state::AppState;
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
+use secrecy::{ExposeSecret, SecretString};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use subtle::ConstantTimeEq;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+/// Hosts always accepted in `Host` (any port).
+const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
+/// Browser origins always accepted (MCP Inspector's UI, local tools), any port.
+const LOOPBACK_ORIGINS: [&str; 6] = [
+    "http://localhost:*",
+    "http://127.0.0.1:*",
+    "http://[::1]:*",
+    "https://localhost:*",
+    "https://127.0.0.1:*",
+    "https://[::1]:*",
+];
+
+/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured) and `/healthz`.
+pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
+    let http = &state.config.http;
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(
+            LOOPBACK_HOSTS
+                .iter()
+                .map(|h| h.to_string())
+                .chain(http.allowed_hosts.iter().cloned()),
+        )
+        .with_allowed_origins(
+            LOOPBACK_ORIGINS
+                .iter()
+                .map(|o| o.to_string())
+                .chain(http.allowed_origins.iter().cloned()),
+        )
+        .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_cancellation_token(shutdown.child_token());
+    let token = http.token.clone();
+    let service_state = state.clone();
+    let mcp = StreamableHttpService::new(
+        move || Ok(Switchboard::new(service_state.clone())),
+        LocalSessionManager::default().into(),
+        config,
+    );
+    let mcp = Router::new().nest_service("/mcp", mcp);
+    let mcp = match token {
+        Some(token) => mcp.layer(middleware::from_fn_with_state(
+            Arc::new(token),
+            require_bearer,
+        )),
+        None => mcp,
+    };
+    mcp.route("/healthz", axum::routing::get(|| async { "ok" }))
+}
+
+/// Serve on an already-bound listener until `shutdown` fires, then drain.
+pub async fn serve(
+    listener: TcpListener,
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = router(state, shutdown.clone());
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move { shutdown.cancelled().await })
+        .await
+}
+
+/// Refuse to expose the server beyond this machine without a token.
+pub fn check_bind(addr: SocketAddr, token: Option<&SecretString>) -> Result<(), String> {
+    if addr.ip().is_loopback() || token.is_some() {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to serve MCP on {addr} without a token: anyone who can reach it could use your provider keys. \
+             Set SWITCHBOARD_HTTP_TOKEN (clients then send 'Authorization: Bearer <token>'), or bind 127.0.0.1."
+        ))
+    }
+}
+
+async fn require_bearer(
+    State(token): State<Arc<SecretString>>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let presented = request
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim);
+    let expected = token.expose_secret().as_bytes();
+    match presented {
+        Some(p) if bool::from(p.as_bytes().ct_eq(expected)) => next.run(request).await,
+        _ => {
+            tracing::warn!(path = %request.uri().path(), "rejected HTTP request without a valid bearer token");
+            let mut response =
+                (StatusCode::UNAUTHORIZED, "missing or invalid bearer token").into_response();
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"switchboard\""),
+            );
+            response
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! MCP transports: stdio (how Claude Desktop launches us) and Streamable HTTP at `/mcp`.
+
+pub mod http;
+pub mod stdio;

@@ -1,0 +1,28 @@
+//! MCP over stdin/stdout. stdout carries only JSON-RPC; logs go to stderr.
+
+use crate::server::Switchboard;
+use crate::state::AppState;
+use rmcp::ServiceExt;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// Serve one MCP client on stdio until stdin closes or `shutdown` fires.
+pub async fn serve(
+    state: Arc<AppState>,
+    shutdown: CancellationToken,
+) -> Result<(), std::io::Error> {
+    let service = match Switchboard::new(state)
+        .serve_with_ct(rmcp::transport::stdio(), shutdown)
+        .await
+    {
+        Ok(service) => service,
+        // The client went away (or we were told to stop) before saying anything: nothing to serve.
+        Err(e) => {
+            tracing::info!(reason = %e, "stdio session ended before initialisation");
+            return Ok(());
+        }
+    };
+    let reason = service.waiting().await.map_err(std::io::Error::other)?;
+    tracing::info!(?reason, "stdio session ended");
+    Ok(())
+}
