@@ -20,7 +20,7 @@ pub struct GetInvoiceArgs {
     /// Ids are case-sensitive.
     pub invoice_id: String,
     /// Which provider holds the invoice. Optional: inferred from the id prefix (`inv_` Razorpay, `in_` Stripe).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::provider_arg")]
     pub provider: Option<Provider>,
 }
 
@@ -33,7 +33,7 @@ pub struct ListInvoicesArgs {
     #[serde(default)]
     pub customer: Option<String>,
     /// Only invoices in this normalised status, e.g. "overdue" for unpaid invoices past their due date.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "status_arg")]
     pub status: Option<InvoiceStatus>,
     /// Only invoices created on or after this date: "2026-11-01" or RFC 3339.
     #[serde(default)]
@@ -50,7 +50,7 @@ pub struct ListInvoicesArgs {
     pub cursor: Option<String>,
     /// Which provider to list from. Optional when only one is configured, a default is set, or the
     /// customer id implies it.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "super::provider_arg")]
     pub provider: Option<Provider>,
 }
 
@@ -169,6 +169,10 @@ impl Switchboard {
             next_cursor,
         }))
     }
+}
+
+fn status_arg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<InvoiceStatus>, D::Error> {
+    super::enum_arg("status", d)
 }
 
 /// `inv_` is Razorpay's invoice prefix, `in_` Stripe's.

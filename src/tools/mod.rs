@@ -51,3 +51,27 @@ impl Switchboard {
         })
     }
 }
+
+/// Deserialize an optional enum argument so that a bad value names its field and the accepted values
+/// (serde alone says "unknown variant `unpaid`" without saying which argument).
+pub(crate) fn enum_arg<'de, D, T>(field: &str, d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    use serde::Deserialize;
+    use serde::de::Error;
+    let Some(raw) = Option::<String>::deserialize(d)? else {
+        return Ok(None);
+    };
+    serde_json::from_value(serde_json::Value::String(raw))
+        .map(Some)
+        .map_err(|e| D::Error::custom(format!("{field}: {e}")))
+}
+
+/// `provider` argument: "razorpay" or "stripe".
+pub(crate) fn provider_arg<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Provider>, D::Error> {
+    enum_arg("provider", d)
+}

@@ -1,0 +1,110 @@
+//! Shared test scaffolding: configs pointing at wiremock stubs, fixtures, an in-process MCP client.
+
+use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::service::RunningService;
+use rmcp::{RoleClient, ServiceExt};
+use secrecy::SecretString;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::config::{Config, HttpConfig, OutboundConfig, RazorpayConfig, StripeConfig};
+use switchboard::server::Switchboard;
+use switchboard::state::AppState;
+
+pub const RZ_KEY_ID: &str = "rzp_test_1DP5mmOlF5G5ag";
+pub const RZ_SECRET: &str = "CANARY_rz_secret_9f8e7d";
+pub const STRIPE_KEY: &str = "sk_test_CANARY4242";
+
+/// A fixture file's text, e.g. `fixture("razorpay/invoice_issued.json")`.
+pub fn fixture(name: &str) -> String {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// Fast retry policy so error-path tests finish quickly.
+pub fn fast_outbound() -> OutboundConfig {
+    OutboundConfig {
+        attempt_timeout: Duration::from_millis(500),
+        call_deadline: Duration::from_secs(5),
+        max_retries: 3,
+        min_backoff: Duration::from_millis(10),
+    }
+}
+
+/// A config with Razorpay and/or Stripe pointed at local stubs.
+pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
+    Config {
+        razorpay: razorpay.map(|url| RazorpayConfig {
+            key_id: RZ_KEY_ID.to_string(),
+            key_secret: SecretString::from(RZ_SECRET),
+            base_url: url.parse().unwrap(),
+        }),
+        stripe: stripe.map(|url| StripeConfig {
+            api_key: SecretString::from(STRIPE_KEY),
+            base_url: url.parse().unwrap(),
+        }),
+        default_provider: None,
+        http: HttpConfig::default(),
+        outbound: fast_outbound(),
+        data_dir: std::env::temp_dir().join("switchboard-tests"),
+    }
+}
+
+/// An MCP client connected in-process (over a duplex pipe) to a Switchboard server.
+pub async fn connect(config: Config) -> RunningService<RoleClient, ()> {
+    let (server_io, client_io) = tokio::io::duplex(64 * 1024);
+    let server = Switchboard::new(Arc::new(AppState::new(config)));
+    tokio::spawn(async move {
+        if let Ok(running) = server.serve(server_io).await {
+            let _ = running.waiting().await;
+        }
+    });
+    ().serve(client_io).await.unwrap()
+}
+
+/// Call a tool with JSON arguments.
+pub async fn call(
+    client: &RunningService<RoleClient, ()>,
+    tool: &str,
+    args: serde_json::Value,
+) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_string())
+        .with_arguments(args.as_object().unwrap().clone());
+    client.call_tool(params).await.unwrap()
+}
+
+/// The text of a tool result's first content block.
+pub fn text(result: &CallToolResult) -> String {
+    result
+        .content
+        .first()
+        .and_then(|c| c.as_text())
+        .map(|t| t.text.clone())
+        .unwrap_or_default()
+}
+
+/// Assert a result is an in-band tool error and return its text.
+pub fn error_text(result: &CallToolResult) -> String {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected isError, got {result:?}"
+    );
+    let text = text(result);
+    assert!(
+        !text.contains("CANARY"),
+        "a secret leaked into a tool error: {text}"
+    );
+    text
+}
+
+/// Assert a result succeeded and return its structured content.
+pub fn structured(result: &CallToolResult) -> serde_json::Value {
+    assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
+    result
+        .structured_content
+        .clone()
+        .expect("structuredContent")
+}

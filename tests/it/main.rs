@@ -1,0 +1,15 @@
+//! Integration tests: one binary, one module per area.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::print_stdout
+)]
+
+mod catalog;
+mod helpers;
+mod http_security;
+mod invoice_tools;
+mod razorpay;
+mod spawned_binary;
+mod stripe;

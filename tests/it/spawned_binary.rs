@@ -1,0 +1,170 @@
+//! The built binary, spawned as a client would: over stdio (as Claude Desktop does) and over HTTP.
+
+use crate::helpers::{RZ_KEY_ID, RZ_SECRET, fixture};
+use rmcp::ServiceExt;
+use rmcp::model::CallToolRequestParams;
+use rmcp::transport::StreamableHttpClientTransport;
+use serde_json::{Value, json};
+use std::process::Stdio;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::process::{Child, Command};
+use wiremock::matchers::path;
+use wiremock::{Mock, MockServer, ResponseTemplate};
+
+async fn razorpay_stub() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/invoices/inv_SBk3vL9qTm2XaP"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("razorpay/invoice_issued.json"), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
+fn switchboard(args: &[&str], razorpay_url: &str) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("RAZORPAY_KEY_ID", RZ_KEY_ID)
+        .env("RAZORPAY_KEY_SECRET", RZ_SECRET)
+        .env("RAZORPAY_BASE_URL", razorpay_url)
+        .env("RUST_LOG", "debug")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn stdio_serves_initialize_list_and_call_with_only_json_rpc_on_stdout() {
+    let upstream = razorpay_stub().await;
+    let mut child = switchboard(&["serve"], &upstream.uri());
+    let mut stdin = child.stdin.take().unwrap();
+    let requests = [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"spawn-test","version":"0"}}}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+        json!({"jsonrpc":"2.0","id":2,"method":"tools/list"}),
+        json!({"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"get_invoice","arguments":{"invoice_id":"inv_SBk3vL9qTm2XaP"}}}),
+        json!({"jsonrpc":"2.0","id":4,"method":"tools/call","params":{"name":"get_invoice","arguments":{"invoice_id":"nope"}}}),
+    ];
+    for r in &requests {
+        stdin.write_all(format!("{r}\n").as_bytes()).await.unwrap();
+    }
+    stdin.flush().await.unwrap();
+
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut answers = std::collections::HashMap::new();
+    while answers.len() < 4 {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let msg: Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("non-JSON on stdout ({e}): {line}"));
+        assert_eq!(msg["jsonrpc"], "2.0", "{line}");
+        if let Some(id) = msg["id"].as_i64() {
+            answers.insert(id, msg);
+        }
+    }
+    let init = &answers[&1]["result"];
+    assert_eq!(init["serverInfo"]["name"], "switchboard");
+    assert_eq!(init["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        init["instructions"]
+            .as_str()
+            .unwrap()
+            .contains("list_invoices")
+    );
+    let names: Vec<&str> = answers[&2]["result"]["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"get_invoice") && names.contains(&"list_invoices"),
+        "{names:?}"
+    );
+    assert_eq!(
+        answers[&3]["result"]["structuredContent"]["total"]["formatted"],
+        "₹45,000.00"
+    );
+    assert_eq!(answers[&4]["result"]["isError"], true);
+
+    drop(stdin); // EOF: the server exits cleanly
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+    let mut stderr = String::new();
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
+        .await
+        .unwrap();
+    assert!(
+        stderr.contains("serving MCP on stdio"),
+        "logs belong on stderr: {stderr}"
+    );
+    assert!(!stderr.contains(RZ_SECRET), "the secret leaked into logs");
+}
+
+#[tokio::test]
+async fn http_serves_a_real_mcp_client_and_shuts_down_on_sigterm() {
+    let upstream = razorpay_stub().await;
+    let mut child = switchboard(&["serve", "--http", "127.0.0.1:0"], &upstream.uri());
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line())
+            .await
+            .unwrap()
+            .unwrap()
+            .expect("server exited");
+        if let Some(rest) = line.split("serving MCP on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_string();
+        }
+    };
+    // Keep draining stderr so the child never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+
+    let client = ().serve(StreamableHttpClientTransport::from_uri(url)).await.unwrap();
+    let info = client.peer_info().unwrap();
+    assert_eq!(info.server_info.as_ref().unwrap().name, "switchboard");
+    let tools = client.list_all_tools().await.unwrap();
+    assert_eq!(
+        tools.len(),
+        switchboard::server::Switchboard::catalog().len()
+    );
+    let args = json!({"invoice_id": "inv_SBk3vL9qTm2XaP"})
+        .as_object()
+        .unwrap()
+        .clone();
+    let result = client
+        .call_tool(CallToolRequestParams::new("get_invoice").with_arguments(args))
+        .await
+        .unwrap();
+    assert_eq!(
+        result.structured_content.unwrap()["customer"]["name"],
+        "Ananya Sharma"
+    );
+
+    let pid = child.id().unwrap().to_string();
+    std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        status.success(),
+        "graceful shutdown should exit 0: {status:?}"
+    );
+}
