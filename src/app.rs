@@ -19,10 +19,7 @@ pub enum RunError {
     #[error("{0}")]
     Refused(String),
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }
@@ -32,23 +29,16 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
-    let providers: Vec<&str> = state
-        .config
-        .configured_providers()
-        .iter()
-        .map(|p| p.as_str())
-        .collect();
+    let providers: Vec<&str> = state.config.configured_providers().iter().map(|p| p.as_str()).collect();
     match transport {
         Transport::Stdio => {
             tracing::info!(?providers, "serving MCP on stdio");
             transport::stdio::serve(state, shutdown).await?;
         }
         Transport::Http(addr) => {
-            transport::http::check_bind(addr, state.config.http.token.as_ref())
-                .map_err(RunError::Refused)?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|source| RunError::Bind { addr, source })?;
+            transport::http::check_bind(addr, state.config.http.token.as_ref()).map_err(RunError::Refused)?;
+            let listener =
+                tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
             let local = listener.local_addr()?;
             tracing::info!(?providers, "serving MCP on http://{local}/mcp");
             transport::http::serve(listener, state, shutdown).await?;

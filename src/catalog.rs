@@ -10,10 +10,7 @@ pub fn files() -> Result<Vec<(String, String)>, serde_json::Error> {
     let tools = Switchboard::catalog();
     let mut files = Vec::with_capacity(tools.len() + 1);
     for tool in &tools {
-        files.push((
-            format!("{}.json", tool.name),
-            serde_json::to_string_pretty(tool)? + "\n",
-        ));
+        files.push((format!("{}.json", tool.name), serde_json::to_string_pretty(tool)? + "\n"));
     }
     files.push(("README.md".to_string(), readme(&tools)));
     Ok(files)
@@ -31,9 +28,7 @@ pub fn write(dir: &Path) -> std::io::Result<usize> {
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let stale = path.extension().is_some_and(|e| e == "json")
-            && !files
-                .iter()
-                .any(|(name, _)| path.file_name().is_some_and(|f| f == name.as_str()));
+            && !files.iter().any(|(name, _)| path.file_name().is_some_and(|f| f == name.as_str()));
         if stale {
             std::fs::remove_file(path)?;
         }
@@ -58,18 +53,14 @@ fn readme(tools: &[Tool]) -> String {
     for tool in tools {
         let a = tool.annotations.clone().unwrap_or_default();
         let description = tool.description.as_deref().unwrap_or_default();
-        let first_sentence = description
-            .split(". ")
-            .next()
-            .unwrap_or(description)
-            .trim_end_matches('.');
+        let one_line = description.split_whitespace().collect::<Vec<_>>().join(" ");
         out.push_str(&format!(
-            "| [`{name}`]({name}.json) | {title} | {} | {} | {} | {} | {}. |\n",
+            "| [`{name}`]({name}.json) | {title} | {} | {} | {} | {} | {} |\n",
             flag(a.read_only_hint),
             flag(a.destructive_hint),
             flag(a.idempotent_hint),
             flag(a.open_world_hint),
-            first_sentence.replace('|', "\\|").replace('\n', " "),
+            one_line.replace('|', "\\|"),
             name = tool.name,
             title = a.title.as_deref().unwrap_or(""),
         ));

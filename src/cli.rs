@@ -10,13 +10,7 @@ use std::path::PathBuf;
 /// Provider credentials come from the environment (RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET, STRIPE_API_KEY)
 /// or a TOML config file. Logs go to stderr; set RUST_LOG=debug for more.
 #[derive(Debug, Parser)]
-#[command(
-    name = "switchboard",
-    version,
-    about,
-    long_about,
-    propagate_version = true
-)]
+#[command(name = "switchboard", version, about, long_about, propagate_version = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

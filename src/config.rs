@@ -26,10 +26,7 @@ pub mod env {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("cannot read config file {path}: {source}")]
-    Read {
-        path: PathBuf,
-        source: std::io::Error,
-    },
+    Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
     #[error("{0}")]
@@ -153,18 +150,9 @@ impl Config {
     }
 
     /// Load from an optional file and an injected environment (tests pass a map).
-    pub fn load_with(
-        file: Option<&Path>,
-        env: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Config, ConfigError> {
-        let env = |key: &str| {
-            env(key)
-                .map(|v| v.trim().to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let file_path = file
-            .map(Path::to_path_buf)
-            .or_else(|| env(env::CONFIG).map(PathBuf::from));
+    pub fn load_with(file: Option<&Path>, env: &dyn Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let env = |key: &str| env(key).map(|v| v.trim().to_string()).filter(|v| is_set(key, v));
+        let file_path = file.map(Path::to_path_buf).or_else(|| env(env::CONFIG).map(PathBuf::from));
         let file = match &file_path {
             Some(path) => read_file(path)?,
             None => FileConfig::default(),
@@ -174,10 +162,8 @@ impl Config {
         let http = file.http.unwrap_or_default();
         let out = file.outbound.unwrap_or_default();
 
-        let razorpay = match (
-            env(env::RAZORPAY_KEY_ID).or(rz.key_id),
-            env(env::RAZORPAY_KEY_SECRET).or(rz.key_secret),
-        ) {
+        let razorpay = match (env(env::RAZORPAY_KEY_ID).or(rz.key_id), env(env::RAZORPAY_KEY_SECRET).or(rz.key_secret))
+        {
             (Some(key_id), Some(secret)) => Some(RazorpayConfig {
                 key_id,
                 key_secret: SecretString::from(secret),
@@ -212,21 +198,12 @@ impl Config {
         };
         let defaults = OutboundConfig::default();
         let outbound = OutboundConfig {
-            attempt_timeout: out
-                .timeout_secs
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.attempt_timeout),
-            call_deadline: out
-                .deadline_secs
-                .map(Duration::from_secs)
-                .unwrap_or(defaults.call_deadline),
+            attempt_timeout: out.timeout_secs.map(Duration::from_secs).unwrap_or(defaults.attempt_timeout),
+            call_deadline: out.deadline_secs.map(Duration::from_secs).unwrap_or(defaults.call_deadline),
             max_retries: out.max_retries.unwrap_or(defaults.max_retries).min(10),
             min_backoff: defaults.min_backoff,
         };
-        let data_dir = env(env::DATA_DIR)
-            .map(PathBuf::from)
-            .or(file.data_dir)
-            .unwrap_or_else(default_data_dir);
+        let data_dir = env(env::DATA_DIR).map(PathBuf::from).or(file.data_dir).unwrap_or_else(default_data_dir);
         Ok(Config {
             razorpay,
             stripe,
@@ -254,11 +231,19 @@ impl Config {
     }
 }
 
+/// Empty values and unexpanded placeholders ("${STRIPE_API_KEY}", left by a client config that does not
+/// expand variables) count as unset, so they never reach a provider as a credential.
+fn is_set(key: &str, value: &str) -> bool {
+    let placeholder = value.starts_with("${") && value.ends_with('}');
+    if placeholder {
+        tracing::warn!("{key} holds the unexpanded placeholder {value}; treating it as unset");
+    }
+    !value.is_empty() && !placeholder
+}
+
 /// `$XDG_DATA_HOME/switchboard` (e.g. ~/.local/share/switchboard), else `./.switchboard`.
 pub fn default_data_dir() -> PathBuf {
-    dirs::data_dir()
-        .map(|d| d.join("switchboard"))
-        .unwrap_or_else(|| PathBuf::from(".switchboard"))
+    dirs::data_dir().map(|d| d.join("switchboard")).unwrap_or_else(|| PathBuf::from(".switchboard"))
 }
 
 /// The environment variables that configure a provider, for "not configured" messages.
@@ -270,14 +255,9 @@ pub fn provider_env_vars(provider: Provider) -> &'static [&'static str] {
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {
-    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    toml::from_str(&text).map_err(|e| ConfigError::Parse {
-        path: path.to_path_buf(),
-        message: e.message().to_string(),
-    })
+    let text =
+        std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+    toml::from_str(&text).map_err(|e| ConfigError::Parse { path: path.to_path_buf(), message: e.message().to_string() })
 }
 
 fn missing_pair(missing: &str, present: &str) -> ConfigError {
@@ -290,25 +270,18 @@ fn parse_provider(text: &str) -> Result<Provider, ConfigError> {
     match text.to_ascii_lowercase().as_str() {
         "razorpay" => Ok(Provider::Razorpay),
         "stripe" => Ok(Provider::Stripe),
-        _ => Err(ConfigError::Invalid(format!(
-            "{} must be 'razorpay' or 'stripe', not '{text}'",
-            env::DEFAULT_PROVIDER
-        ))),
+        _ => {
+            Err(ConfigError::Invalid(format!("{} must be 'razorpay' or 'stripe', not '{text}'", env::DEFAULT_PROVIDER)))
+        }
     }
 }
 
 /// A provider base URL: https anywhere, plain http only on loopback (tests, local proxies, the sandbox).
 fn base_url(key: &str, value: Option<String>, default: &str) -> Result<Url, ConfigError> {
     let text = value.unwrap_or_else(|| default.to_string());
-    let url = Url::parse(&text).map_err(|e| {
-        ConfigError::Invalid(format!(
-            "{key} '{text}' is not a URL ({e}); use e.g. {default}"
-        ))
-    })?;
-    let loopback = matches!(
-        url.host_str(),
-        Some("localhost" | "127.0.0.1" | "[::1]" | "::1")
-    );
+    let url = Url::parse(&text)
+        .map_err(|e| ConfigError::Invalid(format!("{key} '{text}' is not a URL ({e}); use e.g. {default}")))?;
+    let loopback = matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]" | "::1"));
     match url.scheme() {
         "https" => Ok(url),
         "http" if loopback => Ok(url),
@@ -325,10 +298,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn load(file: Option<&Path>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
-        let map: HashMap<String, String> = vars
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
+        let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::load_with(file, &move |k| map.get(k).cloned())
     }
 
@@ -346,9 +316,11 @@ mod tests {
             &[
                 ("RAZORPAY_KEY_ID", "rzp_test_env"),
                 ("STRIPE_API_KEY", "  "),
+                ("SWITCHBOARD_HTTP_TOKEN", "${SWITCHBOARD_HTTP_TOKEN}"),
             ],
         )
         .unwrap();
+        assert!(cfg.http.token.is_none(), "an unexpanded placeholder is not a token");
         let rz = cfg.razorpay.unwrap();
         assert_eq!(rz.key_id, "rzp_test_env");
         assert_eq!(rz.key_secret.expose_secret(), "file-secret");
@@ -367,30 +339,13 @@ mod tests {
 
     #[test]
     fn half_configured_razorpay_and_insecure_base_urls_fail_fast() {
-        let err = load(None, &[("RAZORPAY_KEY_ID", "rzp_test_x")])
+        let err = load(None, &[("RAZORPAY_KEY_ID", "rzp_test_x")]).unwrap_err().to_string();
+        assert!(err.contains("RAZORPAY_KEY_SECRET"), "{err}");
+        let err = load(None, &[("STRIPE_API_KEY", "sk_test_x"), ("STRIPE_BASE_URL", "http://proxy.example.com")])
             .unwrap_err()
             .to_string();
-        assert!(err.contains("RAZORPAY_KEY_SECRET"), "{err}");
-        let err = load(
-            None,
-            &[
-                ("STRIPE_API_KEY", "sk_test_x"),
-                ("STRIPE_BASE_URL", "http://proxy.example.com"),
-            ],
-        )
-        .unwrap_err()
-        .to_string();
         assert!(err.contains("https"), "{err}");
-        assert!(
-            load(
-                None,
-                &[
-                    ("STRIPE_API_KEY", "sk_test_x"),
-                    ("STRIPE_BASE_URL", "http://127.0.0.1:9")
-                ]
-            )
-            .is_ok()
-        );
+        assert!(load(None, &[("STRIPE_API_KEY", "sk_test_x"), ("STRIPE_BASE_URL", "http://127.0.0.1:9")]).is_ok());
     }
 
     #[test]

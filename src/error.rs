@@ -13,10 +13,7 @@ pub enum ToolError {
     InvalidArgument(String),
     /// The provider the call needs has no credentials in this server.
     #[error("{} is not configured on this Switchboard server. Ask the user to set {} in the server's environment (or the [{}] section of its config file) and restart it.{}", .provider, provider_env_vars(*.provider).join(" and "), .provider.as_str(), configured_hint(.configured))]
-    NotConfigured {
-        provider: Provider,
-        configured: Vec<Provider>,
-    },
+    NotConfigured { provider: Provider, configured: Vec<Provider> },
     /// No provider was named and none could be inferred.
     #[error("{0}")]
     AmbiguousProvider(String),
@@ -27,13 +24,7 @@ pub enum ToolError {
 fn configured_hint(configured: &[Provider]) -> String {
     match configured {
         [] => " No payments provider is configured at all.".to_string(),
-        list => format!(
-            " Configured now: {}.",
-            list.iter()
-                .map(|p| p.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+        list => format!(" Configured now: {}.", list.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")),
     }
 }
 

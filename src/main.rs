@@ -11,8 +11,8 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Tools(args) => match args.write {
             Some(dir) => {
-                let n = catalog::write(&dir)
-                    .with_context(|| format!("writing the tool catalog to {}", dir.display()))?;
+                let n =
+                    catalog::write(&dir).with_context(|| format!("writing the tool catalog to {}", dir.display()))?;
                 eprintln!("wrote {n} tools to {}", dir.display());
             }
             None => {

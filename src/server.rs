@@ -25,10 +25,7 @@ pub struct Switchboard {
 
 impl Switchboard {
     pub fn new(state: Arc<AppState>) -> Self {
-        Switchboard {
-            state,
-            tool_router: Self::router(),
-        }
+        Switchboard { state, tool_router: Self::router() }
     }
 
     fn router() -> ToolRouter<Self> {
@@ -50,9 +47,9 @@ impl ServerHandler for Switchboard {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
             .with_server_info(
-                Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION"))
-                    .with_title("Switchboard")
-                    .with_description("Business integrations for agents: invoices, payment links, CRM leads and provider webhooks."),
+                Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")).with_title("Switchboard").with_description(
+                    "Business integrations for agents: invoices, payment links, CRM leads and provider webhooks.",
+                ),
             )
             .with_instructions(INSTRUCTIONS)
     }

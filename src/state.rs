@@ -18,19 +18,10 @@ impl AppState {
     /// Cheap: provider clients are plain structs and the HTTP client builds itself on first use.
     pub fn new(config: Config) -> Self {
         let http = Arc::new(HttpClient::new(config.outbound.clone()));
-        let razorpay = config
-            .razorpay
-            .clone()
-            .map(|c| Arc::new(RazorpayClient::new(c, http.clone())) as Arc<dyn Payments>);
-        let stripe = config
-            .stripe
-            .clone()
-            .map(|c| Arc::new(StripeClient::new(c, http.clone())) as Arc<dyn Payments>);
-        AppState {
-            config,
-            razorpay,
-            stripe,
-        }
+        let razorpay =
+            config.razorpay.clone().map(|c| Arc::new(RazorpayClient::new(c, http.clone())) as Arc<dyn Payments>);
+        let stripe = config.stripe.clone().map(|c| Arc::new(StripeClient::new(c, http.clone())) as Arc<dyn Payments>);
+        AppState { config, razorpay, stripe }
     }
 
     /// The client for `provider`, if it is configured.

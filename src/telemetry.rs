@@ -4,8 +4,7 @@ use tracing_subscriber::EnvFilter;
 
 /// Install the global subscriber. `RUST_LOG` overrides the default level (`info` for Switchboard, `warn` otherwise).
 pub fn init() {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("warn,switchboard=info"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,switchboard=info"));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)

@@ -67,9 +67,7 @@ impl InvoiceStatus {
     /// An open or partly paid invoice past its due date reads as overdue.
     pub fn with_due_date(self, due_at_unix: Option<i64>, now_unix: i64) -> Self {
         match (self, due_at_unix) {
-            (InvoiceStatus::Open | InvoiceStatus::PartiallyPaid, Some(due))
-                if due > 0 && due < now_unix =>
-            {
+            (InvoiceStatus::Open | InvoiceStatus::PartiallyPaid, Some(due)) if due > 0 && due < now_unix => {
                 InvoiceStatus::Overdue
             }
             (status, _) => status,
@@ -128,11 +126,7 @@ impl InvoiceQuery {
     pub fn accepts(&self, invoice: &Invoice) -> bool {
         let status_ok = self.status.is_none_or(|s| s == invoice.status);
         let customer_ok = match &self.customer {
-            Some(CustomerRef::Email(email)) => invoice
-                .customer
-                .email
-                .as_deref()
-                .is_some_and(|e| email.matches(e)),
+            Some(CustomerRef::Email(email)) => invoice.customer.email.as_deref().is_some_and(|e| email.matches(e)),
             Some(CustomerRef::Id(id)) => invoice.customer.id.as_deref() == Some(id.as_str()),
             None => true,
         };

@@ -7,10 +7,7 @@ pub mod text;
 pub mod time;
 
 pub use contact::Email;
-pub use invoice::{
-    CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery,
-    InvoiceStatus,
-};
+pub use invoice::{CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery, InvoiceStatus};
 pub use money::{Amount, Currency, Money};
 
 use schemars::JsonSchema;
@@ -51,23 +48,15 @@ impl fmt::Display for Provider {
 
 /// Check that a provider object id is safe to put in a URL path: `prefix` then 1–64 of `[A-Za-z0-9_]`.
 pub fn validate_object_id(field: &str, id: &str, prefixes: &[&str]) -> Result<(), String> {
-    let ok_chars = !id.is_empty()
-        && id.len() <= 64
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
-    let ok_prefix = prefixes
-        .iter()
-        .any(|p| id.starts_with(p) && id.len() > p.len());
+    let ok_chars = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
+    let ok_prefix = prefixes.iter().any(|p| id.starts_with(p) && id.len() > p.len());
     if ok_chars && ok_prefix {
         Ok(())
     } else {
         Err(format!(
             "{field} '{}' is not a valid id; expected one starting with {} followed by letters and digits",
             text::clip(id, 80),
-            prefixes
-                .iter()
-                .map(|p| format!("'{p}'"))
-                .collect::<Vec<_>>()
-                .join(" or ")
+            prefixes.iter().map(|p| format!("'{p}'")).collect::<Vec<_>>().join(" or ")
         ))
     }
 }

@@ -17,23 +17,21 @@ pub struct Currency {
 
 /// Currencies whose minor unit is not 1/100 of the major unit.
 const ZERO_DECIMAL: &[&str] = &[
-    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND",
-    "VUV", "XAF", "XOF", "XPF",
+    "BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW", "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
+    "XPF",
 ];
 const THREE_DECIMAL: &[&str] = &["BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"];
 /// Every other active ISO 4217 code (exponent 2).
 const TWO_DECIMAL: &[&str] = &[
-    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT",
-    "BGN", "BMD", "BND", "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF",
-    "CNY", "COP", "CRC", "CUP", "CVE", "CZK", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR",
-    "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD", "HKD", "HNL", "HTG", "HUF",
-    "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK", "LBP",
-    "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR",
-    "MWK", "MXN", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK",
-    "PHP", "PKR", "PLN", "QAR", "RON", "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD",
-    "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP", "SZL", "THB", "TJS", "TMT", "TOP",
-    "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD", "YER", "ZAR",
-    "ZMW", "ZWL",
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BMD", "BND",
+    "BOB", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHF", "CNY", "COP", "CRC", "CUP", "CVE", "CZK",
+    "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GTQ", "GYD",
+    "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IRR", "JMD", "KES", "KGS", "KHR", "KPW", "KYD", "KZT", "LAK",
+    "LBP", "LKR", "LRD", "LSL", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR", "MVR", "MWK", "MXN",
+    "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN", "QAR", "RON",
+    "RSD", "RUB", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC", "SYP",
+    "SZL", "THB", "TJS", "TMT", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "USD", "UYU", "UZS", "VES", "WST", "XCD",
+    "YER", "ZAR", "ZMW", "ZWL",
 ];
 
 impl Currency {
@@ -41,17 +39,11 @@ impl Currency {
     pub fn parse(code: &str) -> Result<Self, String> {
         let upper = code.trim().to_ascii_uppercase();
         let lookup = |table: &[&'static str], exponent| {
-            table
-                .iter()
-                .find(|c| **c == upper)
-                .map(|c| Currency { code: c, exponent })
+            table.iter().find(|c| **c == upper).map(|c| Currency { code: c, exponent })
         };
-        lookup(TWO_DECIMAL, 2)
-            .or_else(|| lookup(ZERO_DECIMAL, 0))
-            .or_else(|| lookup(THREE_DECIMAL, 3))
-            .ok_or_else(|| {
-                format!("'{code}' is not an ISO 4217 currency code; use a three-letter code such as INR, USD or EUR")
-            })
+        lookup(TWO_DECIMAL, 2).or_else(|| lookup(ZERO_DECIMAL, 0)).or_else(|| lookup(THREE_DECIMAL, 3)).ok_or_else(
+            || format!("'{code}' is not an ISO 4217 currency code; use a three-letter code such as INR, USD or EUR"),
+        )
     }
 
     /// The upper-case ISO 4217 code, e.g. `INR`.
@@ -99,10 +91,7 @@ const MAX_MAJOR_UNITS: i64 = 1_000_000_000_000;
 
 impl Money {
     pub fn from_minor(minor_units: i64, currency: Currency) -> Self {
-        Money {
-            minor_units,
-            currency,
-        }
+        Money { minor_units, currency }
     }
 
     /// Parse a decimal string in major units ("45000", "299.95") exactly into minor units.
@@ -121,10 +110,7 @@ impl Money {
         let exp = usize::from(currency.exponent);
         if frac.len() > exp {
             return Err(match exp {
-                0 => format!(
-                    "{} has no minor unit; send a whole number, not '{text}'",
-                    currency.code
-                ),
+                0 => format!("{} has no minor unit; send a whole number, not '{text}'", currency.code),
                 _ => format!(
                     "{} allows at most {exp} digits after the decimal point; '{text}' has {}",
                     currency.code,
@@ -132,27 +118,15 @@ impl Money {
                 ),
             });
         }
-        let too_large = || {
-            format!(
-                "'{text}' {} is larger than any payment Switchboard will handle",
-                currency.code
-            )
-        };
+        let too_large = || format!("'{text}' {} is larger than any payment Switchboard will handle", currency.code);
         let whole: i64 = whole.parse().map_err(|_| too_large())?;
         if whole >= MAX_MAJOR_UNITS {
             return Err(too_large());
         }
         let scale = 10_i64.pow(u32::from(currency.exponent));
         let frac_padded = format!("{frac:0<exp$}");
-        let frac: i64 = if exp == 0 {
-            0
-        } else {
-            frac_padded.parse().map_err(|_| too_large())?
-        };
-        let minor = whole
-            .checked_mul(scale)
-            .and_then(|m| m.checked_add(frac))
-            .ok_or_else(too_large)?;
+        let frac: i64 = if exp == 0 { 0 } else { frac_padded.parse().map_err(|_| too_large())? };
+        let minor = whole.checked_mul(scale).and_then(|m| m.checked_add(frac)).ok_or_else(too_large)?;
         if minor == 0 {
             return Err("the amount must be greater than zero".to_string());
         }
@@ -180,11 +154,7 @@ impl Money {
     /// INR uses Indian digit grouping (₹4,50,000.00), as Indian invoices do.
     pub fn format(&self) -> String {
         let (sign, whole, frac) = self.parts();
-        let grouped = if self.currency.code == "INR" {
-            group_indian(&whole)
-        } else {
-            group_thousands(&whole)
-        };
+        let grouped = if self.currency.code == "INR" { group_indian(&whole) } else { group_thousands(&whole) };
         let number = match frac {
             Some(frac) => format!("{grouped}.{frac}"),
             None => grouped,
@@ -207,11 +177,7 @@ impl Money {
 
     /// The wire form the model reads: minor units, currency and the formatted string.
     pub fn to_amount(self) -> Amount {
-        Amount {
-            minor_units: self.minor_units,
-            currency: self.currency.code.to_string(),
-            formatted: self.format(),
-        }
+        Amount { minor_units: self.minor_units, currency: self.currency.code.to_string(), formatted: self.format() }
     }
 }
 
@@ -282,82 +248,35 @@ mod tests {
             ("99.991", "KWD", 99_991),
         ];
         for (text, c, minor) in cases {
-            assert_eq!(
-                Money::parse_major(text, cur(c)).unwrap().minor_units(),
-                minor,
-                "{text} {c}"
-            );
+            assert_eq!(Money::parse_major(text, cur(c)).unwrap().minor_units(), minor, "{text} {c}");
         }
     }
 
     #[test]
     fn bad_amounts_are_rejected_with_a_reason() {
         let inr = cur("INR");
-        assert!(
-            Money::parse_major("299.951", inr)
-                .unwrap_err()
-                .contains("at most 2 digits")
-        );
-        assert!(
-            Money::parse_major("10.5", cur("JPY"))
-                .unwrap_err()
-                .contains("no minor unit")
-        );
-        assert!(
-            Money::parse_major("0", inr)
-                .unwrap_err()
-                .contains("greater than zero")
-        );
-        assert!(
-            Money::parse_major("0.00", inr)
-                .unwrap_err()
-                .contains("greater than zero")
-        );
-        for bad in [
-            "-5", "+5", "1e3", "1,000", "", ".5", "5.", "₹5", "NaN", " 5 5",
-        ] {
-            assert!(
-                Money::parse_major(bad, inr).is_err(),
-                "{bad:?} must be rejected"
-            );
+        assert!(Money::parse_major("299.951", inr).unwrap_err().contains("at most 2 digits"));
+        assert!(Money::parse_major("10.5", cur("JPY")).unwrap_err().contains("no minor unit"));
+        assert!(Money::parse_major("0", inr).unwrap_err().contains("greater than zero"));
+        assert!(Money::parse_major("0.00", inr).unwrap_err().contains("greater than zero"));
+        for bad in ["-5", "+5", "1e3", "1,000", "", ".5", "5.", "₹5", "NaN", " 5 5"] {
+            assert!(Money::parse_major(bad, inr).is_err(), "{bad:?} must be rejected");
         }
-        assert!(
-            Money::parse_major("1000000000000", inr)
-                .unwrap_err()
-                .contains("larger")
-        );
+        assert!(Money::parse_major("1000000000000", inr).unwrap_err().contains("larger"));
         assert!(Money::parse_major("99999999999999999999999", inr).is_err());
     }
 
     #[test]
     fn amounts_format_the_way_people_read_them() {
-        assert_eq!(
-            Money::from_minor(4_500_000, cur("INR")).format(),
-            "₹45,000.00"
-        );
-        assert_eq!(
-            Money::from_minor(45_000_000, cur("INR")).format(),
-            "₹4,50,000.00"
-        );
-        assert_eq!(
-            Money::from_minor(1_234_567_800, cur("INR")).format(),
-            "₹1,23,45,678.00"
-        );
+        assert_eq!(Money::from_minor(4_500_000, cur("INR")).format(), "₹45,000.00");
+        assert_eq!(Money::from_minor(45_000_000, cur("INR")).format(), "₹4,50,000.00");
+        assert_eq!(Money::from_minor(1_234_567_800, cur("INR")).format(), "₹1,23,45,678.00");
         assert_eq!(Money::from_minor(99, cur("INR")).format(), "₹0.99");
         assert_eq!(Money::from_minor(129_900, cur("USD")).format(), "$1,299.00");
-        assert_eq!(
-            Money::from_minor(123_456_789, cur("USD")).format(),
-            "$1,234,567.89"
-        );
+        assert_eq!(Money::from_minor(123_456_789, cur("USD")).format(), "$1,234,567.89");
         assert_eq!(Money::from_minor(5_000, cur("JPY")).format(), "¥5,000");
-        assert_eq!(
-            Money::from_minor(1_000_500, cur("KWD")).format(),
-            "KWD 1,000.500"
-        );
+        assert_eq!(Money::from_minor(1_000_500, cur("KWD")).format(), "KWD 1,000.500");
         assert_eq!(Money::from_minor(-250, cur("EUR")).format(), "-€2.50");
-        assert_eq!(
-            Money::from_minor(29_995, cur("INR")).major_string(),
-            "299.95"
-        );
+        assert_eq!(Money::from_minor(29_995, cur("INR")).major_string(), "299.95");
     }
 }

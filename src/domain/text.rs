@@ -7,12 +7,7 @@ pub const MAX_UNTRUSTED_CHARS: usize = 2_000;
 /// Clean provider-supplied free text: drop control and bidi formatting characters, trim, cap length.
 /// Returns `None` for empty text so "no value" and "empty value" read the same.
 pub fn untrusted(text: &str) -> Option<String> {
-    let cleaned: String = text
-        .chars()
-        .filter(|c| !is_hidden(*c))
-        .collect::<String>()
-        .trim()
-        .to_string();
+    let cleaned: String = text.chars().filter(|c| !is_hidden(*c)).collect::<String>().trim().to_string();
     (!cleaned.is_empty()).then(|| clip(&cleaned, MAX_UNTRUSTED_CHARS))
 }
 
@@ -42,10 +37,7 @@ mod tests {
 
     #[test]
     fn hidden_characters_are_removed_and_length_capped() {
-        assert_eq!(
-            untrusted("  Acme\u{202E}Corp\u{0007} ").as_deref(),
-            Some("AcmeCorp")
-        );
+        assert_eq!(untrusted("  Acme\u{202E}Corp\u{0007} ").as_deref(), Some("AcmeCorp"));
         assert_eq!(untrusted("line1\nline2").as_deref(), Some("line1\nline2"));
         assert_eq!(untrusted(" \u{200B} "), None);
         let long = "x".repeat(MAX_UNTRUSTED_CHARS + 10);

@@ -25,14 +25,16 @@ pub fn parse_instant(field: &str, text: &str, edge: DayEdge) -> Result<i64, Stri
         return Ok(t.timestamp());
     }
     let date = NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| {
-        format!("{field} '{}' is not a date; use YYYY-MM-DD (e.g. 2026-11-01) or RFC 3339 (2026-11-01T09:30:00+05:30)", super::text::clip(s, 40))
+        format!(
+            "{field} '{}' is not a date; use YYYY-MM-DD (e.g. 2026-11-01) or RFC 3339 (2026-11-01T09:30:00+05:30)",
+            super::text::clip(s, 40)
+        )
     })?;
     let time = match edge {
         DayEdge::Start => date.and_hms_opt(0, 0, 0),
         DayEdge::End => date.and_hms_opt(23, 59, 59),
     };
-    time.map(|t| t.and_utc().timestamp())
-        .ok_or_else(|| format!("{field} '{s}' is out of range"))
+    time.map(|t| t.and_utc().timestamp()).ok_or_else(|| format!("{field} '{s}' is out of range"))
 }
 
 /// The current time in unix seconds.
@@ -46,27 +48,11 @@ mod tests {
 
     #[test]
     fn dates_and_timestamps_parse_to_unix_seconds() {
-        assert_eq!(
-            parse_instant("f", "2026-11-01", DayEdge::Start).unwrap(),
-            1_793_491_200
-        );
-        assert_eq!(
-            parse_instant("f", "2026-11-01", DayEdge::End).unwrap(),
-            1_793_491_200 + 86_399
-        );
-        assert_eq!(
-            parse_instant("f", "2026-11-01T05:30:00+05:30", DayEdge::Start).unwrap(),
-            1_793_491_200
-        );
-        assert!(
-            parse_instant("created_from", "last week", DayEdge::Start)
-                .unwrap_err()
-                .starts_with("created_from")
-        );
-        assert_eq!(
-            rfc3339(1_793_491_200).as_deref(),
-            Some("2026-11-01T00:00:00Z")
-        );
+        assert_eq!(parse_instant("f", "2026-11-01", DayEdge::Start).unwrap(), 1_793_491_200);
+        assert_eq!(parse_instant("f", "2026-11-01", DayEdge::End).unwrap(), 1_793_491_200 + 86_399);
+        assert_eq!(parse_instant("f", "2026-11-01T05:30:00+05:30", DayEdge::Start).unwrap(), 1_793_491_200);
+        assert!(parse_instant("created_from", "last week", DayEdge::Start).unwrap_err().starts_with("created_from"));
+        assert_eq!(rfc3339(1_793_491_200).as_deref(), Some("2026-11-01T00:00:00Z"));
         assert_eq!(rfc3339(0), None);
     }
 }

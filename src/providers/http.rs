@@ -53,10 +53,7 @@ enum Attempt {
 
 impl HttpClient {
     pub fn new(policy: OutboundConfig) -> Self {
-        HttpClient {
-            client: OnceLock::new(),
-            policy,
-        }
+        HttpClient { client: OnceLock::new(), policy }
     }
 
     fn client(&self) -> Result<&Client, TransportError> {
@@ -74,11 +71,7 @@ impl HttpClient {
     }
 
     /// Send the request `build` makes, retrying per `retry`, and return the final answer.
-    pub async fn send(
-        &self,
-        retry: Retry,
-        build: impl Fn(&Client) -> RequestBuilder,
-    ) -> Result<Reply, TransportError> {
+    pub async fn send(&self, retry: Retry, build: impl Fn(&Client) -> RequestBuilder) -> Result<Reply, TransportError> {
         let client = self.client()?;
         let started = Instant::now();
         let deadline = self.policy.call_deadline;
@@ -87,20 +80,9 @@ impl HttpClient {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(resp.headers());
-                    let body = resp
-                        .bytes()
-                        .await
-                        .map_err(|e| Attempt::Failed(classify(&e)))?;
-                    let reply = Reply {
-                        status,
-                        body,
-                        retry_after,
-                    };
-                    if is_retryable_status(status) {
-                        Err(Attempt::Retryable(reply))
-                    } else {
-                        Ok(reply)
-                    }
+                    let body = resp.bytes().await.map_err(|e| Attempt::Failed(classify(&e)))?;
+                    let reply = Reply { status, body, retry_after };
+                    if is_retryable_status(status) { Err(Attempt::Retryable(reply)) } else { Ok(reply) }
                 }
                 Err(e) => Err(Attempt::Failed(classify(&e))),
             }
@@ -108,11 +90,7 @@ impl HttpClient {
         let backoff = ExponentialBuilder::default()
             .with_min_delay(self.policy.min_backoff)
             .with_max_delay(Duration::from_secs(8))
-            .with_max_times(if retry == Retry::Safe {
-                self.policy.max_retries
-            } else {
-                0
-            })
+            .with_max_times(if retry == Retry::Safe { self.policy.max_retries } else { 0 })
             .with_jitter();
         let run = attempt
             .retry(backoff)
@@ -167,11 +145,7 @@ fn without_url(e: &reqwest::Error) -> String {
 
 /// `Retry-After` as delta-seconds or an HTTP date.
 fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
+    let value = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim();
     if let Ok(secs) = value.parse::<u64>() {
         return Some(Duration::from_secs(secs));
     }
@@ -182,27 +156,15 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// Mask anything that looks like a credential before text leaves the process (logs, tool results).
 pub fn redact(text: &str) -> String {
-    const PREFIXES: &[&str] = &[
-        "sk_live_",
-        "sk_test_",
-        "rk_live_",
-        "rk_test_",
-        "whsec_",
-        "rzp_live_",
-        "rzp_test_",
-        "Bearer ",
-        "Basic ",
-    ];
+    const PREFIXES: &[&str] =
+        &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "rzp_live_", "rzp_test_", "Bearer ", "Basic "];
     let mut out = text.to_string();
     for prefix in PREFIXES {
         let mut from = 0;
         while let Some(found) = out[from..].find(prefix) {
             let start = from + found + prefix.len();
             let end = out[start..]
-                .find(|c: char| {
-                    !(c.is_ascii_alphanumeric()
-                        || matches!(c, '_' | '-' | '*' | '+' | '/' | '=' | '.'))
-                })
+                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '+' | '/' | '=' | '.')))
                 .map_or(out.len(), |i| start + i);
             out.replace_range(start..end, "[REDACTED]");
             from = start + "[REDACTED]".len();
@@ -217,14 +179,8 @@ mod tests {
 
     #[test]
     fn credentials_are_masked() {
-        assert_eq!(
-            redact("Invalid API Key provided: sk_test_abc123"),
-            "Invalid API Key provided: sk_test_[REDACTED]"
-        );
-        assert_eq!(
-            redact("Bearer abc.def and whsec_xyz="),
-            "Bearer [REDACTED] and whsec_[REDACTED]"
-        );
+        assert_eq!(redact("Invalid API Key provided: sk_test_abc123"), "Invalid API Key provided: sk_test_[REDACTED]");
+        assert_eq!(redact("Bearer abc.def and whsec_xyz="), "Bearer [REDACTED] and whsec_[REDACTED]");
         assert_eq!(redact("nothing here"), "nothing here");
     }
 
@@ -233,10 +189,7 @@ mod tests {
         let mut h = reqwest::header::HeaderMap::new();
         h.insert(reqwest::header::RETRY_AFTER, "7".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::from_secs(7)));
-        h.insert(
-            reqwest::header::RETRY_AFTER,
-            "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap(),
-        );
+        h.insert(reqwest::header::RETRY_AFTER, "Wed, 21 Oct 2015 07:28:00 GMT".parse().unwrap());
         assert_eq!(retry_after(&h), Some(Duration::ZERO));
     }
 }

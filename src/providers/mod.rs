@@ -28,11 +28,7 @@ pub enum ProviderError {
     #[error(
         "{provider} has no {what} with id '{id}'. Check the id (ids are case-sensitive) or list them to find the right one."
     )]
-    NotFound {
-        provider: Provider,
-        what: &'static str,
-        id: String,
-    },
+    NotFound { provider: Provider, what: &'static str, id: String },
     #[error(
         "{provider} rejected Switchboard's API credentials. The server's {provider} key is wrong, revoked, or for the other mode (test vs live); fix it in the server configuration and restart. Retrying will not help."
     )]
@@ -42,23 +38,12 @@ pub enum ProviderError {
     )]
     Forbidden { provider: Provider, message: String },
     #[error("{provider} is rate limiting requests and Switchboard's retries ran out. {}", retry_hint(*retry_after))]
-    RateLimited {
-        provider: Provider,
-        retry_after: Option<Duration>,
-    },
+    RateLimited { provider: Provider, retry_after: Option<Duration> },
     #[error("{provider} rejected the request: {message}")]
     Rejected { provider: Provider, message: String },
-    #[error(
-        "{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute."
-    )]
-    Upstream {
-        provider: Provider,
-        status: u16,
-        message: String,
-    },
-    #[error(
-        "{provider} did not answer in time. For a read, try again; the call was retried already."
-    )]
+    #[error("{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute.")]
+    Upstream { provider: Provider, status: u16, message: String },
+    #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
     Timeout { provider: Provider },
     #[error("could not reach {provider}: {message}")]
     Network { provider: Provider, message: String },
@@ -70,10 +55,7 @@ pub enum ProviderError {
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
     match retry_after {
-        Some(d) => format!(
-            "It asks to wait {} s before the next try.",
-            d.as_secs().max(1)
-        ),
+        Some(d) => format!("It asks to wait {} s before the next try.", d.as_secs().max(1)),
         None => "Wait a little and try again.".to_string(),
     }
 }
@@ -99,33 +81,19 @@ impl ProviderError {
         let status = reply.status.as_u16();
         let message = http::redact(&message.unwrap_or_else(|| format!("HTTP {status}")));
         if let Some((what, id)) = not_found {
-            return ProviderError::NotFound {
-                provider,
-                what,
-                id: id.to_string(),
-            };
+            return ProviderError::NotFound { provider, what, id: id.to_string() };
         }
         match status {
             401 => ProviderError::Unauthorized { provider },
             403 => ProviderError::Forbidden { provider, message },
-            429 => ProviderError::RateLimited {
-                provider,
-                retry_after: reply.retry_after,
-            },
-            500.. => ProviderError::Upstream {
-                provider,
-                status,
-                message,
-            },
+            429 => ProviderError::RateLimited { provider, retry_after: reply.retry_after },
+            500.. => ProviderError::Upstream { provider, status, message },
             _ => ProviderError::Rejected { provider, message },
         }
     }
 
     pub(crate) fn decode(provider: Provider, e: impl std::fmt::Display) -> Self {
-        ProviderError::Decode {
-            provider,
-            message: http::redact(&e.to_string()),
-        }
+        ProviderError::Decode { provider, message: http::redact(&e.to_string()) }
     }
 }
 
@@ -159,10 +127,7 @@ where
         let page = fetch(position.clone(), page_size).await?;
         for (invoice, after) in page.items {
             if invoices.len() == query.limit {
-                return Ok(InvoicePage {
-                    invoices,
-                    next_position: position,
-                });
+                return Ok(InvoicePage { invoices, next_position: position });
             }
             position = Some(after);
             if query.accepts(&invoice) {
@@ -170,17 +135,11 @@ where
             }
         }
         if !page.more {
-            return Ok(InvoicePage {
-                invoices,
-                next_position: None,
-            });
+            return Ok(InvoicePage { invoices, next_position: None });
         }
         if invoices.len() == query.limit {
             break;
         }
     }
-    Ok(InvoicePage {
-        invoices,
-        next_position: position,
-    })
+    Ok(InvoicePage { invoices, next_position: position })
 }

@@ -8,8 +8,8 @@ use super::{Payments, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
 use crate::config::RazorpayConfig;
 use crate::domain::invoice::InvoiceStatus;
 use crate::domain::{
-    Currency, CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery,
-    Money, Provider, text, time,
+    Currency, CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery, Money, Provider, text,
+    time,
 };
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -29,10 +29,7 @@ impl RazorpayClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}{path}",
-            self.config.base_url.as_str().trim_end_matches('/')
-        )
+        format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'))
     }
 
     /// GET `path` and decode the body, mapping Razorpay's error envelope.
@@ -46,12 +43,7 @@ impl RazorpayClient {
         let reply = self
             .http
             .send(Retry::Safe, |c| {
-                c.get(&url)
-                    .basic_auth(
-                        &self.config.key_id,
-                        Some(self.config.key_secret.expose_secret()),
-                    )
-                    .query(query)
+                c.get(&url).basic_auth(&self.config.key_id, Some(self.config.key_secret.expose_secret())).query(query)
             })
             .await
             .map_err(|e| ProviderError::transport(P, e))?;
@@ -59,32 +51,20 @@ impl RazorpayClient {
     }
 }
 
-fn decode<T: DeserializeOwned>(
-    reply: Reply,
-    object: Option<(&'static str, &str)>,
-) -> Result<T, ProviderError> {
+fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
     if reply.status.is_success() {
         return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(P, e));
     }
-    let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body)
-        .ok()
-        .map(|e| e.error);
+    let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
     let description = error.as_ref().and_then(|e| e.description.clone());
     let missing = reply.status.as_u16() == 404
         || (reply.status.as_u16() == 400
-            && description
-                .as_deref()
-                .is_some_and(|d| d.contains("does not exist") || d.starts_with("invalid input")));
+            && description.as_deref().is_some_and(|d| d.contains("does not exist") || d.starts_with("invalid input")));
     let message = error.map(|e| match e.field.filter(|f| !f.is_empty() && f != "NA") {
         Some(field) => format!("{} (field: {field})", e.description.unwrap_or_default()),
         None => e.description.unwrap_or_default(),
     });
-    Err(ProviderError::from_status(
-        P,
-        &reply,
-        message,
-        object.filter(|_| missing),
-    ))
+    Err(ProviderError::from_status(P, &reply, message, object.filter(|_| missing)))
 }
 
 #[async_trait::async_trait]
@@ -94,9 +74,7 @@ impl Payments for RazorpayClient {
     }
 
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError> {
-        let wire: WireInvoice = self
-            .get(&format!("/v1/invoices/{id}"), &[], Some(("invoice", id)))
-            .await?;
+        let wire: WireInvoice = self.get(&format!("/v1/invoices/{id}"), &[], Some(("invoice", id))).await?;
         wire.into_domain(time::now())
     }
 
@@ -112,13 +90,8 @@ impl Payments for RazorpayClient {
             base.push(("to", to.to_string()));
         }
         // Razorpay cannot filter by status or customer e-mail: those run client-side over bigger pages.
-        let client_side =
-            query.status.is_some() || matches!(query.customer, Some(CustomerRef::Email(_)));
-        let page_size = if client_side {
-            SCAN_PAGE_SIZE
-        } else {
-            query.limit + 1
-        };
+        let client_side = query.status.is_some() || matches!(query.customer, Some(CustomerRef::Email(_)));
+        let page_size = if client_side { SCAN_PAGE_SIZE } else { query.limit + 1 };
         let now = time::now();
         scan(query, page_size, |position, count| {
             let mut params = base.clone();
@@ -126,8 +99,7 @@ impl Payments for RazorpayClient {
             params.push(("count", count.to_string()));
             params.push(("skip", skip.to_string()));
             async move {
-                let collection: Collection<WireInvoice> =
-                    self.get("/v1/invoices", &params, None).await?;
+                let collection: Collection<WireInvoice> = self.get("/v1/invoices", &params, None).await?;
                 let more = collection.items.len() >= count;
                 let items = collection
                     .items
@@ -217,10 +189,9 @@ struct WireLineItem {
 
 impl WireInvoice {
     fn into_domain(self, now: i64) -> Result<Invoice, ProviderError> {
-        let currency = Currency::parse(self.currency.as_deref().unwrap_or("INR"))
-            .map_err(|e| ProviderError::decode(P, e))?;
-        let money =
-            |minor: Option<i64>| Money::from_minor(minor.unwrap_or(0), currency).to_amount();
+        let currency =
+            Currency::parse(self.currency.as_deref().unwrap_or("INR")).map_err(|e| ProviderError::decode(P, e))?;
+        let money = |minor: Option<i64>| Money::from_minor(minor.unwrap_or(0), currency).to_amount();
         let total = self.amount.unwrap_or(0);
         let paid = self.amount_paid.unwrap_or(0);
         let due_at = self.expire_by.filter(|t| *t > 0);
@@ -246,10 +217,7 @@ impl WireInvoice {
             .map(|li| {
                 let quantity = li.quantity.unwrap_or(1);
                 let unit = li.unit_amount.or(li.amount);
-                let line_total = li
-                    .net_amount
-                    .or(li.gross_amount)
-                    .or(unit.map(|u| u * quantity));
+                let line_total = li.net_amount.or(li.gross_amount).or(unit.map(|u| u * quantity));
                 InvoiceLineItem {
                     description: text::untrusted_opt(li.name.or(li.description).as_deref()),
                     quantity,
@@ -268,10 +236,7 @@ impl WireInvoice {
             total: money(Some(total)),
             amount_paid: money(Some(paid)),
             amount_due: money(Some(self.amount_due.unwrap_or(total - paid))),
-            customer: customer.unwrap_or_else(|| InvoiceCustomer {
-                id: self.customer_id,
-                ..Default::default()
-            }),
+            customer: customer.unwrap_or_else(|| InvoiceCustomer { id: self.customer_id, ..Default::default() }),
             description: text::untrusted_opt(self.description.as_deref()),
             issued_at: self.issued_at.or(self.date).and_then(time::rfc3339),
             due_at: due_at.and_then(time::rfc3339),

@@ -5,8 +5,8 @@ use super::{Payments, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
 use crate::config::StripeConfig;
 use crate::domain::invoice::InvoiceStatus;
 use crate::domain::{
-    Currency, CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery,
-    Money, Provider, text, time,
+    Currency, CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery, Money, Provider, text,
+    time,
 };
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -30,10 +30,7 @@ impl StripeClient {
     }
 
     fn url(&self, path: &str) -> String {
-        format!(
-            "{}{path}",
-            self.config.base_url.as_str().trim_end_matches('/')
-        )
+        format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'))
     }
 
     async fn get<T: DeserializeOwned>(
@@ -58,48 +55,27 @@ impl StripeClient {
 
     /// Stripe customer ids with this e-mail (exact match, read-after-write safe list filter).
     async fn customers_by_email(&self, email: &str) -> Result<Vec<String>, ProviderError> {
-        let list: List<IdOnly> = self
-            .get(
-                "/v1/customers",
-                &[("email", email.to_string()), ("limit", "100".to_string())],
-                None,
-            )
-            .await?;
+        let list: List<IdOnly> =
+            self.get("/v1/customers", &[("email", email.to_string()), ("limit", "100".to_string())], None).await?;
         Ok(list.data.into_iter().map(|c| c.id).collect())
     }
 }
 
-fn decode<T: DeserializeOwned>(
-    reply: Reply,
-    object: Option<(&'static str, &str)>,
-) -> Result<T, ProviderError> {
+fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
     if reply.status.is_success() {
         return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(P, e));
     }
-    let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body)
-        .ok()
-        .map(|e| e.error);
-    let code = error
-        .as_ref()
-        .and_then(|e| e.code.clone())
-        .unwrap_or_default();
+    let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
+    let code = error.as_ref().and_then(|e| e.code.clone()).unwrap_or_default();
     if code == "rate_limit" {
-        return Err(ProviderError::RateLimited {
-            provider: P,
-            retry_after: reply.retry_after,
-        });
+        return Err(ProviderError::RateLimited { provider: P, retry_after: reply.retry_after });
     }
     let missing = reply.status.as_u16() == 404 || code == "resource_missing";
     let message = error.map(|e| match e.param {
         Some(param) => format!("{} (parameter: {param})", e.message.unwrap_or_default()),
         None => e.message.unwrap_or_default(),
     });
-    Err(ProviderError::from_status(
-        P,
-        &reply,
-        message,
-        object.filter(|_| missing),
-    ))
+    Err(ProviderError::from_status(P, &reply, message, object.filter(|_| missing)))
 }
 
 #[async_trait::async_trait]
@@ -109,9 +85,7 @@ impl Payments for StripeClient {
     }
 
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError> {
-        let wire: WireInvoice = self
-            .get(&format!("/v1/invoices/{id}"), &[], Some(("invoice", id)))
-            .await?;
+        let wire: WireInvoice = self.get(&format!("/v1/invoices/{id}"), &[], Some(("invoice", id))).await?;
         wire.into_domain(time::now())
     }
 
@@ -122,10 +96,7 @@ impl Payments for StripeClient {
             let ids = self.customers_by_email(email.as_str()).await?;
             match ids.as_slice() {
                 [] => {
-                    return Ok(InvoicePage {
-                        invoices: Vec::new(),
-                        next_position: None,
-                    });
+                    return Ok(InvoicePage { invoices: Vec::new(), next_position: None });
                 }
                 [only] => query.customer = Some(CustomerRef::Id(only.clone())),
                 _ => {} // several customers share it: match invoices on `customer_email` instead
@@ -137,9 +108,7 @@ impl Payments for StripeClient {
         }
         let pushed_status = query.status.and_then(|s| match s {
             InvoiceStatus::Draft => Some("draft"),
-            InvoiceStatus::Open | InvoiceStatus::Overdue | InvoiceStatus::PartiallyPaid => {
-                Some("open")
-            }
+            InvoiceStatus::Open | InvoiceStatus::Overdue | InvoiceStatus::PartiallyPaid => Some("open"),
             InvoiceStatus::Paid => Some("paid"),
             InvoiceStatus::Void => Some("void"),
             InvoiceStatus::Uncollectible => Some("uncollectible"),
@@ -157,18 +126,10 @@ impl Payments for StripeClient {
         let exact = matches!(
             query.status,
             None | Some(
-                InvoiceStatus::Draft
-                    | InvoiceStatus::Paid
-                    | InvoiceStatus::Void
-                    | InvoiceStatus::Uncollectible
+                InvoiceStatus::Draft | InvoiceStatus::Paid | InvoiceStatus::Void | InvoiceStatus::Uncollectible
             )
         ) && !matches!(query.customer, Some(CustomerRef::Email(_)));
-        let page_size = if exact {
-            query.limit + 1
-        } else {
-            SCAN_PAGE_SIZE
-        }
-        .min(100);
+        let page_size = if exact { query.limit + 1 } else { SCAN_PAGE_SIZE }.min(100);
         let now = time::now();
         scan(&query, page_size, |position, limit| {
             let mut params = base.clone();
@@ -186,10 +147,7 @@ impl Payments for StripeClient {
                         Ok((w.into_domain(now)?, id))
                     })
                     .collect::<Result<Vec<_>, ProviderError>>()?;
-                Ok(ScannedPage {
-                    items,
-                    more: list.has_more,
-                })
+                Ok(ScannedPage { items, more: list.has_more })
             }
         })
         .await
@@ -290,10 +248,7 @@ impl WireInvoice {
             _ => InvoiceStatus::Open,
         }
         .with_due_date(self.due_date, now);
-        let transitions = self.status_transitions.unwrap_or(StatusTransitions {
-            finalized_at: None,
-            paid_at: None,
-        });
+        let transitions = self.status_transitions.unwrap_or(StatusTransitions { finalized_at: None, paid_at: None });
         let line_items = self
             .lines
             .map(|l| l.data)
@@ -303,11 +258,7 @@ impl WireInvoice {
                 description: text::untrusted_opt(line.description.as_deref()),
                 quantity: line
                     .quantity
-                    .or_else(|| {
-                        line.quantity_decimal
-                            .as_deref()
-                            .and_then(|q| q.parse().ok())
-                    })
+                    .or_else(|| line.quantity_decimal.as_deref().and_then(|q| q.parse().ok()))
                     .unwrap_or(1),
                 unit_amount: line
                     .pricing
@@ -325,10 +276,7 @@ impl WireInvoice {
             currency: currency.code().to_string(),
             total: money(self.total),
             amount_paid: money(self.amount_paid),
-            amount_due: money(
-                self.amount_remaining
-                    .unwrap_or(self.total - self.amount_paid),
-            ),
+            amount_due: money(self.amount_remaining.unwrap_or(self.total - self.amount_paid)),
             customer: InvoiceCustomer {
                 id: self.customer.map(|c| match c {
                     Expandable::Id(id) => id,

@@ -2,9 +2,7 @@
 
 use super::cursor;
 use crate::domain::time::{DayEdge, parse_instant};
-use crate::domain::{
-    CustomerRef, Email, Invoice, InvoiceQuery, InvoiceStatus, Provider, validate_object_id,
-};
+use crate::domain::{CustomerRef, Email, Invoice, InvoiceQuery, InvoiceStatus, Provider, validate_object_id};
 use crate::error::ToolError;
 use crate::server::Switchboard;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -78,10 +76,7 @@ impl Switchboard {
         idempotent_hint = true,
         open_world_hint = true
     ))]
-    async fn get_invoice(
-        &self,
-        Parameters(args): Parameters<GetInvoiceArgs>,
-    ) -> Result<Json<Invoice>, ToolError> {
+    async fn get_invoice(&self, Parameters(args): Parameters<GetInvoiceArgs>) -> Result<Json<Invoice>, ToolError> {
         let id = args.invoice_id.trim();
         let implied = invoice_provider(id);
         let payments = self.payments(args.provider, implied)?;
@@ -114,60 +109,28 @@ impl Switchboard {
         };
         let payments = self.payments(args.provider, implied)?;
         let provider = payments.provider();
-        let created_from = args
-            .created_from
-            .as_deref()
-            .map(|t| parse_instant("created_from", t, DayEdge::Start))
-            .transpose();
-        let created_to = args
-            .created_to
-            .as_deref()
-            .map(|t| parse_instant("created_to", t, DayEdge::End))
-            .transpose();
-        let (created_from, created_to) = (
-            created_from.map_err(ToolError::invalid)?,
-            created_to.map_err(ToolError::invalid)?,
-        );
+        let created_from =
+            args.created_from.as_deref().map(|t| parse_instant("created_from", t, DayEdge::Start)).transpose();
+        let created_to = args.created_to.as_deref().map(|t| parse_instant("created_to", t, DayEdge::End)).transpose();
+        let (created_from, created_to) =
+            (created_from.map_err(ToolError::invalid)?, created_to.map_err(ToolError::invalid)?);
         if let (Some(from), Some(to)) = (created_from, created_to)
             && from > to
         {
-            return Err(ToolError::invalid(
-                "created_from is after created_to; swap them",
-            ));
+            return Err(ToolError::invalid("created_from is after created_to; swap them"));
         }
         let limit = match args.limit {
             None => 10,
             Some(n @ 1..=100) => n as usize,
             Some(n) => {
-                return Err(ToolError::invalid(format!(
-                    "limit must be between 1 and 100, got {n}"
-                )));
+                return Err(ToolError::invalid(format!("limit must be between 1 and 100, got {n}")));
             }
         };
-        let position = args
-            .cursor
-            .as_deref()
-            .map(|c| cursor::decode(provider, c))
-            .transpose()?;
-        let query = InvoiceQuery {
-            customer,
-            status: args.status,
-            created_from,
-            created_to,
-            limit,
-            position,
-        };
+        let position = args.cursor.as_deref().map(|c| cursor::decode(provider, c)).transpose()?;
+        let query = InvoiceQuery { customer, status: args.status, created_from, created_to, limit, position };
         let page = payments.list_invoices(&query).await?;
-        let next_cursor = page
-            .next_position
-            .as_deref()
-            .map(|p| cursor::encode(provider, p));
-        Ok(Json(InvoiceList {
-            provider,
-            invoices: page.invoices,
-            has_more: next_cursor.is_some(),
-            next_cursor,
-        }))
+        let next_cursor = page.next_position.as_deref().map(|p| cursor::encode(provider, p));
+        Ok(Json(InvoiceList { provider, invoices: page.invoices, has_more: next_cursor.is_some(), next_cursor }))
     }
 }
 
@@ -189,11 +152,13 @@ fn invoice_provider(id: &str) -> Option<Provider> {
 fn parse_customer(text: &str) -> Result<CustomerRef, ToolError> {
     let text = text.trim();
     if text.contains('@') {
-        return Email::parse("customer", text)
-            .map(CustomerRef::Email)
-            .map_err(ToolError::invalid);
+        return Email::parse("customer", text).map(CustomerRef::Email).map_err(ToolError::invalid);
     }
-    validate_object_id("customer", text, &["cust_", "cus_"])
-        .map_err(|_| ToolError::invalid(format!("customer '{}' is neither an e-mail address nor a customer id (cust_… for Razorpay, cus_… for Stripe)", crate::domain::text::clip(text, 80))))?;
+    validate_object_id("customer", text, &["cust_", "cus_"]).map_err(|_| {
+        ToolError::invalid(format!(
+            "customer '{}' is neither an e-mail address nor a customer id (cust_… for Razorpay, cus_… for Stripe)",
+            crate::domain::text::clip(text, 80)
+        ))
+    })?;
     Ok(CustomerRef::Id(text.to_string()))
 }

@@ -33,10 +33,7 @@ impl Switchboard {
                 (Some(p), _) => p,
                 (None, [only]) => *only,
                 (None, []) => {
-                    return Err(ToolError::NotConfigured {
-                        provider: Provider::Razorpay,
-                        configured,
-                    });
+                    return Err(ToolError::NotConfigured { provider: Provider::Razorpay, configured });
                 }
                 (None, _) => {
                     return Err(ToolError::AmbiguousProvider(
@@ -45,10 +42,7 @@ impl Switchboard {
                 }
             },
         };
-        state.payments(chosen).ok_or(ToolError::NotConfigured {
-            provider: chosen,
-            configured,
-        })
+        state.payments(chosen).ok_or(ToolError::NotConfigured { provider: chosen, configured })
     }
 }
 
@@ -70,8 +64,6 @@ where
 }
 
 /// `provider` argument: "razorpay" or "stripe".
-pub(crate) fn provider_arg<'de, D: serde::Deserializer<'de>>(
-    d: D,
-) -> Result<Option<Provider>, D::Error> {
+pub(crate) fn provider_arg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Provider>, D::Error> {
     enum_arg("provider", d)
 }

@@ -37,17 +37,9 @@ const LOOPBACK_ORIGINS: [&str; 6] = [
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let http = &state.config.http;
     let config = StreamableHttpServerConfig::default()
-        .with_allowed_hosts(
-            LOOPBACK_HOSTS
-                .iter()
-                .map(|h| h.to_string())
-                .chain(http.allowed_hosts.iter().cloned()),
-        )
+        .with_allowed_hosts(LOOPBACK_HOSTS.iter().map(|h| h.to_string()).chain(http.allowed_hosts.iter().cloned()))
         .with_allowed_origins(
-            LOOPBACK_ORIGINS
-                .iter()
-                .map(|o| o.to_string())
-                .chain(http.allowed_origins.iter().cloned()),
+            LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).chain(http.allowed_origins.iter().cloned()),
         )
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_cancellation_token(shutdown.child_token());
@@ -60,25 +52,16 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     );
     let mcp = Router::new().nest_service("/mcp", mcp);
     let mcp = match token {
-        Some(token) => mcp.layer(middleware::from_fn_with_state(
-            Arc::new(token),
-            require_bearer,
-        )),
+        Some(token) => mcp.layer(middleware::from_fn_with_state(Arc::new(token), require_bearer)),
         None => mcp,
     };
     mcp.route("/healthz", axum::routing::get(|| async { "ok" }))
 }
 
 /// Serve on an already-bound listener until `shutdown` fires, then drain.
-pub async fn serve(
-    listener: TcpListener,
-    state: Arc<AppState>,
-    shutdown: CancellationToken,
-) -> std::io::Result<()> {
+pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) -> std::io::Result<()> {
     let app = router(state, shutdown.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move { shutdown.cancelled().await })
-        .await
+    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 
 /// Refuse to expose the server beyond this machine without a token.
@@ -93,11 +76,7 @@ pub fn check_bind(addr: SocketAddr, token: Option<&SecretString>) -> Result<(), 
     }
 }
 
-async fn require_bearer(
-    State(token): State<Arc<SecretString>>,
-    request: Request,
-    next: Next,
-) -> Response {
+async fn require_bearer(State(token): State<Arc<SecretString>>, request: Request, next: Next) -> Response {
     let presented = request
         .headers()
         .get(header::AUTHORIZATION)
@@ -109,12 +88,10 @@ async fn require_bearer(
         Some(p) if bool::from(p.as_bytes().ct_eq(expected)) => next.run(request).await,
         _ => {
             tracing::warn!(path = %request.uri().path(), "rejected HTTP request without a valid bearer token");
-            let mut response =
-                (StatusCode::UNAUTHORIZED, "missing or invalid bearer token").into_response();
-            response.headers_mut().insert(
-                header::WWW_AUTHENTICATE,
-                HeaderValue::from_static("Bearer realm=\"switchboard\""),
-            );
+            let mut response = (StatusCode::UNAUTHORIZED, "missing or invalid bearer token").into_response();
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"switchboard\""));
             response
         }
     }

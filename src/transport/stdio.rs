@@ -7,14 +7,8 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Serve one MCP client on stdio until stdin closes or `shutdown` fires.
-pub async fn serve(
-    state: Arc<AppState>,
-    shutdown: CancellationToken,
-) -> Result<(), std::io::Error> {
-    let service = match Switchboard::new(state)
-        .serve_with_ct(rmcp::transport::stdio(), shutdown)
-        .await
-    {
+pub async fn serve(state: Arc<AppState>, shutdown: CancellationToken) -> Result<(), std::io::Error> {
+    let service = match Switchboard::new(state).serve_with_ct(rmcp::transport::stdio(), shutdown).await {
         Ok(service) => service,
         // The client went away (or we were told to stop) before saying anything: nothing to serve.
         Err(e) => {

@@ -36,15 +36,9 @@ async fn tools_list_over_the_wire_equals_the_committed_catalog() {
     let listed = client.list_all_tools().await.unwrap();
     assert!(!listed.is_empty());
     for tool in listed {
-        let committed =
-            std::fs::read_to_string(tools_dir().join(format!("{}.json", tool.name))).unwrap();
+        let committed = std::fs::read_to_string(tools_dir().join(format!("{}.json", tool.name))).unwrap();
         let committed: serde_json::Value = serde_json::from_str(&committed).unwrap();
-        assert_eq!(
-            serde_json::to_value(&tool).unwrap(),
-            committed,
-            "{}",
-            tool.name
-        );
+        assert_eq!(serde_json::to_value(&tool).unwrap(), committed, "{}", tool.name);
     }
 }
 
@@ -52,37 +46,18 @@ async fn tools_list_over_the_wire_equals_the_committed_catalog() {
 fn every_tool_has_a_title_all_hints_and_a_portable_schema() {
     for tool in switchboard::server::Switchboard::catalog() {
         let name = tool.name.to_string();
-        assert!(
-            name.chars().all(|c| c.is_ascii_lowercase() || c == '_'),
-            "{name}"
-        );
-        assert!(
-            tool.description.as_deref().is_some_and(|d| d.len() > 40),
-            "{name}: describe it for the model"
-        );
-        let a = tool
-            .annotations
-            .clone()
-            .unwrap_or_else(|| panic!("{name}: no annotations"));
+        assert!(name.chars().all(|c| c.is_ascii_lowercase() || c == '_'), "{name}");
+        assert!(tool.description.as_deref().is_some_and(|d| d.len() > 40), "{name}: describe it for the model");
+        let a = tool.annotations.clone().unwrap_or_else(|| panic!("{name}: no annotations"));
         assert!(a.title.is_some(), "{name}: title");
         assert!(a.read_only_hint.is_some(), "{name}: read_only_hint");
         assert!(a.destructive_hint.is_some(), "{name}: destructive_hint");
         assert!(a.idempotent_hint.is_some(), "{name}: idempotent_hint");
         assert!(a.open_world_hint.is_some(), "{name}: open_world_hint");
         for key in ["anyOf", "oneOf", "allOf"] {
-            assert!(
-                !tool.input_schema.contains_key(key),
-                "{name}: top-level {key} breaks some clients"
-            );
+            assert!(!tool.input_schema.contains_key(key), "{name}: top-level {key} breaks some clients");
         }
-        assert_eq!(
-            tool.input_schema.get("type").and_then(|t| t.as_str()),
-            Some("object"),
-            "{name}"
-        );
-        assert!(
-            tool.output_schema.is_some(),
-            "{name}: structured output needs an outputSchema"
-        );
+        assert_eq!(tool.input_schema.get("type").and_then(|t| t.as_str()), Some("object"), "{name}");
+        assert!(tool.output_schema.is_some(), "{name}: structured output needs an outputSchema");
     }
 }

@@ -17,9 +17,7 @@ pub const STRIPE_KEY: &str = "sk_test_CANARY4242";
 
 /// A fixture file's text, e.g. `fixture("razorpay/invoice_issued.json")`.
 pub fn fixture(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures")
-        .join(name);
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -41,10 +39,8 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
             key_secret: SecretString::from(RZ_SECRET),
             base_url: url.parse().unwrap(),
         }),
-        stripe: stripe.map(|url| StripeConfig {
-            api_key: SecretString::from(STRIPE_KEY),
-            base_url: url.parse().unwrap(),
-        }),
+        stripe: stripe
+            .map(|url| StripeConfig { api_key: SecretString::from(STRIPE_KEY), base_url: url.parse().unwrap() }),
         default_provider: None,
         http: HttpConfig::default(),
         outbound: fast_outbound(),
@@ -65,46 +61,26 @@ pub async fn connect(config: Config) -> RunningService<RoleClient, ()> {
 }
 
 /// Call a tool with JSON arguments.
-pub async fn call(
-    client: &RunningService<RoleClient, ()>,
-    tool: &str,
-    args: serde_json::Value,
-) -> CallToolResult {
-    let params = CallToolRequestParams::new(tool.to_string())
-        .with_arguments(args.as_object().unwrap().clone());
+pub async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: serde_json::Value) -> CallToolResult {
+    let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args.as_object().unwrap().clone());
     client.call_tool(params).await.unwrap()
 }
 
 /// The text of a tool result's first content block.
 pub fn text(result: &CallToolResult) -> String {
-    result
-        .content
-        .first()
-        .and_then(|c| c.as_text())
-        .map(|t| t.text.clone())
-        .unwrap_or_default()
+    result.content.first().and_then(|c| c.as_text()).map(|t| t.text.clone()).unwrap_or_default()
 }
 
 /// Assert a result is an in-band tool error and return its text.
 pub fn error_text(result: &CallToolResult) -> String {
-    assert_eq!(
-        result.is_error,
-        Some(true),
-        "expected isError, got {result:?}"
-    );
+    assert_eq!(result.is_error, Some(true), "expected isError, got {result:?}");
     let text = text(result);
-    assert!(
-        !text.contains("CANARY"),
-        "a secret leaked into a tool error: {text}"
-    );
+    assert!(!text.contains("CANARY"), "a secret leaked into a tool error: {text}");
     text
 }
 
 /// Assert a result succeeded and return its structured content.
 pub fn structured(result: &CallToolResult) -> serde_json::Value {
     assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
-    result
-        .structured_content
-        .clone()
-        .expect("structuredContent")
+    result.structured_content.clone().expect("structuredContent")
 }

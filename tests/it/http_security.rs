@@ -27,11 +27,7 @@ async fn start(config: Config) -> Running {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let shutdown = CancellationToken::new();
-    tokio::spawn(http::serve(
-        listener,
-        Arc::new(AppState::new(config)),
-        shutdown.clone(),
-    ));
+    tokio::spawn(http::serve(listener, Arc::new(AppState::new(config)), shutdown.clone()));
     Running { addr, shutdown }
 }
 
@@ -50,24 +46,11 @@ async fn initialize(addr: SocketAddr, headers: &[(&str, &str)]) -> StatusCode {
 #[tokio::test]
 async fn foreign_origins_are_forbidden_and_local_ones_allowed() {
     let server = start(config(None, None)).await;
-    for origin in [
-        "http://evil.example",
-        "https://localhost.evil.example",
-        "http://127.0.0.1.nip.io:8080",
-        "null",
-    ] {
-        assert_eq!(
-            initialize(server.addr, &[("origin", origin)]).await,
-            StatusCode::FORBIDDEN,
-            "{origin}"
-        );
+    for origin in ["http://evil.example", "https://localhost.evil.example", "http://127.0.0.1.nip.io:8080", "null"] {
+        assert_eq!(initialize(server.addr, &[("origin", origin)]).await, StatusCode::FORBIDDEN, "{origin}");
     }
     for origin in ["http://localhost:6274", "http://127.0.0.1:5173"] {
-        assert_eq!(
-            initialize(server.addr, &[("origin", origin)]).await,
-            StatusCode::OK,
-            "{origin}"
-        );
+        assert_eq!(initialize(server.addr, &[("origin", origin)]).await, StatusCode::OK, "{origin}");
     }
     // Non-browser clients send no Origin at all.
     assert_eq!(initialize(server.addr, &[]).await, StatusCode::OK);
@@ -78,14 +61,8 @@ async fn configured_origins_are_allowed() {
     let mut cfg = config(None, None);
     cfg.http.allowed_origins = vec!["https://app.example.com".into()];
     let server = start(cfg).await;
-    assert_eq!(
-        initialize(server.addr, &[("origin", "https://app.example.com")]).await,
-        StatusCode::OK
-    );
-    assert_eq!(
-        initialize(server.addr, &[("origin", "https://evil.example.com")]).await,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(initialize(server.addr, &[("origin", "https://app.example.com")]).await, StatusCode::OK);
+    assert_eq!(initialize(server.addr, &[("origin", "https://evil.example.com")]).await, StatusCode::FORBIDDEN);
 }
 
 #[tokio::test]
@@ -93,15 +70,9 @@ async fn foreign_host_headers_are_rejected() {
     let server = start(config(None, None)).await;
     let port = server.addr.port();
     let evil = format!("evil.example:{port}");
-    assert_eq!(
-        initialize(server.addr, &[("host", &evil)]).await,
-        StatusCode::FORBIDDEN
-    );
+    assert_eq!(initialize(server.addr, &[("host", &evil)]).await, StatusCode::FORBIDDEN);
     let local = format!("localhost:{port}");
-    assert_eq!(
-        initialize(server.addr, &[("host", &local)]).await,
-        StatusCode::OK
-    );
+    assert_eq!(initialize(server.addr, &[("host", &local)]).await, StatusCode::OK);
 }
 
 #[tokio::test]
@@ -110,22 +81,11 @@ async fn a_configured_token_is_required_on_every_mcp_request() {
     cfg.http.token = Some(SecretString::from("s3cret-token"));
     let server = start(cfg).await;
     assert_eq!(initialize(server.addr, &[]).await, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        initialize(server.addr, &[("authorization", "Bearer wrong")]).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        initialize(server.addr, &[("authorization", "Basic czNjcmV0LXRva2Vu")]).await,
-        StatusCode::UNAUTHORIZED
-    );
-    assert_eq!(
-        initialize(server.addr, &[("authorization", "Bearer s3cret-token")]).await,
-        StatusCode::OK
-    );
+    assert_eq!(initialize(server.addr, &[("authorization", "Bearer wrong")]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(initialize(server.addr, &[("authorization", "Basic czNjcmV0LXRva2Vu")]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(initialize(server.addr, &[("authorization", "Bearer s3cret-token")]).await, StatusCode::OK);
     // The health check stays open.
-    let health = reqwest::get(format!("http://{}/healthz", server.addr))
-        .await
-        .unwrap();
+    let health = reqwest::get(format!("http://{}/healthz", server.addr)).await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
 }
 

@@ -24,8 +24,7 @@ fn client(server: &MockServer) -> RazorpayClient {
 }
 
 fn basic_auth() -> String {
-    let creds =
-        base64::engine::general_purpose::STANDARD.encode(format!("{RZ_KEY_ID}:{RZ_SECRET}"));
+    let creds = base64::engine::general_purpose::STANDARD.encode(format!("{RZ_KEY_ID}:{RZ_SECRET}"));
     format!("Basic {creds}")
 }
 
@@ -34,14 +33,7 @@ fn json(status: u16, body: String) -> ResponseTemplate {
 }
 
 fn query(limit: usize) -> InvoiceQuery {
-    InvoiceQuery {
-        customer: None,
-        status: None,
-        created_from: None,
-        created_to: None,
-        limit,
-        position: None,
-    }
+    InvoiceQuery { customer: None, status: None, created_from: None, created_to: None, limit, position: None }
 }
 
 #[tokio::test]
@@ -66,18 +58,12 @@ async fn get_invoice_sends_basic_auth_and_decodes_the_invoice() {
     assert_eq!(invoice.total.formatted, "₹45,000.00");
     assert_eq!(invoice.amount_due.formatted, "₹45,000.00");
     assert_eq!(invoice.customer.name.as_deref(), Some("Ananya Sharma"));
-    assert_eq!(
-        invoice.customer.email.as_deref(),
-        Some("ananya.sharma@kavyatextiles.in")
-    );
+    assert_eq!(invoice.customer.email.as_deref(), Some("ananya.sharma@kavyatextiles.in"));
     assert_eq!(invoice.customer.phone.as_deref(), Some("+919820012345"));
     assert_eq!(invoice.customer.id.as_deref(), Some("cust_SBjw7YfKQe4Rn1"));
     assert_eq!(invoice.issued_at.as_deref(), Some("2026-08-18T05:00:12Z"));
     assert_eq!(invoice.due_at.as_deref(), Some("2026-09-17T18:29:59Z"));
-    assert_eq!(
-        invoice.payment_url.as_deref(),
-        Some("https://rzp.io/i/Xb3kQ9w")
-    );
+    assert_eq!(invoice.payment_url.as_deref(), Some("https://rzp.io/i/Xb3kQ9w"));
     assert_eq!(invoice.line_items.len(), 2);
     let seo = &invoice.line_items[1];
     assert_eq!((seo.quantity, seo.amount.minor_units), (2, 1_500_000));
@@ -92,10 +78,7 @@ async fn notes_as_object_and_paid_invoices_decode() {
         .respond_with(json(200, fixture("razorpay/invoice_paid.json")))
         .mount(&server)
         .await;
-    let invoice = client(&server)
-        .get_invoice("inv_SAd91XkWq3LmTe")
-        .await
-        .unwrap();
+    let invoice = client(&server).get_invoice("inv_SAd91XkWq3LmTe").await.unwrap();
     assert_eq!(invoice.status, InvoiceStatus::Paid);
     assert!(invoice.paid_at.is_some());
     assert_eq!(invoice.amount_due.minor_units, 0);
@@ -109,10 +92,7 @@ async fn not_found_arrives_as_400_and_maps_to_not_found() {
         .expect(1) // a 400 is final: no retry
         .mount(&server)
         .await;
-    let err = client(&server)
-        .get_invoice("inv_DoesNotExist01")
-        .await
-        .unwrap_err();
+    let err = client(&server).get_invoice("inv_DoesNotExist01").await.unwrap_err();
     assert!(matches!(err, ProviderError::NotFound { .. }), "{err:?}");
     assert!(err.to_string().contains("inv_DoesNotExist01"));
 }
@@ -128,27 +108,17 @@ async fn rejected_credentials_map_to_unauthorized_without_echoing_them() {
     let err = client(&server).get_invoice(INVOICE_ID).await.unwrap_err();
     assert!(matches!(err, ProviderError::Unauthorized { .. }), "{err:?}");
     let text = err.to_string();
-    assert!(
-        !text.contains(RZ_SECRET) && !text.contains(RZ_KEY_ID),
-        "{text}"
-    );
+    assert!(!text.contains(RZ_SECRET) && !text.contains(RZ_KEY_ID), "{text}");
 }
 
 #[tokio::test]
 async fn other_400s_carry_razorpay_s_own_description() {
     let server = MockServer::start().await;
     let body = r#"{"error":{"code":"BAD_REQUEST_ERROR","description":"The from field must be a valid timestamp","field":"from","source":"NA","step":"NA","reason":"NA","metadata":[]}}"#;
-    Mock::given(method("GET"))
-        .respond_with(json(400, body.to_string()))
-        .mount(&server)
-        .await;
+    Mock::given(method("GET")).respond_with(json(400, body.to_string())).mount(&server).await;
     let err = client(&server).list_invoices(&query(10)).await.unwrap_err();
     assert!(matches!(err, ProviderError::Rejected { .. }), "{err:?}");
-    assert!(
-        err.to_string()
-            .contains("The from field must be a valid timestamp (field: from)"),
-        "{err}"
-    );
+    assert!(err.to_string().contains("The from field must be a valid timestamp (field: from)"), "{err}");
 }
 
 #[tokio::test]
@@ -167,11 +137,7 @@ async fn rate_limits_are_retried_after_the_retry_after_delay() {
         .await;
     let started = Instant::now();
     client(&server).get_invoice(INVOICE_ID).await.unwrap();
-    assert!(
-        started.elapsed() >= Duration::from_secs(1),
-        "Retry-After ignored: {:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() >= Duration::from_secs(1), "Retry-After ignored: {:?}", started.elapsed());
     assert_eq!(server.received_requests().await.unwrap().len(), 2);
 }
 
@@ -197,15 +163,9 @@ async fn a_retry_after_beyond_the_deadline_fails_fast_with_the_wait() {
 async fn server_errors_are_retried_a_bounded_number_of_times() {
     let server = MockServer::start().await;
     let body = r#"{"error":{"code":"SERVER_ERROR","description":"We are facing some trouble completing your request at the moment. Please try again shortly.","source":"NA","step":"NA","reason":"NA","metadata":{}}}"#;
-    Mock::given(method("GET"))
-        .respond_with(json(502, body.to_string()))
-        .mount(&server)
-        .await;
+    Mock::given(method("GET")).respond_with(json(502, body.to_string())).mount(&server).await;
     let err = client(&server).get_invoice(INVOICE_ID).await.unwrap_err();
-    assert!(
-        matches!(err, ProviderError::Upstream { status: 502, .. }),
-        "{err:?}"
-    );
+    assert!(matches!(err, ProviderError::Upstream { status: 502, .. }), "{err:?}");
     assert!(err.to_string().contains("Please try again shortly"));
     // first attempt + 3 retries
     assert_eq!(server.received_requests().await.unwrap().len(), 4);
@@ -215,9 +175,7 @@ async fn server_errors_are_retried_a_bounded_number_of_times() {
 async fn a_slow_upstream_times_out() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(
-            json(200, fixture("razorpay/invoice_issued.json")).set_delay(Duration::from_secs(3)),
-        )
+        .respond_with(json(200, fixture("razorpay/invoice_issued.json")).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
     let err = client(&server).get_invoice(INVOICE_ID).await.unwrap_err();
@@ -249,16 +207,14 @@ async fn list_invoices_asks_for_one_extra_to_know_whether_more_exist() {
 #[tokio::test]
 async fn customer_email_and_status_filter_client_side_across_pages() {
     let server = MockServer::start().await;
-    let list: serde_json::Value =
-        serde_json::from_str(&fixture("razorpay/invoices_list.json")).unwrap();
+    let list: serde_json::Value = serde_json::from_str(&fixture("razorpay/invoices_list.json")).unwrap();
     // Page 1: a full page of 100 invoices for someone else; page 2: the two fixture invoices.
     let other = {
         let mut inv = list["items"][1].clone();
         inv["customer_details"]["email"] = "someone@else.example".into();
         inv
     };
-    let page1 =
-        serde_json::json!({"entity": "collection", "count": 100, "items": vec![other; 100]});
+    let page1 = serde_json::json!({"entity": "collection", "count": 100, "items": vec![other; 100]});
     Mock::given(method("GET"))
         .and(query_param("skip", "0"))
         .and(query_param("count", "100"))
@@ -271,17 +227,9 @@ async fn customer_email_and_status_filter_client_side_across_pages() {
         .mount(&server)
         .await;
     let mut q = query(10);
-    q.customer = Some(CustomerRef::Email(
-        Email::parse("customer", "Ananya.Sharma@kavyatextiles.in").unwrap(),
-    ));
+    q.customer = Some(CustomerRef::Email(Email::parse("customer", "Ananya.Sharma@kavyatextiles.in").unwrap()));
     q.status = Some(InvoiceStatus::Overdue);
     let page = client(&server).list_invoices(&q).await.unwrap();
-    assert_eq!(
-        page.invoices
-            .iter()
-            .map(|i| i.id.as_str())
-            .collect::<Vec<_>>(),
-        [INVOICE_ID]
-    );
+    assert_eq!(page.invoices.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [INVOICE_ID]);
     assert_eq!(page.next_position, None, "a short page means the end");
 }

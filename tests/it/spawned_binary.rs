@@ -16,8 +16,7 @@ async fn razorpay_stub() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path("/v1/invoices/inv_SBk3vL9qTm2XaP"))
         .respond_with(
-            ResponseTemplate::new(200)
-                .set_body_raw(fixture("razorpay/invoice_issued.json"), "application/json"),
+            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/invoice_issued.json"), "application/json"),
         )
         .mount(&server)
         .await;
@@ -61,13 +60,8 @@ async fn stdio_serves_initialize_list_and_call_with_only_json_rpc_on_stdout() {
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let mut answers = std::collections::HashMap::new();
     while answers.len() < 4 {
-        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line())
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        let msg: Value = serde_json::from_str(&line)
-            .unwrap_or_else(|e| panic!("non-JSON on stdout ({e}): {line}"));
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("non-JSON on stdout ({e}): {line}"));
         assert_eq!(msg["jsonrpc"], "2.0", "{line}");
         if let Some(id) = msg["id"].as_i64() {
             answers.insert(id, msg);
@@ -76,42 +70,19 @@ async fn stdio_serves_initialize_list_and_call_with_only_json_rpc_on_stdout() {
     let init = &answers[&1]["result"];
     assert_eq!(init["serverInfo"]["name"], "switchboard");
     assert_eq!(init["serverInfo"]["version"], env!("CARGO_PKG_VERSION"));
-    assert!(
-        init["instructions"]
-            .as_str()
-            .unwrap()
-            .contains("list_invoices")
-    );
-    let names: Vec<&str> = answers[&2]["result"]["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["name"].as_str().unwrap())
-        .collect();
-    assert!(
-        names.contains(&"get_invoice") && names.contains(&"list_invoices"),
-        "{names:?}"
-    );
-    assert_eq!(
-        answers[&3]["result"]["structuredContent"]["total"]["formatted"],
-        "₹45,000.00"
-    );
+    assert!(init["instructions"].as_str().unwrap().contains("list_invoices"));
+    let names: Vec<&str> =
+        answers[&2]["result"]["tools"].as_array().unwrap().iter().map(|t| t["name"].as_str().unwrap()).collect();
+    assert!(names.contains(&"get_invoice") && names.contains(&"list_invoices"), "{names:?}");
+    assert_eq!(answers[&3]["result"]["structuredContent"]["total"]["formatted"], "₹45,000.00");
     assert_eq!(answers[&4]["result"]["isError"], true);
 
     drop(stdin); // EOF: the server exits cleanly
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
     let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr)
-        .await
-        .unwrap();
-    assert!(
-        stderr.contains("serving MCP on stdio"),
-        "logs belong on stderr: {stderr}"
-    );
+    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).await.unwrap();
+    assert!(stderr.contains("serving MCP on stdio"), "logs belong on stderr: {stderr}");
     assert!(!stderr.contains(RZ_SECRET), "the secret leaked into logs");
 }
 
@@ -137,34 +108,13 @@ async fn http_serves_a_real_mcp_client_and_shuts_down_on_sigterm() {
     let info = client.peer_info().unwrap();
     assert_eq!(info.server_info.as_ref().unwrap().name, "switchboard");
     let tools = client.list_all_tools().await.unwrap();
-    assert_eq!(
-        tools.len(),
-        switchboard::server::Switchboard::catalog().len()
-    );
-    let args = json!({"invoice_id": "inv_SBk3vL9qTm2XaP"})
-        .as_object()
-        .unwrap()
-        .clone();
-    let result = client
-        .call_tool(CallToolRequestParams::new("get_invoice").with_arguments(args))
-        .await
-        .unwrap();
-    assert_eq!(
-        result.structured_content.unwrap()["customer"]["name"],
-        "Ananya Sharma"
-    );
+    assert_eq!(tools.len(), switchboard::server::Switchboard::catalog().len());
+    let args = json!({"invoice_id": "inv_SBk3vL9qTm2XaP"}).as_object().unwrap().clone();
+    let result = client.call_tool(CallToolRequestParams::new("get_invoice").with_arguments(args)).await.unwrap();
+    assert_eq!(result.structured_content.unwrap()["customer"]["name"], "Ananya Sharma");
 
     let pid = child.id().unwrap().to_string();
-    std::process::Command::new("kill")
-        .args(["-TERM", &pid])
-        .status()
-        .unwrap();
-    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
-        .await
-        .unwrap()
-        .unwrap();
-    assert!(
-        status.success(),
-        "graceful shutdown should exit 0: {status:?}"
-    );
+    std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
+    assert!(status.success(), "graceful shutdown should exit 0: {status:?}");
 }

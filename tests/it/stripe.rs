@@ -14,10 +14,7 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 const INVOICE_ID: &str = "in_1SzK8dq8LwT2kP5dHq3Vb7Ne";
 
 fn client(server: &MockServer) -> StripeClient {
-    let config = StripeConfig {
-        api_key: STRIPE_KEY.to_string().into(),
-        base_url: server.uri().parse().unwrap(),
-    };
+    let config = StripeConfig { api_key: STRIPE_KEY.to_string().into(), base_url: server.uri().parse().unwrap() };
     StripeClient::new(config, Arc::new(HttpClient::new(fast_outbound())))
 }
 
@@ -26,14 +23,7 @@ fn json(status: u16, body: String) -> ResponseTemplate {
 }
 
 fn query(limit: usize) -> InvoiceQuery {
-    InvoiceQuery {
-        customer: None,
-        status: None,
-        created_from: None,
-        created_to: None,
-        limit,
-        position: None,
-    }
+    InvoiceQuery { customer: None, status: None, created_from: None, created_to: None, limit, position: None }
 }
 
 #[tokio::test]
@@ -41,10 +31,7 @@ async fn get_invoice_sends_bearer_auth_and_the_pinned_version() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
         .and(path(format!("/v1/invoices/{INVOICE_ID}")))
-        .and(header(
-            "authorization",
-            format!("Bearer {STRIPE_KEY}").as_str(),
-        ))
+        .and(header("authorization", format!("Bearer {STRIPE_KEY}").as_str()))
         .and(header("stripe-version", STRIPE_API_VERSION))
         .respond_with(json(200, fixture("stripe/invoice_open.json")))
         .expect(1)
@@ -55,28 +42,15 @@ async fn get_invoice_sends_bearer_auth_and_the_pinned_version() {
 
     assert_eq!(invoice.number.as_deref(), Some("B4C1D2E9-0003"));
     assert_eq!(invoice.provider_status, "open");
-    assert_eq!(
-        invoice.status,
-        InvoiceStatus::Overdue,
-        "due 2026-09-19 and unpaid"
-    );
+    assert_eq!(invoice.status, InvoiceStatus::Overdue, "due 2026-09-19 and unpaid");
     assert_eq!(invoice.currency, "USD");
     assert_eq!(invoice.total.formatted, "$1,299.00");
     assert_eq!(invoice.amount_due.minor_units, 129_900);
-    assert_eq!(
-        invoice.customer.email.as_deref(),
-        Some("priya.nair@northwindtraders.com")
-    );
+    assert_eq!(invoice.customer.email.as_deref(), Some("priya.nair@northwindtraders.com"));
     assert_eq!(invoice.customer.id.as_deref(), Some("cus_SwQ4nT7bKx2LmP"));
     assert_eq!(invoice.issued_at.as_deref(), Some("2026-08-20T17:12:32Z"));
     assert_eq!(invoice.due_at.as_deref(), Some("2026-09-19T17:12:32Z"));
-    assert!(
-        invoice
-            .payment_url
-            .as_deref()
-            .unwrap()
-            .starts_with("https://invoice.stripe.com/")
-    );
+    assert!(invoice.payment_url.as_deref().unwrap().starts_with("https://invoice.stripe.com/"));
     let hours = &invoice.line_items[1];
     assert_eq!((hours.quantity, hours.amount.minor_units), (2, 30_000));
     assert_eq!(hours.unit_amount.as_ref().unwrap().formatted, "$150.00");
@@ -98,7 +72,10 @@ async fn errors_map_from_stripe_s_error_shape() {
         .mount(&server)
         .await;
     Mock::given(path("/v1/invoices/in_bad"))
-        .respond_with(json(400, r#"{"error":{"type":"invalid_request_error","message":"Invalid integer: abc","param":"limit"}}"#.into()))
+        .respond_with(json(
+            400,
+            r#"{"error":{"type":"invalid_request_error","message":"Invalid integer: abc","param":"limit"}}"#.into(),
+        ))
         .mount(&server)
         .await;
     let c = client(&server);
@@ -112,23 +89,18 @@ async fn errors_map_from_stripe_s_error_shape() {
     assert!(matches!(err, ProviderError::Forbidden { .. }), "{err:?}");
     assert!(err.to_string().contains("rk_test_[REDACTED]"), "{err}");
     let err = c.get_invoice("in_bad").await.unwrap_err();
-    assert!(
-        err.to_string()
-            .contains("Invalid integer: abc (parameter: limit)"),
-        "{err}"
-    );
-    assert_eq!(
-        server.received_requests().await.unwrap().len(),
-        4,
-        "4xx answers are never retried"
-    );
+    assert!(err.to_string().contains("Invalid integer: abc (parameter: limit)"), "{err}");
+    assert_eq!(server.received_requests().await.unwrap().len(), 4, "4xx answers are never retried");
 }
 
 #[tokio::test]
 async fn a_429_is_retried_then_reported_as_rate_limited() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(json(429, r#"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}"#.into()))
+        .respond_with(json(
+            429,
+            r#"{"error":{"type":"invalid_request_error","code":"rate_limit","message":"Too many requests"}}"#.into(),
+        ))
         .mount(&server)
         .await;
     let err = client(&server).get_invoice(INVOICE_ID).await.unwrap_err();
@@ -140,9 +112,7 @@ async fn a_429_is_retried_then_reported_as_rate_limited() {
 async fn a_slow_upstream_times_out() {
     let server = MockServer::start().await;
     Mock::given(method("GET"))
-        .respond_with(
-            json(200, fixture("stripe/invoice_open.json")).set_delay(Duration::from_secs(3)),
-        )
+        .respond_with(json(200, fixture("stripe/invoice_open.json")).set_delay(Duration::from_secs(3)))
         .mount(&server)
         .await;
     let err = client(&server).get_invoice(INVOICE_ID).await.unwrap_err();
@@ -153,8 +123,7 @@ async fn a_slow_upstream_times_out() {
 async fn an_email_resolves_to_the_customer_and_filters_server_side() {
     let server = MockServer::start().await;
     // Both fixture invoices, as if they belonged to the one customer with this e-mail.
-    let mut list: serde_json::Value =
-        serde_json::from_str(&fixture("stripe/invoices_list.json")).unwrap();
+    let mut list: serde_json::Value = serde_json::from_str(&fixture("stripe/invoices_list.json")).unwrap();
     list["data"][1]["customer"] = "cus_SwQ4nT7bKx2LmP".into();
     Mock::given(method("GET"))
         .and(path("/v1/customers"))
@@ -174,18 +143,13 @@ async fn an_email_resolves_to_the_customer_and_filters_server_side() {
         .mount(&server)
         .await;
     let mut q = query(5);
-    q.customer = Some(CustomerRef::Email(
-        Email::parse("customer", "priya.nair@northwindtraders.com").unwrap(),
-    ));
+    q.customer = Some(CustomerRef::Email(Email::parse("customer", "priya.nair@northwindtraders.com").unwrap()));
     q.status = Some(InvoiceStatus::Paid);
     // has_more was true on the first page, so the client reads on from its last invoice.
     Mock::given(method("GET"))
         .and(path("/v1/invoices"))
         .and(query_param("starting_after", "in_1SsC2fq8LwT2kP5dKa8Wc1Pd"))
-        .respond_with(json(
-            200,
-            r#"{"object":"list","data":[],"has_more":false,"url":"/v1/invoices"}"#.into(),
-        ))
+        .respond_with(json(200, r#"{"object":"list","data":[],"has_more":false,"url":"/v1/invoices"}"#.into()))
         .expect(1)
         .mount(&server)
         .await;
@@ -200,16 +164,11 @@ async fn an_email_resolves_to_the_customer_and_filters_server_side() {
 async fn an_unknown_email_returns_no_invoices_without_listing() {
     let server = MockServer::start().await;
     Mock::given(path("/v1/customers"))
-        .respond_with(json(
-            200,
-            r#"{"object":"list","data":[],"has_more":false,"url":"/v1/customers"}"#.into(),
-        ))
+        .respond_with(json(200, r#"{"object":"list","data":[],"has_more":false,"url":"/v1/customers"}"#.into()))
         .mount(&server)
         .await;
     let mut q = query(5);
-    q.customer = Some(CustomerRef::Email(
-        Email::parse("customer", "nobody@example.com").unwrap(),
-    ));
+    q.customer = Some(CustomerRef::Email(Email::parse("customer", "nobody@example.com").unwrap()));
     let page = client(&server).list_invoices(&q).await.unwrap();
     assert!(page.invoices.is_empty() && page.next_position.is_none());
     assert_eq!(server.received_requests().await.unwrap().len(), 1);
