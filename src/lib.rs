@@ -23,6 +23,7 @@ pub mod error;
 pub mod providers;
 pub mod server;
 pub mod state;
+pub mod store;
 pub mod telemetry;
 pub mod tools;
 pub mod transport;

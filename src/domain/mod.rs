@@ -3,6 +3,7 @@
 pub mod contact;
 pub mod invoice;
 pub mod money;
+pub mod payment_link;
 pub mod text;
 pub mod time;
 

@@ -5,7 +5,7 @@
 //! what a person expects to read ("₹45,000.00", "$1,299.00", "¥5,000").
 
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// An ISO 4217 currency with its minor-unit exponent (INR 2, JPY 0, KWD 3).
@@ -208,7 +208,7 @@ fn group_indian(digits: &str) -> String {
 }
 
 /// An amount as tools return it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Amount {
     /// Integer amount in the currency's smallest unit (paise for INR, cents for USD). Use this for arithmetic.
     pub minor_units: i64,

@@ -1,0 +1,57 @@
+//! Durable state in an embedded SQLite database in the data directory (WAL, `synchronous=FULL`,
+//! `BEGIN IMMEDIATE` writes). Opened on first use, so start-up never waits for it.
+
+pub mod ledger;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+pub use ledger::{Claim, Ledger, Pending};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot create the data directory {path}: {source}")]
+    DataDir { path: PathBuf, source: std::io::Error },
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("stored record is unreadable: {0}")]
+    Corrupt(String),
+}
+
+/// The database file and its lazily opened pool.
+pub struct Store {
+    path: PathBuf,
+    pool: OnceCell<SqlitePool>,
+}
+
+impl Store {
+    /// `data_dir/switchboard.db`; nothing is touched until the first query.
+    pub fn new(data_dir: PathBuf) -> Self {
+        Store { path: data_dir.join("switchboard.db"), pool: OnceCell::new() }
+    }
+
+    pub(crate) async fn pool(&self) -> Result<&SqlitePool, StoreError> {
+        self.pool.get_or_try_init(|| open(self.path.clone())).await
+    }
+}
+
+async fn open(path: PathBuf) -> Result<SqlitePool, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_path_buf(), source })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    tracing::debug!(path = %path.display(), "opened the store");
+    Ok(pool)
+}
