@@ -5,6 +5,7 @@ pub mod http;
 pub mod razorpay;
 pub mod stripe;
 
+use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
 use crate::domain::{Invoice, InvoicePage, InvoiceQuery, Provider};
 use std::future::Future;
 use std::time::Duration;
@@ -19,6 +20,21 @@ pub trait Payments: Send + Sync {
 
     /// A page of invoices matching `query`, oldest position first as the provider orders them.
     async fn list_invoices(&self, query: &InvoiceQuery) -> Result<InvoicePage, ProviderError>;
+
+    /// Refuse, before anything is sent, a request this provider cannot honour exactly (a sentence naming the
+    /// argument), so no argument is ever silently dropped.
+    fn check_payment_link(&self, request: &PaymentLinkRequest) -> Result<(), String>;
+
+    /// Create a payment link carrying `key` as the provider's idempotency handle (Stripe `Idempotency-Key`,
+    /// Razorpay `reference_id`). Sent once; an unknown outcome is reported, never retried blindly.
+    async fn create_payment_link(&self, request: &PaymentLinkRequest, key: &str) -> Result<PaymentLink, ProviderError>;
+
+    /// The link an earlier create with `key` made, if the provider has one.
+    async fn find_payment_link(&self, key: &str) -> Result<Option<PaymentLink>, ProviderError>;
+
+    async fn get_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError>;
+
+    async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError>;
 }
 
 /// Everything that can go wrong talking to a provider, in words the model can act on.
@@ -45,7 +61,9 @@ pub enum ProviderError {
     Upstream { provider: Provider, status: u16, message: String },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
     Timeout { provider: Provider },
-    #[error("could not reach {provider}: {message}")]
+    #[error("could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again.")]
+    Unreachable { provider: Provider, message: String },
+    #[error("the connection to {provider} failed mid-request: {message}")]
     Network { provider: Provider, message: String },
     #[error(
         "{provider} sent a response Switchboard could not read ({message}). This is a Switchboard bug or an API change; please report it."
@@ -61,12 +79,17 @@ fn retry_hint(retry_after: Option<Duration>) -> String {
 }
 
 impl ProviderError {
+    /// For a write: true when the provider may or may not have acted (no answer, or a server error), so the
+    /// object must be looked up before anything is re-sent.
+    pub fn outcome_unknown(&self) -> bool {
+        matches!(self, ProviderError::Timeout { .. } | ProviderError::Network { .. } | ProviderError::Upstream { .. })
+    }
+
     pub(crate) fn transport(provider: Provider, e: http::TransportError) -> Self {
         match e {
             http::TransportError::Timeout => ProviderError::Timeout { provider },
-            http::TransportError::Connect(message) | http::TransportError::Other(message) => {
-                ProviderError::Network { provider, message }
-            }
+            http::TransportError::Connect(message) => ProviderError::Unreachable { provider, message },
+            http::TransportError::Other(message) => ProviderError::Network { provider, message },
         }
     }
 

@@ -6,7 +6,9 @@
 use super::http::{HttpClient, Reply, Retry};
 use super::{Payments, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
 use crate::config::RazorpayConfig;
+use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
 use crate::domain::{CustomerRef, Invoice, InvoicePage, InvoiceQuery, Provider, time};
+use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -14,8 +16,10 @@ use std::sync::Arc;
 
 mod invoices;
 mod lenient;
+mod payment_links;
 
 use invoices::WireInvoice;
+use payment_links::{LinkList, WireLink};
 
 const P: Provider = Provider::Razorpay;
 
@@ -40,11 +44,31 @@ impl RazorpayClient {
         query: &[(&str, String)],
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
+        self.call(Method::GET, path, query, None, Retry::Safe, object).await
+    }
+
+    /// One Razorpay call with Basic auth and an optional JSON body.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&serde_json::Value>,
+        retry: Retry,
+        object: Option<(&'static str, &str)>,
+    ) -> Result<T, ProviderError> {
         let url = self.url(path);
         let reply = self
             .http
-            .send(Retry::Safe, |c| {
-                c.get(&url).basic_auth(&self.config.key_id, Some(self.config.key_secret.expose_secret())).query(query)
+            .send(retry, |c| {
+                let request = c
+                    .request(method.clone(), &url)
+                    .basic_auth(&self.config.key_id, Some(self.config.key_secret.expose_secret()))
+                    .query(query);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
             })
             .await
             .map_err(|e| ProviderError::transport(P, e))?;
@@ -72,6 +96,48 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
 impl Payments for RazorpayClient {
     fn provider(&self) -> Provider {
         P
+    }
+
+    fn check_payment_link(&self, request: &PaymentLinkRequest) -> Result<(), String> {
+        if let Some(expires_at) = request.expires_at {
+            let ahead = expires_at - time::now();
+            if ahead < payment_links::MIN_EXPIRY_SECONDS {
+                return Err("expires_at must be at least 15 minutes in the future for Razorpay".into());
+            }
+            if ahead > payment_links::MAX_EXPIRY_SECONDS {
+                return Err("expires_at can be at most 180 days ahead for Razorpay".into());
+            }
+        }
+        Ok(())
+    }
+
+    async fn create_payment_link(&self, request: &PaymentLinkRequest, key: &str) -> Result<PaymentLink, ProviderError> {
+        let body = payment_links::create_body(request, key);
+        let created = self.call::<WireLink>(Method::POST, "/v1/payment_links", &[], Some(&body), Retry::Never, None).await;
+        match created {
+            Ok(link) => link.into_domain(),
+            // Our key is the link's unique reference_id: this answer means an earlier attempt created it.
+            Err(ProviderError::Rejected { message, .. }) if message.contains("reference ID already attempted") => {
+                self.find_payment_link(key).await?.ok_or_else(|| ProviderError::Rejected { provider: P, message })
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    async fn find_payment_link(&self, key: &str) -> Result<Option<PaymentLink>, ProviderError> {
+        let list: LinkList = self.get("/v1/payment_links", &[("reference_id", key.to_string())], None).await?;
+        list.payment_links.into_iter().next().map(WireLink::into_domain).transpose()
+    }
+
+    async fn get_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
+        let wire: WireLink = self.get(&format!("/v1/payment_links/{id}"), &[], Some(("payment link", id))).await?;
+        wire.into_domain()
+    }
+
+    async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
+        let path = format!("/v1/payment_links/{id}/cancel");
+        let wire: WireLink = self.call(Method::POST, &path, &[], None, Retry::Never, Some(("payment link", id))).await?;
+        wire.into_domain()
     }
 
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError> {

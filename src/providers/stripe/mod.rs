@@ -4,15 +4,19 @@ use super::http::{HttpClient, Reply, Retry};
 use super::{Payments, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
 use crate::config::StripeConfig;
 use crate::domain::invoice::InvoiceStatus;
+use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
 use crate::domain::{CustomerRef, Invoice, InvoicePage, InvoiceQuery, Provider, time};
+use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 mod invoices;
+mod payment_links;
 
 use invoices::WireInvoice;
+use payment_links::{WireLink, WireSession};
 
 const P: Provider = Provider::Stripe;
 
@@ -40,18 +44,58 @@ impl StripeClient {
         query: &[(&str, String)],
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
+        self.call(Method::GET, path, query, None, object).await
+    }
+
+    /// A form-encoded POST. With an idempotency key Stripe replays the first answer, so it may be retried;
+    /// without one it is sent once.
+    async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        form: &[(String, String)],
+        idempotency_key: Option<&str>,
+        object: Option<(&'static str, &str)>,
+    ) -> Result<T, ProviderError> {
+        self.call(Method::POST, path, &[], Some((form, idempotency_key)), object).await
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        form: Option<(&[(String, String)], Option<&str>)>,
+        object: Option<(&'static str, &str)>,
+    ) -> Result<T, ProviderError> {
         let url = self.url(path);
+        let retry = match (&method, form) {
+            (&Method::GET, _) | (_, Some((_, Some(_)))) => Retry::Safe,
+            _ => Retry::Never,
+        };
         let reply = self
             .http
-            .send(Retry::Safe, |c| {
-                c.get(&url)
+            .send(retry, |c| {
+                let request = c
+                    .request(method.clone(), &url)
                     .bearer_auth(self.config.api_key.expose_secret())
                     .header("Stripe-Version", STRIPE_API_VERSION)
-                    .query(query)
+                    .query(query);
+                match form {
+                    Some((form, Some(key))) => request.header("Idempotency-Key", key).form(form),
+                    Some((form, None)) => request.form(form),
+                    None => request,
+                }
             })
             .await
             .map_err(|e| ProviderError::transport(P, e))?;
         decode(reply, object)
+    }
+
+    /// Checkout Sessions started from a payment link: where Stripe records what was paid through it.
+    async fn sessions(&self, link_id: &str) -> Result<Vec<WireSession>, ProviderError> {
+        let query = [("payment_link", link_id.to_string()), ("limit", "100".to_string())];
+        let list: List<WireSession> = self.get("/v1/checkout/sessions", &query, None).await?;
+        Ok(list.data)
     }
 
     /// Stripe customer ids with this e-mail (exact match, read-after-write safe list filter).
@@ -83,6 +127,44 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
 impl Payments for StripeClient {
     fn provider(&self) -> Provider {
         P
+    }
+
+    fn check_payment_link(&self, request: &PaymentLinkRequest) -> Result<(), String> {
+        payment_links::check(request)
+    }
+
+    async fn create_payment_link(&self, request: &PaymentLinkRequest, key: &str) -> Result<PaymentLink, ProviderError> {
+        let form = payment_links::create_form(request, key);
+        let wire: WireLink = self.post("/v1/payment_links", &form, Some(key), None).await?;
+        let mut link = wire.into_domain(Some(request.amount), Vec::new())?;
+        link.description = request.description.clone();
+        Ok(link)
+    }
+
+    async fn find_payment_link(&self, key: &str) -> Result<Option<PaymentLink>, ProviderError> {
+        // Stripe cannot filter links by metadata; a crash is recent, so the newest 100 links suffice.
+        let query = [("limit", "100".to_string()), ("expand[]", "data.line_items".to_string())];
+        let list: List<WireLink> = self.get("/v1/payment_links", &query, None).await?;
+        match list.data.into_iter().find(|l| l.metadata.get(payment_links::KEY_METADATA).map(String::as_str) == Some(key)) {
+            Some(link) => {
+                let sessions = self.sessions(&link.id).await?;
+                link.into_domain(None, sessions).map(Some)
+            }
+            None => Ok(None),
+        }
+    }
+
+    async fn get_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
+        let query = [("expand[]", "line_items".to_string())];
+        let wire: WireLink = self.get(&format!("/v1/payment_links/{id}"), &query, Some(("payment link", id))).await?;
+        let sessions = self.sessions(id).await?;
+        wire.into_domain(None, sessions)
+    }
+
+    async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
+        let form = [("active".to_string(), "false".to_string())];
+        let _: WireLink = self.post(&format!("/v1/payment_links/{id}"), &form, None, Some(("payment link", id))).await?;
+        self.get_payment_link(id).await
     }
 
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError> {

@@ -1,0 +1,146 @@
+//! Razorpay payment links: `POST /v1/payment_links` (JSON, amounts in paise), fetch, list by `reference_id`,
+//! cancel. Our idempotency key travels as Razorpay's `reference_id` (unique per link, ≤ 40 chars); the
+//! caller's own reference is kept in `notes.reference_id`.
+
+use super::P;
+use super::lenient;
+use crate::domain::payment_link::{LinkCustomer, LinkPayment, PaymentLink, PaymentLinkRequest, PaymentLinkStatus};
+use crate::domain::{Currency, Money, text, time};
+use crate::providers::ProviderError;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+/// Razorpay refuses expiries sooner than this.
+pub(super) const MIN_EXPIRY_SECONDS: i64 = 15 * 60;
+/// …and later than about six months.
+pub(super) const MAX_EXPIRY_SECONDS: i64 = 180 * 24 * 3600;
+
+/// The create body, exactly as Razorpay documents it.
+pub(super) fn create_body(request: &PaymentLinkRequest, key: &str) -> Value {
+    let mut body = Map::new();
+    body.insert("amount".into(), json!(request.amount.minor_units()));
+    body.insert("currency".into(), json!(request.amount.currency().code()));
+    body.insert("reference_id".into(), json!(key));
+    if let Some(description) = &request.description {
+        body.insert("description".into(), json!(description));
+    }
+    let c = &request.customer;
+    let mut customer = Map::new();
+    if let Some(name) = &c.name {
+        customer.insert("name".into(), json!(name));
+    }
+    if let Some(email) = &c.email {
+        customer.insert("email".into(), json!(email.as_str()));
+    }
+    if let Some(phone) = &c.phone {
+        customer.insert("contact".into(), json!(phone.as_str()));
+    }
+    if !customer.is_empty() {
+        body.insert("customer".into(), Value::Object(customer));
+    }
+    body.insert("notify".into(), json!({"sms": request.notify_sms, "email": request.notify_email}));
+    if let Some(expires_at) = request.expires_at {
+        body.insert("expire_by".into(), json!(expires_at));
+    }
+    if let Some(url) = &request.callback_url {
+        body.insert("callback_url".into(), json!(url));
+        body.insert("callback_method".into(), json!("get"));
+    }
+    if let Some(reference) = &request.reference_id {
+        body.insert("notes".into(), json!({"reference_id": reference}));
+    }
+    Value::Object(body)
+}
+
+#[derive(Deserialize)]
+pub(super) struct LinkList {
+    #[serde(default)]
+    pub(super) payment_links: Vec<WireLink>,
+}
+
+#[derive(Deserialize)]
+pub(super) struct WireLink {
+    id: String,
+    #[serde(default, deserialize_with = "lenient::int")]
+    amount: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    amount_paid: Option<i64>,
+    currency: Option<String>,
+    status: String,
+    short_url: Option<String>,
+    description: Option<String>,
+    customer: Option<WireCustomer>,
+    /// `[]`, `{}` or `null` on the wire.
+    #[serde(default)]
+    notes: Value,
+    #[serde(default, deserialize_with = "lenient::int")]
+    expire_by: Option<i64>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    created_at: Option<i64>,
+    #[serde(default)]
+    payments: Option<Vec<WirePayment>>,
+}
+
+#[derive(Deserialize)]
+struct WireCustomer {
+    name: Option<String>,
+    email: Option<String>,
+    contact: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct WirePayment {
+    payment_id: String,
+    #[serde(default, deserialize_with = "lenient::int")]
+    amount: Option<i64>,
+    status: Option<String>,
+    method: Option<String>,
+    #[serde(default, deserialize_with = "lenient::int")]
+    created_at: Option<i64>,
+}
+
+impl WireLink {
+    pub(super) fn into_domain(self) -> Result<PaymentLink, ProviderError> {
+        let currency = Currency::parse(self.currency.as_deref().unwrap_or("INR")).map_err(|e| ProviderError::decode(P, e))?;
+        let money = |minor: Option<i64>| Money::from_minor(minor.unwrap_or(0), currency).to_amount();
+        let status = match self.status.as_str() {
+            "partially_paid" => PaymentLinkStatus::PartiallyPaid,
+            "paid" => PaymentLinkStatus::Paid,
+            "expired" => PaymentLinkStatus::Expired,
+            "cancelled" => PaymentLinkStatus::Cancelled,
+            _ => PaymentLinkStatus::Created,
+        };
+        let customer = self.customer.map_or_else(LinkCustomer::default, |c| LinkCustomer {
+            name: text::untrusted_opt(c.name.as_deref()),
+            email: text::untrusted_opt(c.email.as_deref()),
+            phone: text::untrusted_opt(c.contact.as_deref()),
+        });
+        let payments = self
+            .payments
+            .unwrap_or_default()
+            .into_iter()
+            .map(|p| LinkPayment {
+                id: p.payment_id,
+                amount: money(p.amount),
+                status: p.status.unwrap_or_else(|| "captured".into()),
+                method: p.method,
+                paid_at: p.created_at.and_then(time::rfc3339),
+            })
+            .collect();
+        Ok(PaymentLink {
+            id: self.id,
+            provider: P,
+            url: self.short_url.filter(|u| !u.is_empty()),
+            status,
+            provider_status: self.status,
+            amount: money(self.amount),
+            amount_paid: money(self.amount_paid),
+            description: text::untrusted_opt(self.description.as_deref()),
+            customer,
+            reference_id: self.notes.get("reference_id").and_then(Value::as_str).and_then(text::untrusted),
+            expires_at: self.expire_by.and_then(time::rfc3339),
+            created_at: self.created_at.and_then(time::rfc3339),
+            payments,
+        })
+    }
+}
