@@ -29,6 +29,7 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
+    tokio::spawn(reconcile(state.clone()));
     let providers: Vec<&str> = state.config.configured_providers().iter().map(|p| p.as_str()).collect();
     match transport {
         Transport::Stdio => {
@@ -45,6 +46,18 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
         }
     }
     Ok(())
+}
+
+/// Settle payment link creates a crash left in progress, in the background so start-up never waits.
+async fn reconcile(state: Arc<AppState>) {
+    if !state.store.exists() {
+        return;
+    }
+    match crate::tools::once::reconcile_abandoned(&state).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(settled = n, "reconciled interrupted payment link creates"),
+        Err(e) => tracing::warn!(error = %e, "could not reconcile interrupted payment link creates"),
+    }
 }
 
 async fn cancel_on_signal(shutdown: CancellationToken) {

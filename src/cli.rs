@@ -43,6 +43,9 @@ pub struct ServeArgs {
     /// Environment variables override it.
     #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Serve only read-only tools (no payment links created or cancelled). Same as SWITCHBOARD_READ_ONLY=1.
+    #[arg(long)]
+    pub read_only: bool,
 }
 
 #[derive(Debug, clap::Args)]

@@ -16,6 +16,8 @@ pub mod env {
     pub const DATA_DIR: &str = "SWITCHBOARD_DATA_DIR";
     pub const HTTP_TOKEN: &str = "SWITCHBOARD_HTTP_TOKEN";
     pub const DEFAULT_PROVIDER: &str = "SWITCHBOARD_DEFAULT_PROVIDER";
+    pub const CONFIRM: &str = "SWITCHBOARD_CONFIRM";
+    pub const READ_ONLY: &str = "SWITCHBOARD_READ_ONLY";
     pub const RAZORPAY_KEY_ID: &str = "RAZORPAY_KEY_ID";
     pub const RAZORPAY_KEY_SECRET: &str = "RAZORPAY_KEY_SECRET";
     pub const RAZORPAY_BASE_URL: &str = "RAZORPAY_BASE_URL";
@@ -44,6 +46,23 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// Where durable state lives (idempotency ledger, event log).
     pub data_dir: PathBuf,
+    /// Whether money-moving tools ask the user first.
+    pub confirm: ConfirmMode,
+    /// Serve only tools whose annotations say they are read-only.
+    pub read_only: bool,
+}
+
+/// When `create_payment_link` asks the user to confirm (MCP elicitation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConfirmMode {
+    /// Ask whenever the client can; proceed without asking when it cannot.
+    #[default]
+    Elicit,
+    /// Ask always; refuse to move money when the client cannot ask.
+    Require,
+    /// Never ask (for unattended agents whose operator accepts that).
+    Never,
 }
 
 #[derive(Debug, Clone)]
@@ -108,6 +127,8 @@ struct FileConfig {
     stripe: Option<FileStripe>,
     http: Option<FileHttp>,
     outbound: Option<FileOutbound>,
+    confirm: Option<ConfirmMode>,
+    read_only: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -215,6 +236,14 @@ impl Config {
             },
             outbound,
             data_dir,
+            confirm: match env(env::CONFIRM) {
+                Some(v) => parse_confirm(&v)?,
+                None => file.confirm.unwrap_or_default(),
+            },
+            read_only: match env(env::READ_ONLY) {
+                Some(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
+                None => file.read_only.unwrap_or(false),
+            },
         })
     }
 
@@ -264,6 +293,17 @@ fn missing_pair(missing: &str, present: &str) -> ConfigError {
     ConfigError::Invalid(format!(
         "{present} is set but {missing} is not; Razorpay needs both (find them under Account & Settings → API Keys)"
     ))
+}
+
+fn parse_confirm(text: &str) -> Result<ConfirmMode, ConfigError> {
+    match text.to_ascii_lowercase().as_str() {
+        "elicit" => Ok(ConfirmMode::Elicit),
+        "require" => Ok(ConfirmMode::Require),
+        "never" => Ok(ConfirmMode::Never),
+        _ => {
+            Err(ConfigError::Invalid(format!("{} must be 'elicit', 'require' or 'never', not '{text}'", env::CONFIRM)))
+        }
+    }
 }
 
 fn parse_provider(text: &str) -> Result<Provider, ConfigError> {

@@ -19,6 +19,36 @@ pub enum ToolError {
     AmbiguousProvider(String),
     #[error(transparent)]
     Provider(#[from] ProviderError),
+    /// The same idempotency key was used with different arguments.
+    #[error(
+        "Conflict: an earlier create_payment_link call with the same {0} had different arguments, so nothing was created. To repeat the earlier call, send exactly the same arguments; to create a different link on purpose, use a new reference_id or idempotency_key."
+    )]
+    IdempotencyConflict(&'static str),
+    /// An identical call is being processed right now (another client or process).
+    #[error(
+        "An identical create_payment_link call is still in progress. Wait {0} s and call again with the same arguments: you will get its result, not a second link."
+    )]
+    InProgress(i64),
+    /// A write whose outcome at the provider is unknown; the next identical call reconciles it.
+    #[error(
+        "{0} The link may or may not exist. Call create_payment_link again with exactly the same arguments: Switchboard looks it up first and never creates a second one."
+    )]
+    OutcomeUnknown(ProviderError),
+    /// The user said no (or dismissed the question).
+    #[error(
+        "The user did not confirm, so no payment link was created. Ask the user what to change before trying again."
+    )]
+    Declined,
+    /// Confirmation is required but this client cannot ask the user.
+    #[error(
+        "This Switchboard server requires the user to confirm every payment link, but this MCP client cannot show a confirmation (no elicitation support), so nothing was created. Use a client that supports elicitation, or ask the server's operator to set confirm = \"elicit\"."
+    )]
+    ConfirmationUnavailable,
+    /// Durable state could not be read or written; nothing was sent upstream.
+    #[error(
+        "Switchboard could not use its local database ({0}); nothing was sent to the provider. Try again; if it persists the server's data directory needs attention."
+    )]
+    Store(#[from] crate::store::StoreError),
 }
 
 fn configured_hint(configured: &[Provider]) -> String {

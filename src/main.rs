@@ -22,7 +22,8 @@ fn main() -> anyhow::Result<()> {
         },
         Command::Serve(args) => {
             telemetry::init();
-            let config = Config::load(args.config.as_deref()).context("loading configuration")?;
+            let mut config = Config::load(args.config.as_deref()).context("loading configuration")?;
+            config.read_only |= args.read_only;
             let transport = match args.http {
                 Some(addr) => app::Transport::Http(addr),
                 None => app::Transport::Stdio,

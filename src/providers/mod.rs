@@ -61,7 +61,9 @@ pub enum ProviderError {
     Upstream { provider: Provider, status: u16, message: String },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
     Timeout { provider: Provider },
-    #[error("could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again.")]
+    #[error(
+        "could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again."
+    )]
     Unreachable { provider: Provider, message: String },
     #[error("the connection to {provider} failed mid-request: {message}")]
     Network { provider: Provider, message: String },

@@ -34,6 +34,11 @@ impl Store {
         Store { path: data_dir.join("switchboard.db"), pool: OnceCell::new() }
     }
 
+    /// Whether the database file has been created (by any earlier run).
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
     pub(crate) async fn pool(&self) -> Result<&SqlitePool, StoreError> {
         self.pool.get_or_try_init(|| open(self.path.clone())).await
     }

@@ -1,8 +1,11 @@
 //! MCP tools, one toolset per file. Each tool: an Args struct (its doc comments are the schema the model
 //! reads), a `#[tool]` fn, and a mapping into domain types. Routers are merged in `server.rs`.
 
+pub mod confirm;
 pub mod cursor;
 pub mod invoices;
+pub mod once;
+pub mod payment_links;
 
 use crate::domain::Provider;
 use crate::error::ToolError;

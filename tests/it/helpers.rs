@@ -7,7 +7,7 @@ use secrecy::SecretString;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard::config::{Config, HttpConfig, OutboundConfig, RazorpayConfig, StripeConfig};
+use switchboard::config::{Config, ConfirmMode, HttpConfig, OutboundConfig, RazorpayConfig, StripeConfig};
 use switchboard::server::Switchboard;
 use switchboard::state::AppState;
 
@@ -44,7 +44,10 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
         default_provider: None,
         http: HttpConfig::default(),
         outbound: fast_outbound(),
-        data_dir: std::env::temp_dir().join("switchboard-tests"),
+        // A fresh directory per server: each test gets its own ledger.
+        data_dir: tempfile::tempdir().unwrap().keep(),
+        confirm: ConfirmMode::Elicit,
+        read_only: false,
     }
 }
 

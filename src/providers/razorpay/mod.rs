@@ -113,7 +113,8 @@ impl Payments for RazorpayClient {
 
     async fn create_payment_link(&self, request: &PaymentLinkRequest, key: &str) -> Result<PaymentLink, ProviderError> {
         let body = payment_links::create_body(request, key);
-        let created = self.call::<WireLink>(Method::POST, "/v1/payment_links", &[], Some(&body), Retry::Never, None).await;
+        let created =
+            self.call::<WireLink>(Method::POST, "/v1/payment_links", &[], Some(&body), Retry::Never, None).await;
         match created {
             Ok(link) => link.into_domain(),
             // Our key is the link's unique reference_id: this answer means an earlier attempt created it.
@@ -136,7 +137,8 @@ impl Payments for RazorpayClient {
 
     async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
         let path = format!("/v1/payment_links/{id}/cancel");
-        let wire: WireLink = self.call(Method::POST, &path, &[], None, Retry::Never, Some(("payment link", id))).await?;
+        let wire: WireLink =
+            self.call(Method::POST, &path, &[], None, Retry::Never, Some(("payment link", id))).await?;
         wire.into_domain()
     }
 

@@ -145,7 +145,11 @@ impl Payments for StripeClient {
         // Stripe cannot filter links by metadata; a crash is recent, so the newest 100 links suffice.
         let query = [("limit", "100".to_string()), ("expand[]", "data.line_items".to_string())];
         let list: List<WireLink> = self.get("/v1/payment_links", &query, None).await?;
-        match list.data.into_iter().find(|l| l.metadata.get(payment_links::KEY_METADATA).map(String::as_str) == Some(key)) {
+        match list
+            .data
+            .into_iter()
+            .find(|l| l.metadata.get(payment_links::KEY_METADATA).map(String::as_str) == Some(key))
+        {
             Some(link) => {
                 let sessions = self.sessions(&link.id).await?;
                 link.into_domain(None, sessions).map(Some)
@@ -163,7 +167,8 @@ impl Payments for StripeClient {
 
     async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
         let form = [("active".to_string(), "false".to_string())];
-        let _: WireLink = self.post(&format!("/v1/payment_links/{id}"), &form, None, Some(("payment link", id))).await?;
+        let _: WireLink =
+            self.post(&format!("/v1/payment_links/{id}"), &form, None, Some(("payment link", id))).await?;
         self.get_payment_link(id).await
     }
 

@@ -91,8 +91,13 @@ pub(super) struct WireSession {
 
 impl WireLink {
     /// Normalise; `amount` comes from the create request or the expanded line items.
-    pub(super) fn into_domain(self, amount: Option<Money>, sessions: Vec<WireSession>) -> Result<PaymentLink, ProviderError> {
-        let from_lines = self.line_items.as_ref().and_then(|l| l.data.first()).map(|li| (li.amount_total, li.currency.clone()));
+    pub(super) fn into_domain(
+        self,
+        amount: Option<Money>,
+        sessions: Vec<WireSession>,
+    ) -> Result<PaymentLink, ProviderError> {
+        let from_lines =
+            self.line_items.as_ref().and_then(|l| l.data.first()).map(|li| (li.amount_total, li.currency.clone()));
         let (minor, code) = match (amount, from_lines) {
             (Some(m), _) => (m.minor_units(), m.currency().code().to_string()),
             (None, Some((minor, code))) => (minor, code),
@@ -126,8 +131,16 @@ impl WireLink {
             provider_status: if self.active { "active" } else { "inactive" }.into(),
             amount: money(minor),
             amount_paid: money(paid),
-            description: self.line_items.as_ref().and_then(|l| l.data.first()).and_then(|li| text::untrusted_opt(li.description.as_deref())),
-            customer: LinkCustomer { name: meta("customer_name"), email: meta("customer_email"), phone: meta("customer_phone") },
+            description: self
+                .line_items
+                .as_ref()
+                .and_then(|l| l.data.first())
+                .and_then(|li| text::untrusted_opt(li.description.as_deref())),
+            customer: LinkCustomer {
+                name: meta("customer_name"),
+                email: meta("customer_email"),
+                phone: meta("customer_phone"),
+            },
             reference_id: meta("reference_id"),
             expires_at: None,
             created_at: None,

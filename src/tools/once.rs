@@ -1,0 +1,162 @@
+//! Exactly-once payment link creation: the idempotency ledger around the provider call.
+//!
+//! Identical calls (same key) are serialised in-process, replay the stored first result, and never reach the
+//! provider twice. A call whose outcome is unknown is reconciled by looking the link up at the provider by key
+//! before anything is re-sent; the provider call itself runs in its own task, so a client that cancels or
+//! disconnects cannot leave a created link unrecorded.
+
+use crate::domain::Provider;
+use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
+use crate::error::ToolError;
+use crate::providers::Payments;
+use crate::state::AppState;
+use crate::store::{Claim, StoreError};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+
+pub const CREATE_TOOL: &str = "create_payment_link";
+
+/// What a create returned, and whether it was a replay of an earlier call.
+pub struct Outcome {
+    pub link: PaymentLink,
+    pub replayed: bool,
+}
+
+/// The idempotency key: from the caller's explicit key, else from the call's business identity
+/// (provider, reference, amount, currency, customer, description). ≤ 40 chars, Razorpay's `reference_id` limit.
+pub fn idempotency_key(provider: Provider, explicit: Option<&str>, request: &PaymentLinkRequest) -> String {
+    let identity = match explicit {
+        Some(key) => serde_json::json!({"tool": CREATE_TOOL, "provider": provider, "key": key}),
+        None => {
+            let c = &request.customer;
+            serde_json::json!({
+                "tool": CREATE_TOOL,
+                "provider": provider,
+                "reference": request.reference_id,
+                "amount": request.amount.minor_units(),
+                "currency": request.amount.currency().code(),
+                "customer": [c.name.as_deref(), c.email.as_ref().map(|e| e.as_str().to_ascii_lowercase()).as_deref(), c.phone.as_ref().map(|p| p.as_str())],
+                "description": request.description,
+            })
+        }
+    };
+    format!("sb_{}", &hex::encode(Sha256::digest(identity.to_string()))[..32])
+}
+
+/// A fingerprint of every argument: the same key with a different fingerprint is a conflict.
+pub fn request_hash(provider: Provider, request: &PaymentLinkRequest) -> String {
+    let c = &request.customer;
+    let all = serde_json::json!({
+        "provider": provider,
+        "amount": request.amount.minor_units(),
+        "currency": request.amount.currency().code(),
+        "description": request.description,
+        "customer": [c.name.as_deref(), c.email.as_ref().map(|e| e.as_str()), c.phone.as_ref().map(|p| p.as_str())],
+        "reference": request.reference_id,
+        "expires_at": request.expires_at,
+        "notify": [request.notify_email, request.notify_sms],
+        "callback_url": request.callback_url,
+    });
+    hex::encode(Sha256::digest(all.to_string()))
+}
+
+/// The stored result of an identical finished call, if any (no lock, no provider call).
+pub async fn replay(state: &AppState, key: &str, hash: &str) -> Result<Option<PaymentLink>, ToolError> {
+    match state.store.ledger().finished(key, hash).await? {
+        Some(stored) => Ok(Some(decode(stored)?)),
+        None => Ok(None),
+    }
+}
+
+/// Create the link at most once for `key`.
+pub async fn create(
+    state: Arc<AppState>,
+    payments: Arc<dyn Payments>,
+    request: PaymentLinkRequest,
+    key: String,
+    hash: String,
+) -> Result<Outcome, ToolError> {
+    // Detached: runs to completion (ledger updated) even if the MCP request is cancelled mid-flight.
+    let task = tokio::spawn(async move {
+        let lock = state.key_locks.get(&key);
+        let _serialised = lock.lock().await;
+        let ledger = state.store.ledger();
+        match ledger.claim(&key, CREATE_TOOL, payments.provider().as_str(), &hash).await? {
+            Claim::Replay(stored) => return Ok(Outcome { link: decode(stored)?, replayed: true }),
+            Claim::Conflict => return Err(ToolError::IdempotencyConflict("reference, amount, currency and customer")),
+            Claim::Busy { retry_after_secs } => return Err(ToolError::InProgress(retry_after_secs.max(1))),
+            Claim::Abandoned => {
+                if let Some(link) = recover(&state, payments.as_ref(), &key).await? {
+                    return Ok(Outcome { link, replayed: true });
+                }
+            }
+            Claim::Acquired => {}
+        }
+        match payments.create_payment_link(&request, &key).await {
+            Ok(link) => {
+                ledger.finish(&key, &encode(&link)?).await?;
+                Ok(Outcome { link, replayed: false })
+            }
+            Err(e) if e.outcome_unknown() => {
+                ledger.mark_unknown(&key).await?;
+                Err(ToolError::OutcomeUnknown(e))
+            }
+            Err(e) => {
+                ledger.release(&key).await?;
+                Err(e.into())
+            }
+        }
+    });
+    task.await.unwrap_or_else(|e| Err(ToolError::Store(StoreError::Corrupt(format!("create task failed: {e}")))))
+}
+
+/// Settle an abandoned key: if the provider has the link, record and return it. `None` means it was never
+/// created, and the caller (who holds the claim) may create it.
+pub async fn recover(state: &AppState, payments: &dyn Payments, key: &str) -> Result<Option<PaymentLink>, ToolError> {
+    let ledger = state.store.ledger();
+    match payments.find_payment_link(key).await {
+        Ok(Some(link)) => {
+            ledger.finish(key, &encode(&link)?).await?;
+            tracing::info!(key, link = %link.id, "reconciled an interrupted create with the provider");
+            Ok(Some(link))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            ledger.mark_unknown(key).await?;
+            Err(ToolError::OutcomeUnknown(e))
+        }
+    }
+}
+
+/// Start-up: settle every create a crash left in progress. Links found are recorded; keys with no link are
+/// released so the next identical call creates it. Nothing is created here (no one confirmed anything).
+pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> {
+    let ledger = state.store.ledger();
+    let mut settled = 0;
+    for pending in ledger.abandoned().await? {
+        let provider = match pending.provider.as_str() {
+            "razorpay" => Provider::Razorpay,
+            "stripe" => Provider::Stripe,
+            _ => continue,
+        };
+        let Some(payments) = state.payments(provider) else { continue };
+        match payments.find_payment_link(&pending.key).await {
+            Ok(Some(link)) => {
+                ledger.finish(&pending.key, &encode(&link).map_err(|e| StoreError::Corrupt(e.to_string()))?).await?
+            }
+            Ok(None) => ledger.release(&pending.key).await?,
+            // Provider unreachable now: leave it for the next identical call, which reconciles first.
+            Err(_) => continue,
+        }
+        settled += 1;
+    }
+    Ok(settled)
+}
+
+fn encode(link: &PaymentLink) -> Result<serde_json::Value, ToolError> {
+    serde_json::to_value(link).map_err(|e| ToolError::Store(StoreError::Corrupt(e.to_string())))
+}
+
+fn decode(stored: serde_json::Value) -> Result<PaymentLink, ToolError> {
+    serde_json::from_value(stored).map_err(|e| ToolError::Store(StoreError::Corrupt(e.to_string())))
+}

@@ -1,0 +1,261 @@
+//! Payment link tools: create (exactly once, after the user confirms), check, cancel.
+
+use super::confirm::{Confirmation, confirm};
+use super::once;
+use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, Phone};
+use crate::domain::time::{DayEdge, parse_instant};
+use crate::domain::{Currency, Email, Money, Provider, text, validate_object_id};
+use crate::error::ToolError;
+use crate::server::Switchboard;
+use rmcp::handler::server::tool::{InputResponses, RequestState, schema_for_output};
+use rmcp::handler::server::wrapper::{Json, Parameters};
+use rmcp::model::{CallToolResponse, CallToolResult};
+use rmcp::service::RequestContext;
+use rmcp::{RoleServer, tool, tool_router};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// Arguments for `create_payment_link`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePaymentLinkArgs {
+    /// Amount in MAJOR units as a decimal string: "45000" for ₹45,000, "299.95" for $299.95. Not paise/cents.
+    pub amount: String,
+    /// ISO 4217 currency code, e.g. "INR" or "USD".
+    pub currency: String,
+    /// What the payment is for, shown to the customer, e.g. "Invoice SW-2026-0142" (max 2048 characters).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Who should pay. All fields optional.
+    #[serde(default)]
+    pub customer: Option<CustomerArgs>,
+    /// Your own reference, e.g. the invoice number. The same reference, amount, currency, customer and
+    /// description always return the same link, so retrying this call never creates a second one.
+    #[serde(default)]
+    pub reference_id: Option<String>,
+    /// When the link stops accepting payment: RFC 3339 or YYYY-MM-DD (end of that day, UTC). Razorpay only
+    /// (15 minutes to 180 days ahead); Stripe links do not expire.
+    #[serde(default)]
+    pub expires_at: Option<String>,
+    /// Have the provider e-mail the link to the customer (Razorpay only). Default false.
+    #[serde(default)]
+    pub notify_email: bool,
+    /// Have the provider text the link to the customer (Razorpay only). Default false.
+    #[serde(default)]
+    pub notify_sms: bool,
+    /// https URL the customer is sent to after paying.
+    #[serde(default)]
+    pub callback_url: Option<String>,
+    /// "razorpay" or "stripe". Optional when one is configured or a default is set.
+    #[serde(default, deserialize_with = "super::provider_arg")]
+    pub provider: Option<Provider>,
+    /// Optional retry key, 8–64 of A-Z a-z 0-9 - _. Calls with the same key return the first result even if
+    /// other wording changes; reuse it only for a retry of the very same request.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+}
+
+/// Customer details for a payment link.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CustomerArgs {
+    /// Full name, e.g. "Ananya Sharma".
+    #[serde(default)]
+    pub name: Option<String>,
+    /// E-mail address, e.g. "ananya@example.com".
+    #[serde(default)]
+    pub email: Option<String>,
+    /// Phone with country code, e.g. "+919820012345".
+    #[serde(default)]
+    pub phone: Option<String>,
+}
+
+/// Arguments for `get_payment_link` and `cancel_payment_link`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PaymentLinkIdArgs {
+    /// The payment link id returned by create_payment_link, e.g. "plink_Jo13NauazdANzM".
+    pub payment_link_id: String,
+    /// "razorpay" or "stripe". Optional: inferred from the id when possible.
+    #[serde(default, deserialize_with = "super::provider_arg")]
+    pub provider: Option<Provider>,
+}
+
+/// The result of `create_payment_link`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CreatedPaymentLink {
+    #[serde(flatten)]
+    pub link: PaymentLink,
+    /// True when an earlier identical call already created this link: it is returned again, nothing new was created.
+    pub replayed: bool,
+    /// The idempotency key this call used. Pass it as idempotency_key to retry safely.
+    pub idempotency_key: String,
+    /// True when the user confirmed this link in their client before it was created.
+    pub confirmed_by_user: bool,
+}
+
+#[tool_router(router = payment_link_router, vis = "pub(crate)")]
+impl Switchboard {
+    /// Create a payment link the customer can pay (Razorpay or Stripe) and return its URL. The user is asked to
+    /// confirm amount, customer and provider first when the client supports it. Safe to retry: an identical call
+    /// returns the first link with replayed=true and never creates a second one.
+    #[tool(
+        output_schema = schema_for_output::<CreatedPaymentLink>(),
+        annotations(title = "Create payment link", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
+    )]
+    async fn create_payment_link(
+        &self,
+        Parameters(args): Parameters<CreatePaymentLinkArgs>,
+        ctx: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(request_state): RequestState,
+    ) -> Result<CallToolResponse, ToolError> {
+        let payments = self.payments(args.provider, None)?;
+        let provider = payments.provider();
+        let explicit_key = args.idempotency_key.clone().map(parse_idempotency_key).transpose()?;
+        let request = parse_request(args)?;
+        payments.check_payment_link(&request).map_err(ToolError::invalid)?;
+        let key = once::idempotency_key(provider, explicit_key.as_deref(), &request);
+        let hash = once::request_hash(provider, &request);
+        if let Some(link) = once::replay(self.state(), &key, &hash).await? {
+            return created(link, true, key, false);
+        }
+        let question = confirmation_question(provider, &request);
+        let asked = match confirm(self.state(), &ctx, &question, &key, responses, request_state).await? {
+            Confirmation::Ask(input_required) => return Ok(input_required.into()),
+            Confirmation::Proceed { asked } => asked,
+        };
+        let outcome = once::create(self.shared_state(), payments, request, key.clone(), hash).await?;
+        created(outcome.link, outcome.replayed, key, asked)
+    }
+
+    /// Check a payment link: status (created, partially_paid, paid, expired, cancelled), amount paid and the
+    /// payments made through it.
+    #[tool(annotations(
+        title = "Get payment link",
+        read_only_hint = true,
+        destructive_hint = false,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn get_payment_link(
+        &self,
+        Parameters(args): Parameters<PaymentLinkIdArgs>,
+    ) -> Result<Json<PaymentLink>, ToolError> {
+        let (payments, id) = self.link_target(&args)?;
+        Ok(Json(payments.get_payment_link(&id).await?))
+    }
+
+    /// Cancel a payment link so it no longer accepts payment. Cannot be undone; payments already made are not
+    /// refunded.
+    #[tool(annotations(
+        title = "Cancel payment link",
+        read_only_hint = false,
+        destructive_hint = true,
+        idempotent_hint = true,
+        open_world_hint = true
+    ))]
+    async fn cancel_payment_link(
+        &self,
+        Parameters(args): Parameters<PaymentLinkIdArgs>,
+    ) -> Result<Json<PaymentLink>, ToolError> {
+        let (payments, id) = self.link_target(&args)?;
+        Ok(Json(payments.cancel_payment_link(&id).await?))
+    }
+}
+
+impl Switchboard {
+    fn link_target(
+        &self,
+        args: &PaymentLinkIdArgs,
+    ) -> Result<(std::sync::Arc<dyn crate::providers::Payments>, String), ToolError> {
+        let id = args.payment_link_id.trim();
+        validate_object_id("payment_link_id", id, &["plink_"]).map_err(ToolError::invalid)?;
+        // Razorpay ids are the prefix plus exactly 14 characters; Stripe's are longer.
+        let implied = if id.len() == "plink_".len() + 14 { Provider::Razorpay } else { Provider::Stripe };
+        let implied =
+            (args.provider.is_none() && self.state().config.configured_providers().len() > 1).then_some(implied);
+        Ok((self.payments(args.provider, implied)?, id.to_string()))
+    }
+}
+
+fn created(
+    link: PaymentLink,
+    replayed: bool,
+    idempotency_key: String,
+    confirmed_by_user: bool,
+) -> Result<CallToolResponse, ToolError> {
+    let value = serde_json::to_value(CreatedPaymentLink { link, replayed, idempotency_key, confirmed_by_user })
+        .map_err(|e| ToolError::invalid(format!("cannot render the result: {e}")))?;
+    Ok(CallToolResult::structured(value).into())
+}
+
+fn confirmation_question(provider: Provider, r: &PaymentLinkRequest) -> String {
+    let c = &r.customer;
+    let who =
+        [c.name.clone(), c.email.as_ref().map(|e| e.to_string()), c.phone.as_ref().map(|p| p.as_str().to_string())]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", ");
+    format!(
+        "Create a {provider} payment link for {} ({})?\nCustomer: {}\nFor: {}\nNo money moves until the customer pays.",
+        r.amount.format(),
+        r.amount.currency(),
+        if who.is_empty() { "not specified".to_string() } else { who },
+        r.description.as_deref().unwrap_or("no description"),
+    )
+}
+
+fn parse_idempotency_key(key: String) -> Result<String, ToolError> {
+    let ok = (8..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    ok.then_some(key).ok_or_else(|| {
+        ToolError::invalid("idempotency_key must be 8–64 characters of letters, digits, '-' or '_'; or omit it")
+    })
+}
+
+fn parse_request(args: CreatePaymentLinkArgs) -> Result<PaymentLinkRequest, ToolError> {
+    let currency = Currency::parse(&args.currency).map_err(|e| ToolError::invalid(format!("currency: {e}")))?;
+    let amount = Money::parse_major(&args.amount, currency).map_err(|e| ToolError::invalid(format!("amount: {e}")))?;
+    let c = args.customer.unwrap_or_default();
+    let customer = LinkCustomerInput {
+        name: bounded("customer.name", c.name, 200)?,
+        email: c.email.as_deref().map(|e| Email::parse("customer.email", e)).transpose().map_err(ToolError::invalid)?,
+        phone: c.phone.as_deref().map(|p| Phone::parse("customer.phone", p)).transpose().map_err(ToolError::invalid)?,
+    };
+    let reference_id = bounded("reference_id", args.reference_id, 40)?;
+    let expires_at = args.expires_at.as_deref().map(|t| parse_instant("expires_at", t, DayEdge::End)).transpose();
+    let callback_url = args.callback_url.map(|u| parse_callback(&u)).transpose()?;
+    Ok(PaymentLinkRequest {
+        amount,
+        description: bounded("description", args.description, 2048)?,
+        customer,
+        reference_id,
+        expires_at: expires_at.map_err(ToolError::invalid)?,
+        notify_email: args.notify_email,
+        notify_sms: args.notify_sms,
+        callback_url,
+    })
+}
+
+/// Trimmed, non-empty, at most `max` characters, no control characters.
+fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<String>, ToolError> {
+    let Some(value) = value.map(|v| v.trim().to_string()).filter(|v| !v.is_empty()) else { return Ok(None) };
+    if value.chars().count() > max {
+        return Err(ToolError::invalid(format!("{field} is longer than {max} characters; shorten it")));
+    }
+    if value.chars().any(|c| c.is_control() && c != '\n') {
+        return Err(ToolError::invalid(format!("{field} contains control characters; send plain text")));
+    }
+    Ok(text::untrusted(&value))
+}
+
+fn parse_callback(url: &str) -> Result<String, ToolError> {
+    let parsed = reqwest::Url::parse(url.trim()).map_err(|_| {
+        ToolError::invalid(format!("callback_url '{}' is not a URL; send an https URL", text::clip(url, 80)))
+    })?;
+    if parsed.scheme() != "https" {
+        return Err(ToolError::invalid("callback_url must use https"));
+    }
+    Ok(parsed.to_string())
+}
