@@ -56,7 +56,7 @@ impl StripeClient {
         idempotency_key: Option<&str>,
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
-        self.call(Method::POST, path, &[], Some((form, idempotency_key)), object).await
+        self.call(Method::POST, path, &[], Some(Form { fields: form, idempotency_key }), object).await
     }
 
     async fn call<T: DeserializeOwned>(
@@ -64,14 +64,12 @@ impl StripeClient {
         method: Method,
         path: &str,
         query: &[(&str, String)],
-        form: Option<(&[(String, String)], Option<&str>)>,
+        form: Option<Form<'_>>,
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
         let url = self.url(path);
-        let retry = match (&method, form) {
-            (&Method::GET, _) | (_, Some((_, Some(_)))) => Retry::Safe,
-            _ => Retry::Never,
-        };
+        let keyed = form.as_ref().is_some_and(|f| f.idempotency_key.is_some());
+        let retry = if method == Method::GET || keyed { Retry::Safe } else { Retry::Never };
         let reply = self
             .http
             .send(retry, |c| {
@@ -80,9 +78,11 @@ impl StripeClient {
                     .bearer_auth(self.config.api_key.expose_secret())
                     .header("Stripe-Version", STRIPE_API_VERSION)
                     .query(query);
-                match form {
-                    Some((form, Some(key))) => request.header("Idempotency-Key", key).form(form),
-                    Some((form, None)) => request.form(form),
+                match &form {
+                    Some(Form { fields, idempotency_key: Some(key) }) => {
+                        request.header("Idempotency-Key", *key).form(fields)
+                    }
+                    Some(Form { fields, idempotency_key: None }) => request.form(fields),
                     None => request,
                 }
             })
@@ -104,6 +104,12 @@ impl StripeClient {
             self.get("/v1/customers", &[("email", email.to_string()), ("limit", "100".to_string())], None).await?;
         Ok(list.data.into_iter().map(|c| c.id).collect())
     }
+}
+
+/// A form-encoded body and the idempotency key that makes re-sending it safe.
+struct Form<'a> {
+    fields: &'a [(String, String)],
+    idempotency_key: Option<&'a str>,
 }
 
 fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
