@@ -141,13 +141,14 @@ impl Ledger<'_> {
         Ok(())
     }
 
-    /// Entries left in progress (by a crash or an unknown outcome) whose lock has expired.
-    pub async fn abandoned(&self) -> Result<Vec<Pending>, StoreError> {
+    /// Entries left in progress whose lock expired before `cutoff` (unix seconds). At start-up pass `i64::MAX`:
+    /// every in-progress entry then belongs to a process that is gone.
+    pub async fn abandoned(&self, cutoff: i64) -> Result<Vec<Pending>, StoreError> {
         let pool = self.store.pool().await?;
         let rows = sqlx::query(
             "SELECT key, tool, provider FROM idempotency WHERE state = 'in_progress' AND locked_until <= ?",
         )
-        .bind(time::now())
+        .bind(cutoff)
         .fetch_all(pool)
         .await?;
         Ok(rows
@@ -193,7 +194,7 @@ mod tests {
         let ledger = store.ledger();
         ledger.claim("k2", "t", "stripe", "h").await.unwrap();
         ledger.mark_unknown("k2").await.unwrap();
-        assert_eq!(ledger.abandoned().await.unwrap().len(), 1);
+        assert_eq!(ledger.abandoned(time::now()).await.unwrap().len(), 1);
         assert_eq!(ledger.claim("k2", "t", "stripe", "h").await.unwrap(), Claim::Abandoned);
         ledger.release("k2").await.unwrap();
         assert_eq!(ledger.claim("k2", "t", "stripe", "h").await.unwrap(), Claim::Acquired);

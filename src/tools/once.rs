@@ -133,7 +133,9 @@ pub async fn recover(state: &AppState, payments: &dyn Payments, key: &str) -> Re
 pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> {
     let ledger = state.store.ledger();
     let mut settled = 0;
-    for pending in ledger.abandoned().await? {
+    // Another process sharing the data directory may still be mid-create; releasing its key is safe because
+    // the provider itself refuses a second create with the same key (Razorpay reference_id, Stripe Idempotency-Key).
+    for pending in ledger.abandoned(i64::MAX).await? {
         let provider = match pending.provider.as_str() {
             "razorpay" => Provider::Razorpay,
             "stripe" => Provider::Stripe,

@@ -2,7 +2,7 @@
 
 use rmcp::model::{CallToolRequestParams, CallToolResult};
 use rmcp::service::RunningService;
-use rmcp::{RoleClient, ServiceExt};
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -53,18 +53,27 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
 
 /// An MCP client connected in-process (over a duplex pipe) to a Switchboard server.
 pub async fn connect(config: Config) -> RunningService<RoleClient, ()> {
+    connect_with(Arc::new(AppState::new(config)), ()).await
+}
+
+/// Same, with a given client handler (e.g. one that answers elicitation) and shared server state.
+pub async fn connect_with<H: ClientHandler>(state: Arc<AppState>, handler: H) -> RunningService<RoleClient, H> {
     let (server_io, client_io) = tokio::io::duplex(64 * 1024);
-    let server = Switchboard::new(Arc::new(AppState::new(config)));
+    let server = Switchboard::new(state);
     tokio::spawn(async move {
         if let Ok(running) = server.serve(server_io).await {
             let _ = running.waiting().await;
         }
     });
-    ().serve(client_io).await.unwrap()
+    handler.serve(client_io).await.unwrap()
 }
 
 /// Call a tool with JSON arguments.
-pub async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: serde_json::Value) -> CallToolResult {
+pub async fn call<H: ClientHandler>(
+    client: &RunningService<RoleClient, H>,
+    tool: &str,
+    args: serde_json::Value,
+) -> CallToolResult {
     let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args.as_object().unwrap().clone());
     client.call_tool(params).await.unwrap()
 }

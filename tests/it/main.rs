@@ -5,6 +5,7 @@ mod catalog;
 mod helpers;
 mod http_security;
 mod invoice_tools;
+mod payment_links;
 mod razorpay;
 mod spawned_binary;
 mod stripe;

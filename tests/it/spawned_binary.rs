@@ -9,7 +9,7 @@ use std::process::Stdio;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::process::{Child, Command};
-use wiremock::matchers::path;
+use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
 async fn razorpay_stub() -> MockServer {
@@ -24,9 +24,14 @@ async fn razorpay_stub() -> MockServer {
 }
 
 fn switchboard(args: &[&str], razorpay_url: &str) -> Child {
+    switchboard_in(args, razorpay_url, &tempfile::tempdir().unwrap().keep())
+}
+
+fn switchboard_in(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .env_clear()
+        .env("SWITCHBOARD_DATA_DIR", data_dir)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RAZORPAY_KEY_ID", RZ_KEY_ID)
         .env("RAZORPAY_KEY_SECRET", RZ_SECRET)
@@ -117,4 +122,91 @@ async fn http_serves_a_real_mcp_client_and_shuts_down_on_sigterm() {
     std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "graceful shutdown should exit 0: {status:?}");
+}
+
+/// Write JSON-RPC lines to a child's stdin.
+async fn send(stdin: &mut tokio::process::ChildStdin, messages: &[Value]) {
+    for m in messages {
+        stdin.write_all(format!("{m}\n").as_bytes()).await.unwrap();
+    }
+    stdin.flush().await.unwrap();
+}
+
+fn handshake() -> [Value; 2] {
+    [
+        json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"crash-test","version":"0"}}}),
+        json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
+    ]
+}
+
+fn create_call(id: i64) -> Value {
+    json!({"jsonrpc":"2.0","id":id,"method":"tools/call","params":{"name":"create_payment_link","arguments":
+        {"amount":"45000","currency":"INR","description":"Invoice SW-2026-0142","reference_id":"SW-2026-0142",
+         "customer":{"name":"Ananya Sharma","email":"ananya.sharma@kavyatextiles.in"}}}})
+}
+
+/// Poll the stub until `pred` holds for its received requests (no sleeps to synchronise).
+async fn until_received(server: &MockServer, pred: impl Fn(&[wiremock::Request]) -> bool) -> Vec<wiremock::Request> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let received = server.received_requests().await.unwrap();
+        if pred(&received) {
+            return received;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the stub never saw the expected request: {received:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_create_cut_off_by_a_crash_is_reconciled_on_restart_without_a_second_post() {
+    let rz = MockServer::start().await;
+    // Razorpay takes the create but the process dies before the answer arrives.
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json")
+                .set_delay(Duration::from_secs(60)),
+        )
+        .mount(&rz)
+        .await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let mut first = switchboard_in(&["serve"], &rz.uri(), data_dir.path());
+    let mut stdin = first.stdin.take().unwrap();
+    send(&mut stdin, &handshake()).await;
+    send(&mut stdin, &[create_call(2)]).await;
+    let received = until_received(&rz, |r| r.iter().any(|r| r.method.as_str() == "POST")).await;
+    first.start_kill().unwrap(); // SIGKILL: no chance to record anything
+    first.wait().await.unwrap();
+    let key = serde_json::from_slice::<Value>(&received[0].body).unwrap()["reference_id"].as_str().unwrap().to_string();
+
+    let mut link: Value = serde_json::from_str(&fixture("razorpay/payment_link_created.json")).unwrap();
+    link["reference_id"] = json!(key);
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_links"))
+        .and(query_param("reference_id", key.as_str()))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"payment_links": [link]})))
+        .mount(&rz)
+        .await;
+
+    // Restart on the same data directory: start-up reconciles the interrupted create by lookup.
+    let mut second = switchboard_in(&["serve"], &rz.uri(), data_dir.path());
+    let mut stdin = second.stdin.take().unwrap();
+    send(&mut stdin, &handshake()).await;
+    until_received(&rz, |r| r.iter().any(|r| r.method.as_str() == "GET")).await;
+    send(&mut stdin, &[create_call(2)]).await;
+    let mut lines = BufReader::new(second.stdout.take().unwrap()).lines();
+    let answer = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: Value = serde_json::from_str(&line).unwrap();
+        if msg["id"] == 2 {
+            break msg;
+        }
+    };
+    let result = &answer["result"]["structuredContent"];
+    assert_eq!(result["id"], "plink_SCx4Lm8QwErT2y", "{answer}");
+    assert_eq!(result["replayed"], true);
+    let posts = rz.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
+    assert_eq!(posts, 1, "the crash must not lead to a second create");
 }
