@@ -210,3 +210,72 @@ async fn a_create_cut_off_by_a_crash_is_reconciled_on_restart_without_a_second_p
     let posts = rz.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
     assert_eq!(posts, 1, "the crash must not lead to a second create");
 }
+
+/// Read stdout lines until the answer with `id` arrives.
+async fn answer(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, id: i64) -> Value {
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: Value = serde_json::from_str(&line).unwrap();
+        if msg["id"] == id {
+            return msg;
+        }
+    }
+}
+
+#[tokio::test]
+async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
+    let rz = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
+        )
+        .mount(&rz)
+        .await;
+    let mut child = switchboard(&["serve"], &rz.uri());
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-test", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}}
+    });
+    let args = json!({"amount": "45000", "currency": "INR", "reference_id": "SW-2026-0142"});
+    let call = |id: i64, extra: Value| {
+        let mut params = json!({"name": "create_payment_link", "arguments": args, "_meta": meta});
+        params.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        json!({"jsonrpc": "2.0", "id": id, "method": "tools/call", "params": params})
+    };
+    send(&mut stdin, &[json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}})])
+        .await;
+    answer(&mut lines, 1).await;
+
+    // Round 1: the server asks instead of creating.
+    send(&mut stdin, &[call(2, json!({}))]).await;
+    let asked = answer(&mut lines, 2).await["result"].clone();
+    assert_eq!(asked["resultType"], "input_required", "{asked}");
+    let question = &asked["inputRequests"]["confirm_payment_link"];
+    assert_eq!(question["method"], "elicitation/create", "{asked}");
+    assert!(question["params"]["message"].as_str().unwrap().contains("₹45,000.00"));
+    let state = asked["requestState"].as_str().unwrap().to_string();
+    assert!(rz.received_requests().await.unwrap().is_empty());
+
+    // An answer without the sealed state (never asked) is not accepted: the server asks again.
+    let yes = json!({"confirm_payment_link": {"action": "accept", "content": {"confirm": true}}});
+    send(&mut stdin, &[call(3, json!({"inputResponses": yes}))]).await;
+    assert_eq!(answer(&mut lines, 3).await["result"]["resultType"], "input_required");
+    assert!(rz.received_requests().await.unwrap().is_empty());
+
+    // A decline with the state creates nothing.
+    let no = json!({"confirm_payment_link": {"action": "decline"}});
+    send(&mut stdin, &[call(4, json!({"inputResponses": no, "requestState": state}))]).await;
+    let declined = answer(&mut lines, 4).await["result"].clone();
+    assert_eq!(declined["isError"], true, "{declined}");
+    assert!(rz.received_requests().await.unwrap().is_empty());
+
+    // Round 2 with the user's yes: created, and marked as confirmed.
+    send(&mut stdin, &[call(5, json!({"inputResponses": yes, "requestState": state}))]).await;
+    let created = answer(&mut lines, 5).await["result"].clone();
+    assert_eq!(created["structuredContent"]["confirmed_by_user"], true, "{created}");
+    assert_eq!(rz.received_requests().await.unwrap().len(), 1);
+}
