@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 /// Arguments for `get_invoice`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = super::portable_args)]
 pub struct GetInvoiceArgs {
     /// The provider's invoice id, e.g. "inv_NmTq3XfGkZ8vYp" (Razorpay) or "in_1Pgc6tB7WZ01zgkWu9fdqL6I" (Stripe).
     /// Ids are case-sensitive.
@@ -25,6 +26,7 @@ pub struct GetInvoiceArgs {
 /// Arguments for `list_invoices`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = super::portable_args)]
 pub struct ListInvoicesArgs {
     /// Whose invoices: the customer's e-mail ("asha@example.com") or the provider's customer id
     /// ("cust_…" Razorpay, "cus_…" Stripe). Omit to list everyone's.

@@ -70,3 +70,32 @@ where
 pub(crate) fn provider_arg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Provider>, D::Error> {
     enum_arg("provider", d)
 }
+
+/// Make an argument schema portable to single-`type` dialects (e.g. Gemini's): an optional argument is simply
+/// not required, so `"type": ["string", "null"]` becomes `"type": "string"` and `anyOf [X, null]` becomes X.
+/// Applied with `#[schemars(transform = super::portable_args)]` on every Args struct.
+pub(crate) fn portable_args(schema: &mut schemars::Schema) {
+    let Some(properties) = schema.get_mut("properties").and_then(|p| p.as_object_mut()) else { return };
+    for property in properties.values_mut() {
+        let Some(property) = property.as_object_mut() else { continue };
+        if let Some(types) = property.get("type").and_then(|t| t.as_array()) {
+            let non_null: Vec<_> = types.iter().filter(|t| *t != "null").cloned().collect();
+            if let [only] = non_null.as_slice() {
+                property.insert("type".into(), only.clone());
+            }
+        }
+        let any_of = property.get("anyOf").and_then(|a| a.as_array()).cloned();
+        if let Some(any_of) = any_of {
+            let non_null: Vec<_> = any_of.into_iter().filter(|s| s.get("type").is_none_or(|t| t != "null")).collect();
+            if let [serde_json::Value::Object(only)] = non_null.as_slice() {
+                property.remove("anyOf");
+                for (k, v) in only {
+                    property.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+        }
+        if property.get("default").is_some_and(|d| d.is_null()) {
+            property.remove("default");
+        }
+    }
+}

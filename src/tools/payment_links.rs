@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 /// Arguments for `create_payment_link`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = super::portable_args)]
 pub struct CreatePaymentLinkArgs {
     /// Amount in MAJOR units as a decimal string: "45000" for ₹45,000, "299.95" for $299.95. Not paise/cents.
     pub amount: String,
@@ -58,6 +59,7 @@ pub struct CreatePaymentLinkArgs {
 /// Customer details for a payment link.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = super::portable_args)]
 pub struct CustomerArgs {
     /// Full name, e.g. "Ananya Sharma".
     #[serde(default)]
@@ -73,6 +75,7 @@ pub struct CustomerArgs {
 /// Arguments for `get_payment_link` and `cancel_payment_link`.
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(transform = super::portable_args)]
 pub struct PaymentLinkIdArgs {
     /// The payment link id returned by create_payment_link, e.g. "plink_Jo13NauazdANzM".
     pub payment_link_id: String,

@@ -59,5 +59,18 @@ fn every_tool_has_a_title_all_hints_and_a_portable_schema() {
         }
         assert_eq!(tool.input_schema.get("type").and_then(|t| t.as_str()), Some("object"), "{name}");
         assert!(tool.output_schema.is_some(), "{name}: structured output needs an outputSchema");
+        let input = serde_json::Value::Object((*tool.input_schema).clone());
+        assert!(!has_type_array(&input), "{name}: a `type` array in the input schema breaks single-type dialects");
+    }
+}
+
+/// Whether any schema node uses `"type": [..]` (rejected by some model providers' schema dialects).
+fn has_type_array(v: &serde_json::Value) -> bool {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.get("type").is_some_and(|t| t.is_array()) || map.values().any(has_type_array)
+        }
+        serde_json::Value::Array(items) => items.iter().any(has_type_array),
+        _ => false,
     }
 }
