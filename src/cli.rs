@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Switchboard: one MCP server that lets AI agents act on your business systems —
-/// fetch invoices from Razorpay and Stripe today; payment links, CRM leads and provider webhooks next.
+/// look up invoices and create payment links (exactly once, after the user confirms) on Razorpay and Stripe.
 ///
 /// Provider credentials come from the environment (RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET, STRIPE_API_KEY)
 /// or a TOML config file. Logs go to stderr; set RUST_LOG=debug for more.
@@ -20,18 +20,22 @@ pub struct Cli {
 pub enum Command {
     /// Serve MCP. Without --http it speaks over stdin/stdout, which is how Claude Desktop,
     /// Claude Code and Cursor launch servers.
-    ///
-    /// Examples:
-    ///   switchboard serve                          # stdio
-    ///   switchboard serve --http 127.0.0.1:8080   # Streamable HTTP at http://127.0.0.1:8080/mcp
+    #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
     /// Print the tool catalog (what tools/list returns) as JSON, or write it to a directory.
-    ///
-    /// Examples:
-    ///   switchboard tools                  # JSON array on stdout
-    ///   switchboard tools --write tools/   # one <tool>.json per tool plus README.md
+    #[command(after_long_help = TOOLS_EXAMPLES)]
     Tools(ToolsArgs),
 }
+
+const SERVE_EXAMPLES: &str = "Examples:
+  switchboard serve                            # stdio (what Claude Desktop launches)
+  switchboard serve --http 127.0.0.1:8080      # Streamable HTTP at http://127.0.0.1:8080/mcp
+  SWITCHBOARD_HTTP_TOKEN=… switchboard serve --http 0.0.0.0:8080   # reachable from other machines
+  switchboard serve --read-only                # only tools that change nothing";
+
+const TOOLS_EXAMPLES: &str = "Examples:
+  switchboard tools                  # JSON array on stdout
+  switchboard tools --write tools/   # one <tool>.json per tool plus README.md";
 
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
@@ -39,7 +43,7 @@ pub struct ServeArgs {
     /// Binding anything but loopback requires SWITCHBOARD_HTTP_TOKEN.
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
-    /// TOML config file (keys: default_provider, data_dir, [razorpay], [stripe], [http], [outbound]).
+    /// TOML config file (keys: default_provider, data_dir, confirm, read_only, [razorpay], [stripe], [http], [outbound]).
     /// Environment variables override it.
     #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
     pub config: Option<PathBuf>,

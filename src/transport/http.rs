@@ -43,6 +43,11 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         )
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_cancellation_token(shutdown.child_token());
+    // Host checks stop DNS rebinding against an unauthenticated local server. With a bearer token a rebinding
+    // page cannot authenticate, and remote clients use names we cannot know: accept any Host unless the
+    // operator listed them. Origin is still validated.
+    let config =
+        if http.token.is_some() && http.allowed_hosts.is_empty() { config.disable_allowed_hosts() } else { config };
     let token = http.token.clone();
     let service_state = state.clone();
     let mcp = StreamableHttpService::new(

@@ -84,6 +84,11 @@ async fn a_configured_token_is_required_on_every_mcp_request() {
     assert_eq!(initialize(server.addr, &[("authorization", "Bearer wrong")]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(initialize(server.addr, &[("authorization", "Basic czNjcmV0LXRva2Vu")]).await, StatusCode::UNAUTHORIZED);
     assert_eq!(initialize(server.addr, &[("authorization", "Bearer s3cret-token")]).await, StatusCode::OK);
+    // Remote clients reach a token-protected server under names it cannot know; a foreign Origin still fails.
+    let remote = [("authorization", "Bearer s3cret-token"), ("host", "mcp.example.com")];
+    assert_eq!(initialize(server.addr, &remote).await, StatusCode::OK);
+    let cross_site = [("authorization", "Bearer s3cret-token"), ("origin", "https://evil.example")];
+    assert_eq!(initialize(server.addr, &cross_site).await, StatusCode::FORBIDDEN);
     // The health check stays open.
     let health = reqwest::get(format!("http://{}/healthz", server.addr)).await.unwrap();
     assert_eq!(health.status(), StatusCode::OK);
