@@ -28,7 +28,12 @@ fn main() -> anyhow::Result<()> {
                 Some(addr) => app::Transport::Http(addr),
                 None => app::Transport::Stdio,
             };
-            tokio::runtime::Builder::new_multi_thread()
+            // One stdio client needs no worker pool; HTTP serves many clients at once.
+            let mut runtime = match transport {
+                app::Transport::Stdio => tokio::runtime::Builder::new_current_thread(),
+                app::Transport::Http(_) => tokio::runtime::Builder::new_multi_thread(),
+            };
+            runtime
                 .enable_all()
                 .build()
                 .context("starting the async runtime")?
