@@ -183,8 +183,12 @@ impl Config {
         let http = file.http.unwrap_or_default();
         let out = file.outbound.unwrap_or_default();
 
-        let razorpay = match (env(env::RAZORPAY_KEY_ID).or(rz.key_id), env(env::RAZORPAY_KEY_SECRET).or(rz.key_secret))
-        {
+        // File values get the same treatment as the environment: empty or "${VAR}" means unset.
+        let from_file = |key: &str, v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| is_set(key, v));
+        let razorpay = match (
+            env(env::RAZORPAY_KEY_ID).or(from_file("razorpay.key_id", rz.key_id)),
+            env(env::RAZORPAY_KEY_SECRET).or(from_file("razorpay.key_secret", rz.key_secret)),
+        ) {
             (Some(key_id), Some(secret)) => Some(RazorpayConfig {
                 key_id,
                 key_secret: SecretString::from(secret),
@@ -202,7 +206,7 @@ impl Config {
                 return Err(missing_pair(env::RAZORPAY_KEY_ID, env::RAZORPAY_KEY_SECRET));
             }
         };
-        let stripe = match env(env::STRIPE_API_KEY).or(st.api_key) {
+        let stripe = match env(env::STRIPE_API_KEY).or(from_file("stripe.api_key", st.api_key)) {
             Some(key) => Some(StripeConfig {
                 api_key: SecretString::from(key),
                 base_url: base_url(
@@ -220,7 +224,8 @@ impl Config {
         let defaults = OutboundConfig::default();
         let outbound = OutboundConfig {
             attempt_timeout: out.timeout_secs.map(Duration::from_secs).unwrap_or(defaults.attempt_timeout),
-            call_deadline: out.deadline_secs.map(Duration::from_secs).unwrap_or(defaults.call_deadline),
+            // Capped so a provider call always ends well inside the idempotency ledger's claim lock.
+            call_deadline: out.deadline_secs.map(|s| Duration::from_secs(s.min(60))).unwrap_or(defaults.call_deadline),
             max_retries: out.max_retries.unwrap_or(defaults.max_retries).min(10),
             min_backoff: defaults.min_backoff,
         };
@@ -230,7 +235,7 @@ impl Config {
             stripe,
             default_provider,
             http: HttpConfig {
-                token: env(env::HTTP_TOKEN).or(http.token).map(SecretString::from),
+                token: http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?,
                 allowed_hosts: http.allowed_hosts,
                 allowed_origins: http.allowed_origins,
             },
@@ -293,6 +298,18 @@ fn missing_pair(missing: &str, present: &str) -> ConfigError {
     ConfigError::Invalid(format!(
         "{present} is set but {missing} is not; Razorpay needs both (find them under Account & Settings → API Keys)"
     ))
+}
+
+/// The HTTP bearer token must be long enough not to be guessed.
+fn http_token(token: Option<String>) -> Result<Option<SecretString>, ConfigError> {
+    match token {
+        Some(t) if t.chars().count() < 16 => Err(ConfigError::Invalid(format!(
+            "{} is too short ({} characters); use at least 16 random characters, e.g. `openssl rand -hex 24`",
+            env::HTTP_TOKEN,
+            t.chars().count()
+        ))),
+        token => Ok(token.map(SecretString::from)),
+    }
 }
 
 fn parse_confirm(text: &str) -> Result<ConfirmMode, ConfigError> {
@@ -389,6 +406,12 @@ mod tests {
     }
 
     #[test]
+    fn a_short_http_token_is_refused() {
+        let err = load(None, &[("SWITCHBOARD_HTTP_TOKEN", "secret")]).unwrap_err().to_string();
+        assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
     fn secrets_never_show_in_debug_output() {
         let cfg = load(
             None,
@@ -396,7 +419,7 @@ mod tests {
                 ("STRIPE_API_KEY", "sk_test_CANARY123"),
                 ("RAZORPAY_KEY_ID", "rzp_test_x"),
                 ("RAZORPAY_KEY_SECRET", "CANARY456"),
-                ("SWITCHBOARD_HTTP_TOKEN", "CANARY789"),
+                ("SWITCHBOARD_HTTP_TOKEN", "CANARY789-long-enough-token"),
             ],
         )
         .unwrap();

@@ -34,6 +34,11 @@ pub enum ToolError {
         "{0} The link may or may not exist. Call create_payment_link again with exactly the same arguments: Switchboard looks it up first and never creates a second one."
     )]
     OutcomeUnknown(ProviderError),
+    /// A lost Stripe create older than Stripe's idempotency window: only a person can tell whether it exists.
+    #[error(
+        "An earlier attempt to create this Stripe payment link, more than a day ago, ended without an answer, and Stripe no longer guarantees to recognise its idempotency key. Switchboard will not risk a duplicate: ask the user to check the Stripe dashboard for the link, or create a new one with a different reference_id."
+    )]
+    StaleUnknown,
     /// The user said no (or dismissed the question).
     #[error(
         "The user did not confirm, so no payment link was created. Ask the user what to change before trying again."

@@ -11,6 +11,11 @@ pub fn untrusted(text: &str) -> Option<String> {
     (!cleaned.is_empty()).then(|| clip(&cleaned, MAX_UNTRUSTED_CHARS))
 }
 
+/// Drop control (except newline and tab) and bidi formatting characters, keeping everything else.
+pub fn strip_hidden(text: &str) -> String {
+    text.chars().filter(|c| !is_hidden(*c)).collect()
+}
+
 /// Same as [`untrusted`] for an optional value.
 pub fn untrusted_opt(text: Option<&str>) -> Option<String> {
     text.and_then(untrusted)

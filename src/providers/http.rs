@@ -110,7 +110,7 @@ impl HttpClient {
                     Attempt::Failed(_) => backoff,
                 }?;
                 // Waiting past the deadline helps nobody: stop and report what we have.
-                (started.elapsed() + wait < deadline).then_some(wait)
+                started.elapsed().checked_add(wait).is_some_and(|end| end < deadline).then_some(wait)
             });
         match tokio::time::timeout(deadline, run).await {
             Err(_) => Err(TransportError::Timeout),
@@ -120,8 +120,9 @@ impl HttpClient {
     }
 }
 
+/// 409 too: Stripe answers it while an earlier request with the same idempotency key is still running.
 fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+    matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504)
 }
 
 fn classify(e: &reqwest::Error) -> TransportError {

@@ -57,6 +57,8 @@ pub enum ProviderError {
     RateLimited { provider: Provider, retry_after: Option<Duration> },
     #[error("{provider} rejected the request: {message}")]
     Rejected { provider: Provider, message: String },
+    #[error("{provider} reports a conflicting request still in flight or already made: {message}")]
+    Conflict { provider: Provider, message: String },
     #[error("{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute.")]
     Upstream { provider: Provider, status: u16, message: String },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
@@ -84,7 +86,15 @@ impl ProviderError {
     /// For a write: true when the provider may or may not have acted (no answer, or a server error), so the
     /// object must be looked up before anything is re-sent.
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, ProviderError::Timeout { .. } | ProviderError::Network { .. } | ProviderError::Upstream { .. })
+        matches!(
+            self,
+            ProviderError::Timeout { .. }
+                | ProviderError::Network { .. }
+                | ProviderError::Upstream { .. }
+                | ProviderError::Conflict { .. }
+                // A success we could not read: the object exists.
+                | ProviderError::Decode { .. }
+        )
     }
 
     pub(crate) fn transport(provider: Provider, e: http::TransportError) -> Self {
@@ -111,6 +121,7 @@ impl ProviderError {
         match status {
             401 => ProviderError::Unauthorized { provider },
             403 => ProviderError::Forbidden { provider, message },
+            409 => ProviderError::Conflict { provider, message },
             429 => ProviderError::RateLimited { provider, retry_after: reply.retry_after },
             500.. => ProviderError::Upstream { provider, status, message },
             _ => ProviderError::Rejected { provider, message },

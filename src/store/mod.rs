@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
-pub use ledger::{Claim, Ledger, Pending};
+pub use ledger::{Claim, Entry, Ledger};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

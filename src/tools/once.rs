@@ -10,7 +10,7 @@ use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
 use crate::error::ToolError;
 use crate::providers::Payments;
 use crate::state::AppState;
-use crate::store::{Claim, StoreError};
+use crate::store::{Claim, Entry, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -35,7 +35,7 @@ pub fn idempotency_key(provider: Provider, explicit: Option<&str>, request: &Pay
                 "reference": request.reference_id,
                 "amount": request.amount.minor_units(),
                 "currency": request.amount.currency().code(),
-                "customer": [c.name.as_deref(), c.email.as_ref().map(|e| e.as_str().to_ascii_lowercase()).as_deref(), c.phone.as_ref().map(|p| p.as_str())],
+                "customer": [c.name.as_deref(), c.email.as_ref().map(|e| e.as_str()), c.phone.as_ref().map(|p| p.as_str())],
                 "description": request.description,
             })
         }
@@ -68,6 +68,10 @@ pub async fn replay(state: &AppState, key: &str, hash: &str) -> Result<Option<Pa
     }
 }
 
+/// Past this age a Stripe idempotency key may have been pruned (Stripe keeps them ≥ 24 h), so a lost
+/// create is never re-sent automatically.
+const STRIPE_KEY_SAFE_SECS: i64 = 23 * 3600;
+
 /// Create the link at most once for `key`.
 pub async fn create(
     state: Arc<AppState>,
@@ -76,53 +80,74 @@ pub async fn create(
     key: String,
     hash: String,
 ) -> Result<Outcome, ToolError> {
+    let entry =
+        Entry { key, tool: CREATE_TOOL.into(), provider: payments.provider().as_str().into(), request_hash: hash };
     // Detached: runs to completion (ledger updated) even if the MCP request is cancelled mid-flight.
     let task = tokio::spawn(async move {
-        let lock = state.key_locks.get(&key);
+        let lock = state.key_locks.get(&entry.key);
         let _serialised = lock.lock().await;
         let ledger = state.store.ledger();
-        match ledger.claim(&key, CREATE_TOOL, payments.provider().as_str(), &hash).await? {
+        match ledger.claim(&entry).await? {
             Claim::Replay(stored) => return Ok(Outcome { link: decode(stored)?, replayed: true }),
             Claim::Conflict => return Err(ToolError::IdempotencyConflict("reference, amount, currency and customer")),
             Claim::Busy { retry_after_secs } => return Err(ToolError::InProgress(retry_after_secs.max(1))),
-            Claim::Abandoned => {
-                if let Some(link) = recover(&state, payments.as_ref(), &key).await? {
+            Claim::Abandoned { age_secs } => {
+                if let Some(link) = recover(&state, payments.as_ref(), &entry).await? {
                     return Ok(Outcome { link, replayed: true });
+                }
+                if payments.provider() == Provider::Stripe && age_secs > STRIPE_KEY_SAFE_SECS {
+                    ledger.mark_unknown(&entry.key).await?;
+                    return Err(ToolError::StaleUnknown);
                 }
             }
             Claim::Acquired => {}
         }
-        match payments.create_payment_link(&request, &key).await {
+        ledger.touch(&entry.key).await?;
+        match payments.create_payment_link(&request, &entry.key).await {
             Ok(link) => {
-                ledger.finish(&key, &encode(&link)?).await?;
+                // The link exists whatever happens next: a failed write is logged, and the next identical call
+                // finds the link at the provider instead of creating another.
+                if let Err(e) = ledger.finish(&entry, &encode(&link)?).await {
+                    tracing::error!(key = %entry.key, link = %link.id, error = %e, "created a payment link but could not record it");
+                }
                 Ok(Outcome { link, replayed: false })
             }
             Err(e) if e.outcome_unknown() => {
-                ledger.mark_unknown(&key).await?;
+                ledger.mark_unknown(&entry.key).await?;
                 Err(ToolError::OutcomeUnknown(e))
             }
             Err(e) => {
-                ledger.release(&key).await?;
+                ledger.release(&entry.key).await?;
                 Err(e.into())
             }
         }
     });
-    task.await.unwrap_or_else(|e| Err(ToolError::Store(StoreError::Corrupt(format!("create task failed: {e}")))))
+    task.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "the create task failed");
+        Err(ToolError::OutcomeUnknown(crate::providers::ProviderError::Network {
+            provider: Provider::Razorpay,
+            message: "the create task stopped unexpectedly".into(),
+        }))
+    })
 }
 
 /// Settle an abandoned key: if the provider has the link, record and return it. `None` means it was never
 /// created, and the caller (who holds the claim) may create it.
-pub async fn recover(state: &AppState, payments: &dyn Payments, key: &str) -> Result<Option<PaymentLink>, ToolError> {
+pub async fn recover(
+    state: &AppState,
+    payments: &dyn Payments,
+    entry: &Entry,
+) -> Result<Option<PaymentLink>, ToolError> {
     let ledger = state.store.ledger();
-    match payments.find_payment_link(key).await {
+    match payments.find_payment_link(&entry.key).await {
         Ok(Some(link)) => {
-            ledger.finish(key, &encode(&link)?).await?;
-            tracing::info!(key, link = %link.id, "reconciled an interrupted create with the provider");
+            ledger.finish(entry, &encode(&link)?).await?;
+            tracing::info!(key = %entry.key, link = %link.id, "reconciled an interrupted create with the provider");
             Ok(Some(link))
         }
         Ok(None) => Ok(None),
         Err(e) => {
-            ledger.mark_unknown(key).await?;
+            ledger.mark_unknown(&entry.key).await?;
             Err(ToolError::OutcomeUnknown(e))
         }
     }
@@ -133,20 +158,24 @@ pub async fn recover(state: &AppState, payments: &dyn Payments, key: &str) -> Re
 pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> {
     let ledger = state.store.ledger();
     let mut settled = 0;
-    // Another process sharing the data directory may still be mid-create; releasing its key is safe because
-    // the provider itself refuses a second create with the same key (Razorpay reference_id, Stripe Idempotency-Key).
-    for pending in ledger.abandoned(i64::MAX).await? {
-        let provider = match pending.provider.as_str() {
+    // Every in-progress row predates this process. Another process sharing the data directory may still be
+    // mid-create: releasing its claim is safe because the provider itself refuses a second create with the
+    // same key (Razorpay reference_id, Stripe Idempotency-Key), and `finish` records its result regardless.
+    for entry in ledger.abandoned(i64::MAX).await? {
+        let provider = match entry.provider.as_str() {
             "razorpay" => Provider::Razorpay,
             "stripe" => Provider::Stripe,
             _ => continue,
         };
         let Some(payments) = state.payments(provider) else { continue };
-        match payments.find_payment_link(&pending.key).await {
+        let lock = state.key_locks.get(&entry.key);
+        let _serialised = lock.lock().await;
+        match payments.find_payment_link(&entry.key).await {
             Ok(Some(link)) => {
-                ledger.finish(&pending.key, &encode(&link).map_err(|e| StoreError::Corrupt(e.to_string()))?).await?
+                let stored = encode(&link).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                ledger.finish(&entry, &stored).await?
             }
-            Ok(None) => ledger.release(&pending.key).await?,
+            Ok(None) => ledger.mark_unknown(&entry.key).await?,
             // Provider unreachable now: leave it for the next identical call, which reconciles first.
             Err(_) => continue,
         }

@@ -117,14 +117,16 @@ impl Switchboard {
         let provider = payments.provider();
         let explicit_key = args.idempotency_key.clone().map(parse_idempotency_key).transpose()?;
         let request = parse_request(args)?;
-        payments.check_payment_link(&request).map_err(ToolError::invalid)?;
         let key = once::idempotency_key(provider, explicit_key.as_deref(), &request);
         let hash = once::request_hash(provider, &request);
         if let Some(link) = once::replay(self.state(), &key, &hash).await? {
             return created(link, true, key, false);
         }
+        payments.check_payment_link(&request).map_err(ToolError::invalid)?;
         let question = confirmation_question(provider, &request);
-        let asked = match confirm(self.state(), &ctx, &question, &key, responses, request_state).await? {
+        // The answer is bound to every argument, not just the key: a yes to ₹100 cannot create ₹1,00,000.
+        let binding = format!("{key}:{hash}");
+        let asked = match confirm(self.state(), &ctx, &question, &binding, responses, request_state).await? {
             Confirmation::Ask(input_required) => return Ok(input_required.into()),
             Confirmation::Proceed { asked } => asked,
         };
@@ -250,7 +252,7 @@ fn bounded(field: &str, value: Option<String>, max: usize) -> Result<Option<Stri
     if value.chars().any(|c| c.is_control() && c != '\n') {
         return Err(ToolError::invalid(format!("{field} contains control characters; send plain text")));
     }
-    Ok(text::untrusted(&value))
+    Ok(Some(text::strip_hidden(&value)))
 }
 
 fn parse_callback(url: &str) -> Result<String, ToolError> {

@@ -198,6 +198,32 @@ async fn an_unknown_outcome_is_settled_by_lookup_never_by_a_second_create() {
 }
 
 #[tokio::test]
+async fn an_unreadable_success_is_treated_as_created_and_looked_up_on_retry() {
+    let rz = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(r#"{"id": 42}"#, "application/json"))
+        .mount(&rz)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_links"))
+        .respond_with(|r: &Request| {
+            let key = r.url.query_pairs().find(|(k, _)| k == "reference_id").unwrap().1.to_string();
+            let mut link: Value = serde_json::from_str(&fixture("razorpay/payment_link_created.json")).unwrap();
+            link["reference_id"] = json!(key);
+            ResponseTemplate::new(200).set_body_json(json!({"payment_links": [link]}))
+        })
+        .mount(&rz)
+        .await;
+    let client = connect(config(Some(&rz.uri()), None)).await;
+    let text = error_text(&call(&client, "create_payment_link", ananya_link_args()).await);
+    assert!(text.contains("may or may not exist"), "{text}");
+    let retried = structured(&call(&client, "create_payment_link", ananya_link_args()).await);
+    assert_eq!(retried["id"], "plink_SCx4Lm8QwErT2y");
+    assert_eq!(posts(&rz).await.len(), 1);
+}
+
+#[tokio::test]
 async fn a_refused_create_is_not_remembered_so_a_fixed_retry_runs() {
     let rz = MockServer::start().await;
     let refusal = json!({"error": {"code": "BAD_REQUEST_ERROR", "description": "Currency is not supported",

@@ -240,7 +240,7 @@ async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
         "io.modelcontextprotocol/clientInfo": {"name": "modern-test", "version": "0"},
         "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}}
     });
-    let args = json!({"amount": "45000", "currency": "INR", "reference_id": "SW-2026-0142"});
+    let args = json!({"amount": "45000", "currency": "INR", "reference_id": "SW-2026-0142", "idempotency_key": "invoice-0142-link"});
     let call = |id: i64, extra: Value| {
         let mut params = json!({"name": "create_payment_link", "arguments": args, "_meta": meta});
         params.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
@@ -271,6 +271,13 @@ async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
     send(&mut stdin, &[call(4, json!({"inputResponses": no, "requestState": state}))]).await;
     let declined = answer(&mut lines, 4).await["result"].clone();
     assert_eq!(declined["isError"], true, "{declined}");
+    assert!(rz.received_requests().await.unwrap().is_empty());
+
+    // The yes cannot be carried over to different arguments (here: a bigger amount under the same key).
+    let mut bigger = call(6, json!({"inputResponses": yes, "requestState": state}));
+    bigger["params"]["arguments"]["amount"] = json!("4500000");
+    send(&mut stdin, &[bigger]).await;
+    assert_eq!(answer(&mut lines, 6).await["result"]["resultType"], "input_required");
     assert!(rz.received_requests().await.unwrap().is_empty());
 
     // Round 2 with the user's yes: created, and marked as confirmed.

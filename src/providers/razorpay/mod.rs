@@ -119,7 +119,7 @@ impl Payments for RazorpayClient {
             Ok(link) => link.into_domain(),
             // Our key is the link's unique reference_id: this answer means an earlier attempt created it.
             Err(ProviderError::Rejected { message, .. }) if message.contains("reference ID already attempted") => {
-                self.find_payment_link(key).await?.ok_or(ProviderError::Rejected { provider: P, message })
+                self.find_payment_link(key).await?.ok_or(ProviderError::Conflict { provider: P, message })
             }
             Err(e) => Err(e),
         }
@@ -160,7 +160,7 @@ impl Payments for RazorpayClient {
         }
         // Razorpay cannot filter by status or customer e-mail: those run client-side over bigger pages.
         let client_side = query.status.is_some() || matches!(query.customer, Some(CustomerRef::Email(_)));
-        let page_size = if client_side { SCAN_PAGE_SIZE } else { query.limit + 1 };
+        let page_size = if client_side { SCAN_PAGE_SIZE } else { (query.limit + 1).min(SCAN_PAGE_SIZE) };
         let now = time::now();
         scan(query, page_size, |position, count| {
             let mut params = base.clone();

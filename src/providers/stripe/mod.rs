@@ -121,6 +121,10 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
     if code == "rate_limit" {
         return Err(ProviderError::RateLimited { provider: P, retry_after: reply.retry_after });
     }
+    if error.as_ref().and_then(|e| e.kind.as_deref()) == Some("idempotency_error") {
+        let message = error.and_then(|e| e.message).unwrap_or_default();
+        return Err(ProviderError::Conflict { provider: P, message: super::http::redact(&message) });
+    }
     let missing = reply.status.as_u16() == 404 || code == "resource_missing";
     let message = error.map(|e| match e.param {
         Some(param) => format!("{} (parameter: {param})", e.message.unwrap_or_default()),
@@ -148,20 +152,29 @@ impl Payments for StripeClient {
     }
 
     async fn find_payment_link(&self, key: &str) -> Result<Option<PaymentLink>, ProviderError> {
-        // Stripe cannot filter links by metadata; a crash is recent, so the newest 100 links suffice.
-        let query = [("limit", "100".to_string()), ("expand[]", "data.line_items".to_string())];
-        let list: List<WireLink> = self.get("/v1/payment_links", &query, None).await?;
-        match list
-            .data
-            .into_iter()
-            .find(|l| l.metadata.get(payment_links::KEY_METADATA).map(String::as_str) == Some(key))
-        {
-            Some(link) => {
-                let sessions = self.sessions(&link.id).await?;
-                link.into_domain(None, sessions).map(Some)
+        // Stripe cannot filter links by metadata: walk the newest links (newest first) for our key.
+        let mut after: Option<String> = None;
+        for _ in 0..payment_links::FIND_PAGES {
+            let mut query = vec![("limit", "100".to_string()), ("expand[]", "data.line_items".to_string())];
+            if let Some(after) = &after {
+                query.push(("starting_after", after.clone()));
             }
-            None => Ok(None),
+            let list: List<WireLink> = self.get("/v1/payment_links", &query, None).await?;
+            after = list.data.last().map(|l| l.id.clone());
+            let more = list.has_more;
+            if let Some(link) = list
+                .data
+                .into_iter()
+                .find(|l| l.metadata.get(payment_links::KEY_METADATA).map(String::as_str) == Some(key))
+            {
+                let sessions = self.sessions(&link.id).await?;
+                return link.into_domain(None, sessions).map(Some);
+            }
+            if !more {
+                break;
+            }
         }
+        Ok(None)
     }
 
     async fn get_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
@@ -257,6 +270,8 @@ struct ErrorEnvelope {
 
 #[derive(Deserialize)]
 struct WireError {
+    #[serde(rename = "type")]
+    kind: Option<String>,
     code: Option<String>,
     message: Option<String>,
     param: Option<String>,

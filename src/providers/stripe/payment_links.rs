@@ -11,6 +11,8 @@ use std::collections::HashMap;
 
 /// Metadata key that records our idempotency key on the link (used to find it after a crash).
 pub(super) const KEY_METADATA: &str = "switchboard_key";
+/// How many pages of 100 links a lookup by key reads (the key is recent: a crash or a timeout just happened).
+pub(super) const FIND_PAGES: usize = 10;
 
 pub(super) fn check(request: &PaymentLinkRequest) -> Result<(), String> {
     if request.expires_at.is_some() {
