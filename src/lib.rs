@@ -14,6 +14,7 @@
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
 //! - [`store`]: durable state in embedded SQLite (the idempotency ledger).
+//! - [`webhooks`]: provider webhook signature schemes (Razorpay, Stripe, Standard Webhooks, X-Hub-Signature-256).
 
 pub mod app;
 pub mod catalog;
@@ -28,3 +29,4 @@ pub mod store;
 pub mod telemetry;
 pub mod tools;
 pub mod transport;
+pub mod webhooks;

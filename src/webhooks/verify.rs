@@ -1,0 +1,251 @@
+//! Webhook signature schemes. Verification runs on the raw body bytes before any JSON parse, compares in
+//! constant time (`Mac::verify_slice`), and is the only way to turn a [`Delivery<Unverified>`] into a
+//! [`Delivery<Verified>`], the only kind the store accepts.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use bytes::Bytes;
+use hmac::{Hmac, KeyInit, Mac};
+use http::HeaderMap;
+use secrecy::{ExposeSecret, SecretString};
+use sha2::Sha256;
+use std::fmt;
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// How far a signed timestamp may be from now, either way (Stripe and Standard Webhooks use 5 minutes).
+pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
+
+/// A signature scheme a source uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `X-Razorpay-Signature`: hex HMAC-SHA256 of the body; dedupe on `X-Razorpay-Event-Id`.
+    Razorpay,
+    /// `Stripe-Signature: t=…,v1=…`: hex HMAC-SHA256 of "{t}.{body}" keyed with the whole `whsec_…` string.
+    Stripe,
+    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`; Svix): base64 HMAC-SHA256 of
+    /// "{id}.{timestamp}.{body}" keyed with the base64-decoded `whsec_` secret.
+    StandardWebhooks,
+    /// `X-Hub-Signature-256: sha256=<hex>` (GitHub, Meta / WhatsApp): hex HMAC-SHA256 of the body.
+    HubSignature256,
+}
+
+/// Why a delivery was refused. Callers answer 401 without detail; the variant is for logs.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum VerifyError {
+    #[error("missing header {0}")]
+    MissingHeader(&'static str),
+    #[error("malformed header {0}")]
+    MalformedHeader(&'static str),
+    #[error("timestamp outside the tolerance window")]
+    StaleTimestamp,
+    #[error("no signature matched any configured secret")]
+    NoMatch,
+    #[error("no usable secret is configured")]
+    NoSecret,
+}
+
+/// Not yet verified: the body may be forged.
+#[derive(Debug)]
+pub struct Unverified;
+
+/// Verified by a configured secret; carries the provider's delivery id when the scheme has one.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    pub event_id: Option<String>,
+    /// The signed timestamp (unix seconds), for schemes that sign one.
+    pub signed_at: Option<i64>,
+}
+
+/// A webhook delivery exactly as received.
+pub struct Delivery<S> {
+    pub source: String,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub state: S,
+}
+
+impl<S> fmt::Debug for Delivery<S> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Bodies carry customer data and headers carry signatures: neither belongs in logs.
+        f.debug_struct("Delivery").field("source", &self.source).field("bytes", &self.body.len()).finish()
+    }
+}
+
+/// A source's scheme and secrets (several during a rotation).
+pub struct Verifier {
+    pub scheme: Scheme,
+    pub secrets: Vec<SecretString>,
+    pub tolerance_secs: i64,
+}
+
+impl fmt::Debug for Verifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Verifier").field("scheme", &self.scheme).field("secrets", &self.secrets.len()).finish()
+    }
+}
+
+impl Delivery<Unverified> {
+    pub fn new(source: impl Into<String>, headers: HeaderMap, body: Bytes) -> Self {
+        Delivery { source: source.into(), headers, body, state: Unverified }
+    }
+
+    /// Check the signature against every configured secret at time `now` (unix seconds).
+    pub fn verify(self, verifier: &Verifier, now: i64) -> Result<Delivery<Verified>, VerifyError> {
+        if verifier.secrets.is_empty() {
+            return Err(VerifyError::NoSecret);
+        }
+        let verified = match verifier.scheme {
+            Scheme::Razorpay => hex_body(&self, verifier, "x-razorpay-signature", None, "x-razorpay-event-id")?,
+            Scheme::HubSignature256 => {
+                hex_body(&self, verifier, "x-hub-signature-256", Some("sha256="), "x-github-delivery")?
+            }
+            Scheme::Stripe => stripe(&self, verifier, now)?,
+            Scheme::StandardWebhooks => standard(&self, verifier, now)?,
+        };
+        Ok(Delivery { source: self.source, headers: self.headers, body: self.body, state: verified })
+    }
+}
+
+impl Delivery<Verified> {
+    pub fn event_id(&self) -> Option<&str> {
+        self.state.event_id.as_deref()
+    }
+}
+
+fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
+    let value = headers.get(name).ok_or(VerifyError::MissingHeader(name))?;
+    value.to_str().map(str::trim).map_err(|_| VerifyError::MalformedHeader(name))
+}
+
+fn mac(key: &[u8], parts: &[&[u8]]) -> Result<HmacSha256, VerifyError> {
+    let mut mac = HmacSha256::new_from_slice(key).map_err(|_| VerifyError::NoSecret)?;
+    for part in parts {
+        mac.update(part);
+    }
+    Ok(mac)
+}
+
+/// Whether `signature` is the HMAC of `parts` under `key` (constant-time).
+fn matches(key: &[u8], parts: &[&[u8]], signature: &[u8]) -> bool {
+    mac(key, parts).is_ok_and(|m| m.verify_slice(signature).is_ok())
+}
+
+fn within(signed_at: i64, now: i64, tolerance: i64) -> Result<(), VerifyError> {
+    if (now - signed_at).abs() > tolerance { Err(VerifyError::StaleTimestamp) } else { Ok(()) }
+}
+
+fn hex_body(
+    d: &Delivery<Unverified>,
+    v: &Verifier,
+    name: &'static str,
+    prefix: Option<&str>,
+    id_header: &'static str,
+) -> Result<Verified, VerifyError> {
+    let raw = header(&d.headers, name)?;
+    let hex_sig = match prefix {
+        Some(p) => raw.strip_prefix(p).ok_or(VerifyError::MalformedHeader(name))?,
+        None => raw,
+    };
+    let signature = hex::decode(hex_sig).map_err(|_| VerifyError::MalformedHeader(name))?;
+    let ok = v.secrets.iter().any(|s| matches(s.expose_secret().as_bytes(), &[&d.body], &signature));
+    if !ok {
+        return Err(VerifyError::NoMatch);
+    }
+    let event_id = header(&d.headers, id_header).ok().filter(|s| !s.is_empty()).map(str::to_string);
+    Ok(Verified { event_id, signed_at: None })
+}
+
+fn stripe(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified, VerifyError> {
+    const NAME: &str = "stripe-signature";
+    let raw = header(&d.headers, NAME)?;
+    let mut timestamp = None;
+    let mut signatures = Vec::new();
+    for item in raw.split(',') {
+        let (k, val) = item.split_once('=').ok_or(VerifyError::MalformedHeader(NAME))?;
+        match k.trim() {
+            "t" => timestamp = Some(val.trim().parse::<i64>().map_err(|_| VerifyError::MalformedHeader(NAME))?),
+            // Only v1 is accepted; v0 and unknown schemes are ignored, as Stripe's libraries do.
+            "v1" => signatures.push(hex::decode(val.trim()).map_err(|_| VerifyError::MalformedHeader(NAME))?),
+            _ => {}
+        }
+    }
+    let t = timestamp.ok_or(VerifyError::MalformedHeader(NAME))?;
+    if signatures.is_empty() {
+        return Err(VerifyError::NoMatch);
+    }
+    let t_text = t.to_string();
+    let parts: [&[u8]; 3] = [t_text.as_bytes(), b".", &d.body];
+    let ok = v.secrets.iter().any(|s| signatures.iter().any(|sig| matches(s.expose_secret().as_bytes(), &parts, sig)));
+    if !ok {
+        return Err(VerifyError::NoMatch);
+    }
+    within(t, now, v.tolerance_secs)?;
+    let event_id = serde_json::from_slice::<serde_json::Value>(&d.body)
+        .ok()
+        .and_then(|b| b.get("id").and_then(|id| id.as_str()).map(str::to_string));
+    Ok(Verified { event_id, signed_at: Some(t) })
+}
+
+fn standard(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified, VerifyError> {
+    let id = header(&d.headers, "webhook-id")?;
+    let ts_text = header(&d.headers, "webhook-timestamp")?;
+    let ts: i64 = ts_text.parse().map_err(|_| VerifyError::MalformedHeader("webhook-timestamp"))?;
+    let raw = header(&d.headers, "webhook-signature")?;
+    let keys: Vec<Vec<u8>> = v.secrets.iter().filter_map(|s| standard_key(s.expose_secret())).collect();
+    if keys.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
+    let parts: [&[u8]; 5] = [id.as_bytes(), b".", ts_text.as_bytes(), b".", &d.body];
+    let ok = raw
+        .split_whitespace()
+        .filter_map(|token| token.strip_prefix("v1,"))
+        .filter_map(|b64| BASE64.decode(b64).ok())
+        .any(|sig| keys.iter().any(|k| matches(k, &parts, &sig)));
+    if !ok {
+        return Err(VerifyError::NoMatch);
+    }
+    within(ts, now, v.tolerance_secs)?;
+    Ok(Verified { event_id: Some(id.to_string()), signed_at: Some(ts) })
+}
+
+/// `whsec_<base64>` (or bare base64) → key bytes.
+fn standard_key(secret: &str) -> Option<Vec<u8>> {
+    let b64 = secret.strip_prefix("whsec_").unwrap_or(secret);
+    if b64.is_empty() {
+        return None;
+    }
+    BASE64.decode(b64).ok().or_else(|| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64).ok())
+}
+
+/// Sign `body` the way `scheme`'s sender does; returns the headers to send. Used by tests and the sandbox.
+pub fn sign(scheme: Scheme, secret: &str, body: &[u8], timestamp: i64, id: &str) -> Vec<(&'static str, String)> {
+    let hex_of = |parts: &[&[u8]]| mac(secret.as_bytes(), parts).map(|m| hex::encode(m.finalize().into_bytes()));
+    match scheme {
+        Scheme::Razorpay => {
+            let sig = hex_of(&[body]).unwrap_or_default();
+            vec![("x-razorpay-signature", sig), ("x-razorpay-event-id", id.to_string())]
+        }
+        Scheme::HubSignature256 => {
+            let sig = hex_of(&[body]).unwrap_or_default();
+            vec![("x-hub-signature-256", format!("sha256={sig}")), ("x-github-delivery", id.to_string())]
+        }
+        Scheme::Stripe => {
+            let t = timestamp.to_string();
+            let sig = hex_of(&[t.as_bytes(), b".", body]).unwrap_or_default();
+            vec![("stripe-signature", format!("t={t},v1={sig}"))]
+        }
+        Scheme::StandardWebhooks => {
+            let t = timestamp.to_string();
+            let key = standard_key(secret).unwrap_or_default();
+            let sig = mac(&key, &[id.as_bytes(), b".", t.as_bytes(), b".", body])
+                .map(|m| BASE64.encode(m.finalize().into_bytes()))
+                .unwrap_or_default();
+            vec![("webhook-id", id.to_string()), ("webhook-timestamp", t), ("webhook-signature", format!("v1,{sig}"))]
+        }
+    }
+}
+
+#[cfg(test)]
+#[path = "verify_tests.rs"]
+mod tests;
