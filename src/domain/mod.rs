@@ -47,6 +47,33 @@ impl fmt::Display for Provider {
     }
 }
 
+/// Any upstream service Switchboard calls (payments providers and the CRM), for errors and logs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Service {
+    Razorpay,
+    Stripe,
+    HubSpot,
+}
+
+impl From<Provider> for Service {
+    fn from(p: Provider) -> Self {
+        match p {
+            Provider::Razorpay => Service::Razorpay,
+            Provider::Stripe => Service::Stripe,
+        }
+    }
+}
+
+impl fmt::Display for Service {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Service::Razorpay => "Razorpay",
+            Service::Stripe => "Stripe",
+            Service::HubSpot => "HubSpot",
+        })
+    }
+}
+
 /// Check that a provider object id is safe to put in a URL path: `prefix` then 1–64 of `[A-Za-z0-9_]`.
 pub fn validate_object_id(field: &str, id: &str, prefixes: &[&str]) -> Result<(), String> {
     let ok_chars = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');

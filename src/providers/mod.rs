@@ -6,7 +6,7 @@ pub mod razorpay;
 pub mod stripe;
 
 use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
-use crate::domain::{Invoice, InvoicePage, InvoiceQuery, Provider};
+use crate::domain::{Invoice, InvoicePage, InvoiceQuery, Provider, Service};
 use std::future::Future;
 use std::time::Duration;
 
@@ -44,35 +44,35 @@ pub enum ProviderError {
     #[error(
         "{provider} has no {what} with id '{id}'. Check the id (ids are case-sensitive) or list them to find the right one."
     )]
-    NotFound { provider: Provider, what: &'static str, id: String },
+    NotFound { provider: Service, what: &'static str, id: String },
     #[error(
         "{provider} rejected Switchboard's API credentials. The server's {provider} key is wrong, revoked, or for the other mode (test vs live); fix it in the server configuration and restart. Retrying will not help."
     )]
-    Unauthorized { provider: Provider },
+    Unauthorized { provider: Service },
     #[error(
         "{provider} refused this operation for the configured API key: {message}. Give the key the needed permission (restricted keys need it granted explicitly)."
     )]
-    Forbidden { provider: Provider, message: String },
+    Forbidden { provider: Service, message: String },
     #[error("{provider} is rate limiting requests and Switchboard's retries ran out. {}", retry_hint(*retry_after))]
-    RateLimited { provider: Provider, retry_after: Option<Duration> },
+    RateLimited { provider: Service, retry_after: Option<Duration> },
     #[error("{provider} rejected the request: {message}")]
-    Rejected { provider: Provider, message: String },
+    Rejected { provider: Service, message: String },
     #[error("{provider} reports a conflicting request still in flight or already made: {message}")]
-    Conflict { provider: Provider, message: String },
+    Conflict { provider: Service, message: String },
     #[error("{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute.")]
-    Upstream { provider: Provider, status: u16, message: String },
+    Upstream { provider: Service, status: u16, message: String },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
-    Timeout { provider: Provider },
+    Timeout { provider: Service },
     #[error(
         "could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again."
     )]
-    Unreachable { provider: Provider, message: String },
+    Unreachable { provider: Service, message: String },
     #[error("the connection to {provider} failed mid-request: {message}")]
-    Network { provider: Provider, message: String },
+    Network { provider: Service, message: String },
     #[error(
         "{provider} sent a response Switchboard could not read ({message}). This is a Switchboard bug or an API change; please report it."
     )]
-    Decode { provider: Provider, message: String },
+    Decode { provider: Service, message: String },
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
@@ -97,7 +97,8 @@ impl ProviderError {
         )
     }
 
-    pub(crate) fn transport(provider: Provider, e: http::TransportError) -> Self {
+    pub(crate) fn transport(provider: impl Into<Service>, e: http::TransportError) -> Self {
+        let provider = provider.into();
         match e {
             http::TransportError::Timeout => ProviderError::Timeout { provider },
             http::TransportError::Connect(message) => ProviderError::Unreachable { provider, message },
@@ -108,11 +109,12 @@ impl ProviderError {
     /// Map a non-success HTTP answer. `message` is the provider's own error text, `not_found` says
     /// whether the provider's answer means "no such object" (Razorpay sends those as 400).
     pub(crate) fn from_status(
-        provider: Provider,
+        provider: impl Into<Service>,
         reply: &http::Reply,
         message: Option<String>,
         not_found: Option<(&'static str, &str)>,
     ) -> Self {
+        let provider = provider.into();
         let status = reply.status.as_u16();
         let message = http::redact(&message.unwrap_or_else(|| format!("HTTP {status}")));
         if let Some((what, id)) = not_found {
@@ -128,7 +130,8 @@ impl ProviderError {
         }
     }
 
-    pub(crate) fn decode(provider: Provider, e: impl std::fmt::Display) -> Self {
+    pub(crate) fn decode(provider: impl Into<Service>, e: impl std::fmt::Display) -> Self {
+        let provider = provider.into();
         ProviderError::Decode { provider, message: http::redact(&e.to_string()) }
     }
 }

@@ -125,7 +125,7 @@ pub async fn create(
     task.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "the create task failed");
         Err(ToolError::OutcomeUnknown(crate::providers::ProviderError::Network {
-            provider: Provider::Razorpay,
+            provider: crate::domain::Service::Razorpay,
             message: "the create task stopped unexpectedly".into(),
         }))
     })

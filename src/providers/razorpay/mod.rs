@@ -119,7 +119,7 @@ impl Payments for RazorpayClient {
             Ok(link) => link.into_domain(),
             // Our key is the link's unique reference_id: this answer means an earlier attempt created it.
             Err(ProviderError::Rejected { message, .. }) if message.contains("reference ID already attempted") => {
-                self.find_payment_link(key).await?.ok_or(ProviderError::Conflict { provider: P, message })
+                self.find_payment_link(key).await?.ok_or(ProviderError::Conflict { provider: P.into(), message })
             }
             Err(e) => Err(e),
         }

@@ -119,11 +119,11 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
     let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
     let code = error.as_ref().and_then(|e| e.code.clone()).unwrap_or_default();
     if code == "rate_limit" {
-        return Err(ProviderError::RateLimited { provider: P, retry_after: reply.retry_after });
+        return Err(ProviderError::RateLimited { provider: P.into(), retry_after: reply.retry_after });
     }
     if error.as_ref().and_then(|e| e.kind.as_deref()) == Some("idempotency_error") {
         let message = error.and_then(|e| e.message).unwrap_or_default();
-        return Err(ProviderError::Conflict { provider: P, message: super::http::redact(&message) });
+        return Err(ProviderError::Conflict { provider: P.into(), message: super::http::redact(&message) });
     }
     let missing = reply.status.as_u16() == 404 || code == "resource_missing";
     let message = error.map(|e| match e.param {
