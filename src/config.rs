@@ -23,6 +23,8 @@ pub mod env {
     pub const RAZORPAY_BASE_URL: &str = "RAZORPAY_BASE_URL";
     pub const STRIPE_API_KEY: &str = "STRIPE_API_KEY";
     pub const STRIPE_BASE_URL: &str = "STRIPE_BASE_URL";
+    pub const HUBSPOT_ACCESS_TOKEN: &str = "HUBSPOT_ACCESS_TOKEN";
+    pub const HUBSPOT_BASE_URL: &str = "HUBSPOT_BASE_URL";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,7 @@ pub enum ConfigError {
 pub struct Config {
     pub razorpay: Option<RazorpayConfig>,
     pub stripe: Option<StripeConfig>,
+    pub hubspot: Option<HubSpotConfig>,
     /// Provider used when a tool call does not name one and it cannot be inferred.
     pub default_provider: Option<Provider>,
     pub http: HttpConfig,
@@ -71,6 +74,18 @@ pub struct RazorpayConfig {
     pub key_secret: SecretString,
     pub base_url: Url,
 }
+
+#[derive(Debug, Clone)]
+pub struct HubSpotConfig {
+    /// Private app access token (`pat-…`).
+    pub access_token: SecretString,
+    pub base_url: Url,
+    /// Client-side cap on CRM search requests per second (HubSpot allows a few per second per account).
+    pub search_per_second: u32,
+}
+
+/// HubSpot's search API allows about 4 requests per second per token; stay at or under it.
+pub const HUBSPOT_DEFAULT_SEARCH_PER_SECOND: u32 = 4;
 
 #[derive(Debug, Clone)]
 pub struct StripeConfig {
@@ -115,6 +130,7 @@ impl Default for OutboundConfig {
 
 pub const RAZORPAY_DEFAULT_BASE_URL: &str = "https://api.razorpay.com";
 pub const STRIPE_DEFAULT_BASE_URL: &str = "https://api.stripe.com";
+pub const HUBSPOT_DEFAULT_BASE_URL: &str = "https://api.hubapi.com";
 
 // ---- the TOML file, exactly as written by a person ----
 
@@ -125,6 +141,7 @@ struct FileConfig {
     default_provider: Option<Provider>,
     razorpay: Option<FileRazorpay>,
     stripe: Option<FileStripe>,
+    hubspot: Option<FileHubSpot>,
     http: Option<FileHttp>,
     outbound: Option<FileOutbound>,
     confirm: Option<ConfirmMode>,
@@ -144,6 +161,14 @@ struct FileRazorpay {
 struct FileStripe {
     api_key: Option<String>,
     base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileHubSpot {
+    access_token: Option<String>,
+    base_url: Option<String>,
+    search_per_second: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -180,6 +205,7 @@ impl Config {
         };
         let rz = file.razorpay.unwrap_or_default();
         let st = file.stripe.unwrap_or_default();
+        let hs = file.hubspot.unwrap_or_default();
         let http = file.http.unwrap_or_default();
         let out = file.outbound.unwrap_or_default();
 
@@ -217,6 +243,18 @@ impl Config {
             }),
             None => None,
         };
+        let hubspot = match env(env::HUBSPOT_ACCESS_TOKEN).or(from_file("hubspot.access_token", hs.access_token)) {
+            Some(token) => Some(HubSpotConfig {
+                access_token: SecretString::from(token),
+                base_url: base_url(
+                    env::HUBSPOT_BASE_URL,
+                    env(env::HUBSPOT_BASE_URL).or(hs.base_url),
+                    HUBSPOT_DEFAULT_BASE_URL,
+                )?,
+                search_per_second: hs.search_per_second.unwrap_or(HUBSPOT_DEFAULT_SEARCH_PER_SECOND).clamp(1, 100),
+            }),
+            None => None,
+        };
         let default_provider = match env(env::DEFAULT_PROVIDER) {
             Some(p) => Some(parse_provider(&p)?),
             None => file.default_provider,
@@ -233,6 +271,7 @@ impl Config {
         Ok(Config {
             razorpay,
             stripe,
+            hubspot,
             default_provider,
             http: HttpConfig {
                 token: http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?,

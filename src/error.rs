@@ -14,6 +14,11 @@ pub enum ToolError {
     /// The provider the call needs has no credentials in this server.
     #[error("{} is not configured on this Switchboard server. Ask the user to set {} in the server's environment (or the [{}] section of its config file) and restart it.{}", .provider, provider_env_vars(*.provider).join(" and "), .provider.as_str(), configured_hint(.configured))]
     NotConfigured { provider: Provider, configured: Vec<Provider> },
+    /// The CRM tools need HubSpot credentials.
+    #[error(
+        "HubSpot is not configured on this Switchboard server. Ask the user to create a HubSpot private app with the scopes crm.objects.contacts.read, crm.objects.companies.read and crm.objects.deals.read, then set HUBSPOT_ACCESS_TOKEN to its access token (or [hubspot] access_token in the config file) and restart Switchboard."
+    )]
+    CrmNotConfigured,
     /// No provider was named and none could be inferred.
     #[error("{0}")]
     AmbiguousProvider(String),

@@ -4,6 +4,7 @@ use crate::config::Config;
 use crate::domain::Provider;
 use crate::providers::Payments;
 use crate::providers::http::HttpClient;
+use crate::providers::hubspot::HubSpotClient;
 use crate::providers::razorpay::RazorpayClient;
 use crate::providers::stripe::StripeClient;
 use crate::store::Store;
@@ -20,6 +21,8 @@ pub struct AppState {
     pub request_state: RequestStateCodec,
     razorpay: Option<Arc<dyn Payments>>,
     stripe: Option<Arc<dyn Payments>>,
+    /// The CRM, when HubSpot is configured.
+    pub hubspot: Option<HubSpotClient>,
 }
 
 impl AppState {
@@ -29,6 +32,7 @@ impl AppState {
         let razorpay =
             config.razorpay.clone().map(|c| Arc::new(RazorpayClient::new(c, http.clone())) as Arc<dyn Payments>);
         let stripe = config.stripe.clone().map(|c| Arc::new(StripeClient::new(c, http.clone())) as Arc<dyn Payments>);
+        let hubspot = config.hubspot.clone().map(|c| HubSpotClient::new(c, http.clone()));
         let key: [u8; 32] = rand::random();
         AppState {
             store: Store::new(config.data_dir.clone()),
@@ -39,6 +43,7 @@ impl AppState {
             config,
             razorpay,
             stripe,
+            hubspot,
         }
     }
 

@@ -2,6 +2,7 @@
 
 pub mod contact;
 pub mod invoice;
+pub mod lead;
 pub mod money;
 pub mod payment_link;
 pub mod text;

@@ -37,6 +37,15 @@ pub fn parse_instant(field: &str, text: &str, edge: DayEdge) -> Result<i64, Stri
     time.map(|t| t.and_utc().timestamp()).ok_or_else(|| format!("{field} '{s}' is out of range"))
 }
 
+/// Any RFC 3339 timestamp (e.g. HubSpot's "2026-08-18T05:00:12.123Z") → UTC, whole seconds, "Z".
+/// A bare date ("2026-09-30") is kept as is.
+pub fn normalize(text: &str) -> Option<String> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text.trim()) {
+        return Some(t.with_timezone(&Utc).to_rfc3339_opts(SecondsFormat::Secs, true));
+    }
+    NaiveDate::parse_from_str(text.trim(), "%Y-%m-%d").ok().map(|d| d.to_string())
+}
+
 /// The current time in unix seconds.
 pub fn now() -> i64 {
     Utc::now().timestamp()

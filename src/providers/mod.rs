@@ -2,6 +2,7 @@
 //! maps it to the provider-neutral types in [`crate::domain`].
 
 pub mod http;
+pub mod hubspot;
 pub mod razorpay;
 pub mod stripe;
 

@@ -1,0 +1,306 @@
+//! HubSpot CRM v3 client: private-app Bearer token, JSON. Contacts are searched with `filterGroups` (filters in a
+//! group AND, groups OR) and read with their company and deal associations.
+//!
+//! HubSpot's search endpoint is limited to a few requests per second per account, so searches pass a
+//! client-side rate limiter (one every 1/`search_per_second` s, no bursts); 429s are retried by the shared
+//! HTTP client honouring `Retry-After`.
+
+use super::ProviderError;
+use super::http::{HttpClient, Reply, Retry};
+use crate::config::HubSpotConfig;
+use crate::domain::lead::{ContactRef, Deal, Lead, LeadCompany, LeadDetail, LeadPage, LeadQuery};
+use crate::domain::{Service, text, time};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use reqwest::Method;
+use secrecy::ExposeSecret;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+use std::time::Duration;
+
+const S: Service = Service::HubSpot;
+
+/// Contact properties every lead carries.
+const CONTACT_PROPERTIES: &[&str] = &[
+    "firstname",
+    "lastname",
+    "email",
+    "phone",
+    "mobilephone",
+    "company",
+    "lifecyclestage",
+    "hs_lead_status",
+    "hubspot_owner_id",
+    "createdate",
+    "notes_last_updated",
+];
+const COMPANY_PROPERTIES: &[&str] = &["name", "domain", "industry"];
+const DEAL_PROPERTIES: &[&str] =
+    &["dealname", "dealstage", "amount", "deal_currency_code", "closedate", "hs_is_closed"];
+
+/// The most results one search page returns.
+pub const MAX_SEARCH_LIMIT: usize = 100;
+
+pub struct HubSpotClient {
+    http: Arc<HttpClient>,
+    config: HubSpotConfig,
+    search_gate: DefaultDirectRateLimiter,
+}
+
+impl HubSpotClient {
+    pub fn new(config: HubSpotConfig, http: Arc<HttpClient>) -> Self {
+        let per_second = config.search_per_second.max(1);
+        let period = Duration::from_nanos(1_000_000_000 / u64::from(per_second));
+        // `with_period` is None only for a zero period, which a rate ≤ 1e9/s cannot produce.
+        let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
+        HubSpotClient { http, config, search_gate: RateLimiter::direct(quota) }
+    }
+
+    /// Search contacts; no match is an empty page.
+    pub async fn find_leads(&self, query: &LeadQuery) -> Result<LeadPage, ProviderError> {
+        let body = search_body(query);
+        self.search_gate.until_ready().await;
+        let page: SearchPage =
+            self.call(Method::POST, "/crm/v3/objects/contacts/search", &[], Some(&body), None).await?;
+        Ok(LeadPage {
+            leads: page.results.into_iter().map(WireObject::into_lead).collect(),
+            total: page.total,
+            next_after: page.paging.and_then(|p| p.next).map(|n| n.after),
+        })
+    }
+
+    /// One contact with its first associated company and its open deals.
+    pub async fn get_lead(&self, contact: &ContactRef) -> Result<LeadDetail, ProviderError> {
+        let mut query = vec![("properties", CONTACT_PROPERTIES.join(",")), ("associations", "companies,deals".into())];
+        let (path_id, shown) = match contact {
+            ContactRef::Id(id) => (id.clone(), id.clone()),
+            ContactRef::Email(email) => {
+                query.push(("idProperty", "email".into()));
+                (encode_path(email.as_str()), email.to_string())
+            }
+        };
+        let path = format!("/crm/v3/objects/contacts/{path_id}");
+        let wire: WireObject = self.call(Method::GET, &path, &query, None, Some(("contact", &shown))).await?;
+        let company_id = wire.associated("companies").into_iter().next();
+        let deal_ids = wire.associated("deals");
+        let company = match company_id {
+            Some(id) => Some(self.company(&id).await?),
+            None => None,
+        };
+        let open_deals = self.open_deals(&deal_ids).await?;
+        Ok(LeadDetail { lead: wire.into_lead(), company, open_deals })
+    }
+
+    async fn company(&self, id: &str) -> Result<LeadCompany, ProviderError> {
+        let query = [("properties", COMPANY_PROPERTIES.join(","))];
+        let path = format!("/crm/v3/objects/companies/{id}");
+        let wire: WireObject = self.call(Method::GET, &path, &query, None, Some(("company", id))).await?;
+        let p = |k: &str| wire.text(k);
+        Ok(LeadCompany { name: p("name"), domain: p("domain"), industry: p("industry"), id: wire.id.clone() })
+    }
+
+    async fn open_deals(&self, ids: &[String]) -> Result<Vec<Deal>, ProviderError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let inputs: Vec<Value> = ids.iter().take(100).map(|id| json!({"id": id})).collect();
+        let body = json!({"properties": DEAL_PROPERTIES, "propertiesWithHistory": [], "inputs": inputs});
+        let batch: Batch = self.call(Method::POST, "/crm/v3/objects/deals/batch/read", &[], Some(&body), None).await?;
+        Ok(batch
+            .results
+            .into_iter()
+            .filter(|d| d.raw("hs_is_closed") != Some("true"))
+            .map(|d| Deal {
+                name: d.text("dealname"),
+                stage: d.raw("dealstage").map(str::to_string),
+                amount: d.raw("amount").filter(|a| !a.is_empty()).map(str::to_string),
+                currency: d.raw("deal_currency_code").map(str::to_string),
+                close_date: d.raw("closedate").and_then(time::normalize),
+                id: d.id,
+            })
+            .collect())
+    }
+
+    /// One HubSpot call. Searches and batch reads are POSTs that change nothing, so they may be retried.
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path: &str,
+        query: &[(&str, String)],
+        body: Option<&Value>,
+        object: Option<(&'static str, &str)>,
+    ) -> Result<T, ProviderError> {
+        let url = format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'));
+        let reply = self
+            .http
+            .send(Retry::Safe, |c| {
+                let request =
+                    c.request(method.clone(), &url).bearer_auth(self.config.access_token.expose_secret()).query(query);
+                match body {
+                    Some(body) => request.json(body),
+                    None => request,
+                }
+            })
+            .await
+            .map_err(|e| ProviderError::transport(S, e))?;
+        decode(reply, object)
+    }
+}
+
+/// The search request: filters that must all hold, times the alternatives (phone or mobile phone; a single
+/// name word as first or last name), as OR-ed filter groups.
+pub fn search_body(q: &LeadQuery) -> Value {
+    let filter = |property: &str, operator: &str, value: &str| json!({"propertyName": property, "operator": operator, "value": value});
+    let mut all = Vec::new();
+    if let Some(email) = &q.email {
+        all.push(filter("email", "EQ", email.as_str()));
+    }
+    if let Some(company) = &q.company {
+        all.extend(company.split_whitespace().take(3).map(|w| filter("company", "CONTAINS_TOKEN", w)));
+    }
+    let words: Vec<&str> = q.name.as_deref().map(|n| n.split_whitespace().collect()).unwrap_or_default();
+    let name_choices: Vec<Vec<Value>> = match words.as_slice() {
+        [] => vec![vec![]],
+        [one] => {
+            vec![vec![filter("firstname", "CONTAINS_TOKEN", one)], vec![filter("lastname", "CONTAINS_TOKEN", one)]]
+        }
+        [first, .., last] => {
+            vec![vec![filter("firstname", "CONTAINS_TOKEN", first), filter("lastname", "CONTAINS_TOKEN", last)]]
+        }
+    };
+    let phone_choices: Vec<Vec<Value>> = match &q.phone {
+        None => vec![vec![]],
+        Some(p) => vec![vec![filter("phone", "EQ", p.as_str())], vec![filter("mobilephone", "EQ", p.as_str())]],
+    };
+    let mut groups = Vec::new();
+    for name in &name_choices {
+        for phone in &phone_choices {
+            let filters: Vec<Value> = all.iter().chain(name).chain(phone).cloned().collect();
+            if !filters.is_empty() {
+                groups.push(json!({"filters": filters}));
+            }
+        }
+    }
+    let mut body = json!({
+        "filterGroups": groups,
+        "properties": CONTACT_PROPERTIES,
+        "sorts": [{"propertyName": "createdate", "direction": "DESCENDING"}],
+        "limit": q.limit.min(MAX_SEARCH_LIMIT),
+    });
+    if let Some(after) = &q.after {
+        body["after"] = json!(after);
+    }
+    body
+}
+
+/// Percent-encode a path segment (an e-mail used as the contact id).
+fn encode_path(segment: &str) -> String {
+    segment
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'.' | b'_' | b'~' => (b as char).to_string(),
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
+    if reply.status.is_success() {
+        return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(S, e));
+    }
+    let message = serde_json::from_slice::<WireError>(&reply.body).ok().and_then(|e| e.message);
+    let missing = reply.status.as_u16() == 404;
+    Err(ProviderError::from_status(S, &reply, message, object.filter(|_| missing)))
+}
+
+// ---- wire format ----
+
+#[derive(Deserialize)]
+struct WireError {
+    message: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct SearchPage {
+    total: Option<u64>,
+    #[serde(default)]
+    results: Vec<WireObject>,
+    paging: Option<Paging>,
+}
+
+#[derive(Deserialize)]
+struct Paging {
+    next: Option<NextPage>,
+}
+
+#[derive(Deserialize)]
+struct NextPage {
+    after: String,
+}
+
+#[derive(Deserialize)]
+struct Batch {
+    #[serde(default)]
+    results: Vec<WireObject>,
+}
+
+/// A CRM object: an id and string-or-null properties, plus associations when asked for.
+#[derive(Deserialize)]
+struct WireObject {
+    id: String,
+    #[serde(default)]
+    properties: HashMap<String, Option<String>>,
+    #[serde(default)]
+    associations: HashMap<String, AssociationList>,
+}
+
+#[derive(Deserialize)]
+struct AssociationList {
+    #[serde(default)]
+    results: Vec<AssociationRef>,
+}
+
+#[derive(Deserialize)]
+struct AssociationRef {
+    id: String,
+}
+
+impl WireObject {
+    fn raw(&self, key: &str) -> Option<&str> {
+        self.properties.get(key).and_then(|v| v.as_deref()).map(str::trim).filter(|v| !v.is_empty())
+    }
+
+    fn text(&self, key: &str) -> Option<String> {
+        self.raw(key).and_then(text::untrusted)
+    }
+
+    /// Ids of associated objects of a type, in order, without duplicates (HubSpot lists one per association type).
+    fn associated(&self, kind: &str) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for r in self.associations.get(kind).map(|a| a.results.as_slice()).unwrap_or_default() {
+            if !ids.contains(&r.id) {
+                ids.push(r.id.clone());
+            }
+        }
+        ids
+    }
+
+    fn into_lead(self) -> Lead {
+        let name = [self.raw("firstname"), self.raw("lastname")].into_iter().flatten().collect::<Vec<_>>().join(" ");
+        Lead {
+            name: text::untrusted(&name),
+            email: self.text("email"),
+            phone: self.text("phone").or_else(|| self.text("mobilephone")),
+            company_name: self.text("company"),
+            lifecycle_stage: self.raw("lifecyclestage").map(str::to_string),
+            lead_status: self.raw("hs_lead_status").map(str::to_string),
+            owner_id: self.raw("hubspot_owner_id").map(str::to_string),
+            created_at: self.raw("createdate").and_then(time::normalize),
+            last_activity_at: self.raw("notes_last_updated").and_then(time::normalize),
+            id: self.id,
+        }
+    }
+}
