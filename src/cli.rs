@@ -5,9 +5,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Switchboard: one MCP server that lets AI agents act on your business systems —
-/// look up invoices and create payment links (exactly once, after the user confirms) on Razorpay and Stripe.
+/// look up invoices and create payment links (exactly once, after the user confirms) on Razorpay and Stripe,
+/// and look up CRM leads on HubSpot.
 ///
-/// Provider credentials come from the environment (RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET, STRIPE_API_KEY)
+/// Provider credentials come from the environment (RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET, STRIPE_API_KEY,
+/// HUBSPOT_ACCESS_TOKEN)
 /// or a TOML config file. Logs go to stderr; set RUST_LOG=debug for more.
 #[derive(Debug, Parser)]
 #[command(name = "switchboard", version, about, long_about, propagate_version = true)]

@@ -7,10 +7,10 @@
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token).
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers.
-//! - [`tools`]: one toolset per file (invoices, payment links), plus exactly-once creation and user confirmation.
+//! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.
 //! - [`error`]: `ToolError`, the in-band error at the MCP edge.
 //! - [`domain`]: provider-neutral types that validate on construction (money, invoices, payment links, e-mail).
-//! - [`providers`]: Razorpay and Stripe clients over one shared HTTP client (deadlines, retries).
+//! - [`providers`]: Razorpay, Stripe and HubSpot clients over one shared HTTP client (deadlines, retries).
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
 //! - [`store`]: durable state in embedded SQLite (the idempotency ledger).

@@ -211,7 +211,7 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
     if reply.status.is_success() {
         return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(S, e));
     }
-    let message = serde_json::from_slice::<WireError>(&reply.body).ok().and_then(|e| e.message);
+    let message = serde_json::from_slice::<WireError>(&reply.body).ok().and_then(WireError::into_message);
     let missing = reply.status.as_u16() == 404;
     Err(ProviderError::from_status(S, &reply, message, object.filter(|_| missing)))
 }
@@ -221,6 +221,30 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
 #[derive(Deserialize)]
 struct WireError {
     message: Option<String>,
+    #[serde(default)]
+    errors: Vec<WireErrorDetail>,
+}
+
+#[derive(Deserialize)]
+struct WireErrorDetail {
+    #[serde(default)]
+    context: HashMap<String, Vec<String>>,
+}
+
+impl WireError {
+    /// HubSpot's message, plus the scopes a 403 says are missing (so the fix is in the error).
+    fn into_message(self) -> Option<String> {
+        let scopes: Vec<String> = self
+            .errors
+            .into_iter()
+            .flat_map(|e| e.context.get("requiredGranularScopes").cloned().unwrap_or_default())
+            .collect();
+        match (self.message, scopes.is_empty()) {
+            (Some(m), true) => Some(m),
+            (Some(m), false) => Some(format!("{m} Required scopes (one of): {}", scopes.join(", "))),
+            (None, _) => None,
+        }
+    }
 }
 
 #[derive(Deserialize)]

@@ -4,6 +4,7 @@
 mod catalog;
 mod helpers;
 mod http_security;
+mod hubspot;
 mod invoice_tools;
 mod payment_links;
 mod razorpay;
