@@ -33,6 +33,20 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     let providers: Vec<&str> = state.config.configured_providers().iter().map(|p| p.as_str()).collect();
     match transport {
         Transport::Stdio => {
+            if let Some(addr) = state.config.webhooks.listen {
+                let listener =
+                    tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
+                tracing::info!("receiving webhooks on http://{}/webhooks/{{source}}", listener.local_addr()?);
+                let app = crate::webhooks::receiver::routes(state.clone());
+                let stop = shutdown.clone();
+                tokio::spawn(async move {
+                    let served =
+                        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
+                    if let Err(e) = served {
+                        tracing::error!(error = %e, "the webhook listener stopped");
+                    }
+                });
+            }
             tracing::info!(?providers, "serving MCP on stdio");
             transport::stdio::serve(state, shutdown).await?;
         }
@@ -52,6 +66,12 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
 async fn reconcile(state: Arc<AppState>) {
     if !state.store.exists() {
         return;
+    }
+    let retention = i64::from(state.config.webhooks.retention_days) * 86_400;
+    match state.store.events().prune(crate::domain::time::now() - retention).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "dropped events past their retention"),
+        Err(e) => tracing::warn!(error = %e, "could not prune old events"),
     }
     match crate::tools::once::reconcile_abandoned(&state).await {
         Ok(0) => {}

@@ -49,6 +49,10 @@ pub struct ServeArgs {
     /// Environment variables override it.
     #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
     pub config: Option<PathBuf>,
+    /// In stdio mode, also receive provider webhooks on this address (POST /webhooks/{source}).
+    /// The HTTP server always receives them next to /mcp.
+    #[arg(long, value_name = "ADDR")]
+    pub webhooks: Option<SocketAddr>,
     /// Serve only read-only tools (no payment links created or cancelled). Same as SWITCHBOARD_READ_ONLY=1.
     #[arg(long)]
     pub read_only: bool,

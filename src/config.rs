@@ -4,9 +4,12 @@
 //! A bad configuration fails at start-up with a sentence naming the key, never mid-conversation.
 
 use crate::domain::Provider;
+use crate::webhooks::Scheme;
 use reqwest::Url;
 use secrecy::SecretString;
 use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +27,8 @@ pub mod env {
     pub const STRIPE_API_KEY: &str = "STRIPE_API_KEY";
     pub const STRIPE_BASE_URL: &str = "STRIPE_BASE_URL";
     pub const HUBSPOT_ACCESS_TOKEN: &str = "HUBSPOT_ACCESS_TOKEN";
+    pub const RAZORPAY_WEBHOOK_SECRET: &str = "RAZORPAY_WEBHOOK_SECRET";
+    pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
     pub const HUBSPOT_BASE_URL: &str = "HUBSPOT_BASE_URL";
 }
 
@@ -46,6 +51,7 @@ pub struct Config {
     /// Provider used when a tool call does not name one and it cannot be inferred.
     pub default_provider: Option<Provider>,
     pub http: HttpConfig,
+    pub webhooks: WebhookConfig,
     pub outbound: OutboundConfig,
     /// Where durable state lives (idempotency ledger, event log).
     pub data_dir: PathBuf,
@@ -91,6 +97,40 @@ pub const HUBSPOT_DEFAULT_SEARCH_PER_SECOND: u32 = 4;
 pub struct StripeConfig {
     pub api_key: SecretString,
     pub base_url: Url,
+}
+
+/// Webhook receiving.
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// Sources by name (the `{source}` in `POST /webhooks/{source}`).
+    pub sources: BTreeMap<String, WebhookSource>,
+    /// Where the stdio server also listens for deliveries (the HTTP server always serves `/webhooks/…`).
+    pub listen: Option<SocketAddr>,
+    /// Larger bodies are refused with 413.
+    pub max_body_bytes: usize,
+    /// Events (and their dedupe keys) are kept this long.
+    pub retention_days: u32,
+    /// The longest `wait_for_event` / `wait_for_payment` may wait.
+    pub max_wait_secs: u64,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            sources: BTreeMap::new(),
+            listen: None,
+            max_body_bytes: 1 << 20,
+            retention_days: 30,
+            max_wait_secs: 300,
+        }
+    }
+}
+
+/// One sender: its signature scheme and secrets (several while rotating).
+#[derive(Debug, Clone)]
+pub struct WebhookSource {
+    pub scheme: Scheme,
+    pub secrets: Vec<SecretString>,
 }
 
 /// Streamable HTTP transport settings.
@@ -142,6 +182,7 @@ struct FileConfig {
     razorpay: Option<FileRazorpay>,
     stripe: Option<FileStripe>,
     hubspot: Option<FileHubSpot>,
+    webhooks: Option<FileWebhooks>,
     http: Option<FileHttp>,
     outbound: Option<FileOutbound>,
     confirm: Option<ConfirmMode>,
@@ -161,6 +202,26 @@ struct FileRazorpay {
 struct FileStripe {
     api_key: Option<String>,
     base_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWebhooks {
+    listen: Option<SocketAddr>,
+    max_body_bytes: Option<usize>,
+    retention_days: Option<u32>,
+    max_wait_secs: Option<u64>,
+    #[serde(default)]
+    sources: BTreeMap<String, FileWebhookSource>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWebhookSource {
+    /// Required for names other than "razorpay" and "stripe".
+    scheme: Option<Scheme>,
+    #[serde(default)]
+    secrets: Vec<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -255,6 +316,7 @@ impl Config {
             }),
             None => None,
         };
+        let webhooks = webhook_config(file.webhooks.unwrap_or_default(), &env)?;
         let default_provider = match env(env::DEFAULT_PROVIDER) {
             Some(p) => Some(parse_provider(&p)?),
             None => file.default_provider,
@@ -273,6 +335,7 @@ impl Config {
             stripe,
             hubspot,
             default_provider,
+            webhooks,
             http: HttpConfig {
                 token: http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?,
                 allowed_hosts: http.allowed_hosts,
@@ -337,6 +400,50 @@ fn missing_pair(missing: &str, present: &str) -> ConfigError {
     ConfigError::Invalid(format!(
         "{present} is set but {missing} is not; Razorpay needs both (find them under Account & Settings → API Keys)"
     ))
+}
+
+/// Webhook sources from the file plus `RAZORPAY_WEBHOOK_SECRET` / `STRIPE_WEBHOOK_SECRET` (comma-separated to
+/// rotate). "razorpay" and "stripe" imply their scheme; other sources must name one.
+fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> Result<WebhookConfig, ConfigError> {
+    let defaults = WebhookConfig::default();
+    let mut sources = BTreeMap::new();
+    let mut named = file.sources;
+    for (name, var) in [("razorpay", env::RAZORPAY_WEBHOOK_SECRET), ("stripe", env::STRIPE_WEBHOOK_SECRET)] {
+        if let Some(value) = env(var) {
+            let entry = named.entry(name.to_string()).or_default();
+            entry.secrets.extend(value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+        }
+    }
+    for (name, source) in named {
+        let scheme = match (source.scheme, name.as_str()) {
+            (Some(s), _) => s,
+            (None, "razorpay") => Scheme::Razorpay,
+            (None, "stripe") => Scheme::Stripe,
+            (None, _) => {
+                return Err(ConfigError::Invalid(format!(
+                    "[webhooks.sources.{name}] needs scheme = \"razorpay\", \"stripe\", \"standard_webhooks\" or \"hub_signature_256\""
+                )));
+            }
+        };
+        let valid_name = !name.is_empty()
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
+        if !valid_name || source.secrets.is_empty() {
+            return Err(ConfigError::Invalid(format!(
+                "webhook source '{name}' needs a lower-case name ([a-z0-9_-]) and at least one secret"
+            )));
+        }
+        sources.insert(
+            name,
+            WebhookSource { scheme, secrets: source.secrets.into_iter().map(SecretString::from).collect() },
+        );
+    }
+    Ok(WebhookConfig {
+        sources,
+        listen: file.listen,
+        max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        retention_days: file.retention_days.unwrap_or(defaults.retention_days).max(30),
+        max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs).clamp(1, 3600),
+    })
 }
 
 /// The HTTP bearer token must be long enough not to be guessed.

@@ -24,6 +24,9 @@ fn main() -> anyhow::Result<()> {
             telemetry::init();
             let mut config = Config::load(args.config.as_deref()).context("loading configuration")?;
             config.read_only |= args.read_only;
+            if args.webhooks.is_some() {
+                config.webhooks.listen = args.webhooks;
+            }
             let transport = match args.http {
                 Some(addr) => app::Transport::Http(addr),
                 None => app::Transport::Stdio,

@@ -23,6 +23,8 @@ pub struct AppState {
     stripe: Option<Arc<dyn Payments>>,
     /// The CRM, when HubSpot is configured.
     pub hubspot: Option<HubSpotClient>,
+    /// The newest stored event's sequence number; waiters subscribe before they check the store.
+    events: tokio::sync::watch::Sender<i64>,
 }
 
 impl AppState {
@@ -44,7 +46,24 @@ impl AppState {
             razorpay,
             stripe,
             hubspot,
+            events: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// Wake everyone waiting for events: event `seq` is durably stored.
+    pub fn event_stored(&self, seq: i64) {
+        self.events.send_if_modified(|latest| {
+            let newer = seq > *latest;
+            if newer {
+                *latest = seq;
+            }
+            newer
+        });
+    }
+
+    /// A receiver that sees every store after this call (subscribe first, then read the store: no lost wake-up).
+    pub fn subscribe_events(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.events.subscribe()
     }
 
     /// The client for `provider`, if it is configured.

@@ -1,6 +1,7 @@
 //! Provider-neutral types that validate on construction. Past the tool edge nothing re-checks them.
 
 pub mod contact;
+pub mod event;
 pub mod invoice;
 pub mod lead;
 pub mod money;

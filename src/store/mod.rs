@@ -1,6 +1,7 @@
 //! Durable state in an embedded SQLite database in the data directory (WAL, `synchronous=FULL`,
 //! `BEGIN IMMEDIATE` writes). Opened on first use, so start-up never waits for it.
 
+pub mod events;
 pub mod ledger;
 
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};

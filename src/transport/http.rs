@@ -60,7 +60,9 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         Some(token) => mcp.layer(middleware::from_fn_with_state(Arc::new(token), require_bearer)),
         None => mcp,
     };
-    mcp.route("/healthz", axum::routing::get(|| async { "ok" }))
+    // Webhooks arrive from providers (often through a tunnel, under any Host): signatures guard them, not the
+    // MCP token or the Host/Origin lists.
+    mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(crate::webhooks::receiver::routes(state))
 }
 
 /// Serve on an already-bound listener until `shutdown` fires, then drain.

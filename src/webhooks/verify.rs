@@ -17,7 +17,8 @@ type HmacSha256 = Hmac<Sha256>;
 pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 
 /// A signature scheme a source uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Scheme {
     /// `X-Razorpay-Signature`: hex HMAC-SHA256 of the body; dedupe on `X-Razorpay-Event-Id`.
     Razorpay,
@@ -52,6 +53,7 @@ pub struct Unverified;
 /// Verified by a configured secret; carries the provider's delivery id when the scheme has one.
 #[derive(Debug, Clone)]
 pub struct Verified {
+    pub scheme: Scheme,
     pub event_id: Option<String>,
     /// The signed timestamp (unix seconds), for schemes that sign one.
     pub signed_at: Option<i64>,
@@ -153,7 +155,7 @@ fn hex_body(
         return Err(VerifyError::NoMatch);
     }
     let event_id = header(&d.headers, id_header).ok().filter(|s| !s.is_empty()).map(str::to_string);
-    Ok(Verified { event_id, signed_at: None })
+    Ok(Verified { scheme: v.scheme, event_id, signed_at: None })
 }
 
 fn stripe(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified, VerifyError> {
@@ -184,7 +186,7 @@ fn stripe(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified, 
     let event_id = serde_json::from_slice::<serde_json::Value>(&d.body)
         .ok()
         .and_then(|b| b.get("id").and_then(|id| id.as_str()).map(str::to_string));
-    Ok(Verified { event_id, signed_at: Some(t) })
+    Ok(Verified { scheme: v.scheme, event_id, signed_at: Some(t) })
 }
 
 fn standard(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified, VerifyError> {
@@ -206,7 +208,7 @@ fn standard(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified
         return Err(VerifyError::NoMatch);
     }
     within(ts, now, v.tolerance_secs)?;
-    Ok(Verified { event_id: Some(id.to_string()), signed_at: Some(ts) })
+    Ok(Verified { scheme: v.scheme, event_id: Some(id.to_string()), signed_at: Some(ts) })
 }
 
 /// `whsec_<base64>` (or bare base64) → key bytes.

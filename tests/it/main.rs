@@ -10,3 +10,4 @@ mod payment_links;
 mod razorpay;
 mod spawned_binary;
 mod stripe;
+mod webhooks;
