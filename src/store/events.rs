@@ -67,6 +67,20 @@ impl Events<'_> {
 
     /// Events matching `filter`, oldest first (by arrival), at most `limit`.
     pub async fn list(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.select(filter, limit, "ASC").await
+    }
+
+    /// The most recent event matching `filter`.
+    pub async fn newest(&self, filter: &EventFilter) -> Result<Option<(i64, Event)>, StoreError> {
+        Ok(self.select(filter, 1, "DESC").await?.into_iter().next())
+    }
+
+    async fn select(
+        &self,
+        filter: &EventFilter,
+        limit: i64,
+        order: &'static str,
+    ) -> Result<Vec<(i64, Event)>, StoreError> {
         let pool = self.store.pool().await?;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE 1 = 1"));
         if let Some(source) = &filter.source {
@@ -101,7 +115,7 @@ impl Events<'_> {
         if let Some(after) = filter.after_seq {
             q.push(" AND seq > ").push_bind(after);
         }
-        q.push(" ORDER BY seq ASC LIMIT ").push_bind(limit);
+        q.push(format!(" ORDER BY seq {order} LIMIT ")).push_bind(limit);
         let rows = q.build().fetch_all(pool).await?;
         rows.iter().map(|r| Ok((r.get::<i64, _>("seq"), to_event(r)?))).collect()
     }

@@ -4,6 +4,7 @@
 pub mod confirm;
 pub mod crm;
 pub mod cursor;
+pub mod events;
 pub mod invoices;
 pub mod once;
 pub mod payment_links;

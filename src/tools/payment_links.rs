@@ -2,7 +2,7 @@
 
 use super::confirm::{Confirmation, confirm};
 use super::once;
-use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, Phone};
+use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, PaymentLinkStatus, Phone};
 use crate::domain::time::{DayEdge, parse_instant};
 use crate::domain::{Currency, Email, Money, Provider, text, validate_object_id};
 use crate::error::ToolError;
@@ -148,7 +148,15 @@ impl Switchboard {
         Parameters(args): Parameters<PaymentLinkIdArgs>,
     ) -> Result<Json<PaymentLink>, ToolError> {
         let (payments, id) = self.link_target(&args)?;
-        Ok(Json(payments.get_payment_link(&id).await?))
+        let mut link = payments.get_payment_link(&id).await?;
+        // A verified payment_link.paid webhook is proof of payment even when the provider's read lags behind.
+        if link.status != PaymentLinkStatus::Paid
+            && let Some(paid) = super::events::paid_link_event(self.state(), &id).await?
+        {
+            link.status = PaymentLinkStatus::Paid;
+            link.amount_paid = paid.unwrap_or(link.amount.clone());
+        }
+        Ok(Json(link))
     }
 
     /// Cancel a payment link so it no longer accepts payment. Cannot be undone; payments already made are not

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 mod catalog;
+mod events;
 mod helpers;
 mod http_security;
 mod hubspot;

@@ -1,0 +1,143 @@
+//! Listening end to end: an agent waits for a payment over MCP (Streamable HTTP), the provider's signed webhook
+//! arrives at the same server, and the wait returns — with progress while waiting and no provider polling.
+
+use crate::helpers::{config, structured};
+use crate::webhooks::{deliver_razorpay, start, with_webhooks};
+use rmcp::model::{
+    CallToolRequestParams, ClientCapabilities, ClientConfig, Implementation, NumberOrString, ProgressNotificationParam,
+    ProgressToken, RequestMetaObject,
+};
+use rmcp::service::NotificationContext;
+use rmcp::transport::StreamableHttpClientTransport;
+use rmcp::{ClientHandler, RoleClient, ServiceExt};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+use wiremock::MockServer;
+
+/// A client that forwards every progress notification to the test.
+#[derive(Clone)]
+struct Watching {
+    progress: mpsc::UnboundedSender<ProgressNotificationParam>,
+}
+
+impl ClientHandler for Watching {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("watching", "0"))
+    }
+
+    async fn on_progress(&self, params: ProgressNotificationParam, _: NotificationContext<RoleClient>) {
+        let _ = self.progress.send(params);
+    }
+}
+
+fn paid_webhook() -> String {
+    crate::helpers::fixture("razorpay/webhook_payment_link_paid.json").trim().to_string()
+}
+
+#[tokio::test]
+async fn wait_for_payment_returns_when_the_webhook_lands_without_polling_the_provider() {
+    let razorpay_api = MockServer::start().await; // any request here would be polling
+    let rx = start(with_webhooks(config(Some(&razorpay_api.uri()), None))).await;
+    let (progress_tx, mut progress_rx) = mpsc::unbounded_channel();
+    let transport = StreamableHttpClientTransport::from_uri(format!("http://{}/mcp", rx.addr));
+    let client = Arc::new(Watching { progress: progress_tx }.serve(transport).await.unwrap());
+
+    let waiting = {
+        let client = client.clone();
+        tokio::spawn(async move {
+            let mut params = CallToolRequestParams::new("wait_for_payment").with_arguments(
+                json!({"payment_link_id": "plink_SCx4Lm8QwErT2y", "timeout_secs": 60}).as_object().unwrap().clone(),
+            );
+            params.meta =
+                Some(RequestMetaObject::with_progress_token(ProgressToken(NumberOrString::String("pay-wait".into()))));
+            let result = client.call_tool(params).await.unwrap();
+            (result, Instant::now())
+        })
+    };
+    // The wait is under way once it reports progress; then the provider's webhook arrives.
+    let first = tokio::time::timeout(Duration::from_secs(10), progress_rx.recv()).await.unwrap().unwrap();
+    assert!(first.total.is_some_and(|t| t >= 60.0), "{first:?}");
+    assert_eq!(deliver_razorpay(rx.addr, &paid_webhook(), "evt_RZ_PAID_1").await, reqwest::StatusCode::OK);
+    let acked = Instant::now();
+
+    let (result, returned) = tokio::time::timeout(Duration::from_secs(10), waiting).await.unwrap().unwrap();
+    let latency = returned.duration_since(acked);
+    println!("webhook ack → wait_for_payment returned: {latency:?}");
+    assert!(latency < Duration::from_secs(1), "the wait should end right after the delivery, took {latency:?}");
+    let outcome = structured(&result);
+    assert_eq!(outcome["paid"], true);
+    assert_eq!(outcome["timed_out"], false);
+    assert_eq!(outcome["payment_id"], "pay_SCx9RtYu3IoP4a");
+    assert_eq!(outcome["amount"]["formatted"], "₹45,000.00");
+    assert_eq!(outcome["event"]["type"], "payment_link.paid");
+    assert!(razorpay_api.received_requests().await.unwrap().is_empty(), "no provider polling during the wait");
+}
+
+#[tokio::test]
+async fn a_payment_that_already_arrived_returns_at_once_and_shows_in_get_payment_link() {
+    let razorpay_api = MockServer::start().await;
+    wiremock::Mock::given(wiremock::matchers::path("/v1/payment_links/plink_SCx4Lm8QwErT2y"))
+        .respond_with(
+            wiremock::ResponseTemplate::new(200)
+                .set_body_raw(crate::helpers::fixture("razorpay/payment_link_created.json"), "application/json"),
+        )
+        .mount(&razorpay_api)
+        .await;
+    let rx = start(with_webhooks(config(Some(&razorpay_api.uri()), None))).await;
+    deliver_razorpay(rx.addr, &paid_webhook(), "evt_RZ_PAID_2").await;
+    let client = crate::helpers::connect_with(rx.state.clone(), ()).await;
+
+    let started = Instant::now();
+    let outcome =
+        structured(&crate::helpers::call(&client, "wait_for_payment", json!({"reference_id": "SW-2026-0142"})).await);
+    assert_eq!(outcome["paid"], true);
+    assert!(started.elapsed() < Duration::from_secs(1));
+
+    // The provider still says "created"; the verified webhook says paid.
+    let link = structured(
+        &crate::helpers::call(&client, "get_payment_link", json!({"payment_link_id": "plink_SCx4Lm8QwErT2y"})).await,
+    );
+    assert_eq!(link["status"], "paid");
+    assert_eq!(link["amount_paid"]["formatted"], "₹45,000.00");
+}
+
+#[tokio::test]
+async fn the_event_log_is_listed_read_and_waited_on_by_id() {
+    let rx = start(with_webhooks(config(None, None))).await;
+    for i in 0..3 {
+        let body = format!(
+            r#"{{"entity":"event","event":"payment.captured","payload":{{"payment":{{"entity":{{"id":"pay_{i:014}","email":"a{i}@example.com"}}}}}},"created_at":1795426810}}"#
+        );
+        deliver_razorpay(rx.addr, &body, &format!("evt_L{i}")).await;
+    }
+    let client = crate::helpers::connect_with(rx.state.clone(), ()).await;
+    let call = |tool: &'static str, args: Value| {
+        let client = &client;
+        async move { crate::helpers::call(client, tool, args).await }
+    };
+    let page = structured(&call("list_events", json!({"source": "razorpay", "limit": 2})).await);
+    assert_eq!(page["events"].as_array().unwrap().len(), 2);
+    assert_eq!(page["has_more"], true);
+    let rest = structured(&call("list_events", json!({"cursor": page["next_cursor"]})).await);
+    assert_eq!(rest["events"][0]["correlation"]["payment_id"], "pay_00000000000002");
+    let by_email = structured(&call("list_events", json!({"customer_email": "a1@example.com"})).await);
+    assert_eq!(by_email["events"].as_array().unwrap().len(), 1);
+    let id = by_email["events"][0]["id"].as_str().unwrap().to_string();
+    let one = structured(&call("get_event", json!({"event_id": id})).await);
+    assert_eq!(one["payload"]["payload"]["payment"]["entity"]["id"], "pay_00000000000001");
+
+    // Already there: at once. Newer than the newest: times out cleanly.
+    let now = structured(&call("wait_for_event", json!({"event_type": "payment.captured", "timeout_secs": 5})).await);
+    assert_eq!(now["timed_out"], false);
+    let newest = now["event"]["id"].as_str().unwrap().to_string();
+    let later = structured(&call("wait_for_event", json!({"after_event_id": newest, "timeout_secs": 1})).await);
+    assert_eq!(later["timed_out"], true);
+    assert!(later["event"].is_null());
+
+    let err = crate::helpers::error_text(&call("wait_for_event", json!({"timeout_secs": 100000})).await);
+    assert!(err.contains("timeout_secs"), "{err}");
+    let err = crate::helpers::error_text(&call("list_events", json!({"sourse": "razorpay"})).await);
+    assert!(err.contains("sourse"), "{err}");
+}
