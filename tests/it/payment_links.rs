@@ -365,7 +365,8 @@ async fn require_mode_refuses_when_the_client_cannot_ask() {
 async fn read_only_mode_serves_only_read_only_tools() {
     let client = connect(Config { read_only: true, ..config(None, None) }).await;
     let names: Vec<String> = client.list_all_tools().await.unwrap().into_iter().map(|t| t.name.to_string()).collect();
-    assert_eq!(names, ["find_leads", "get_invoice", "get_lead", "get_payment_link", "list_invoices"]);
+    assert!(!names.iter().any(|n| n == "create_payment_link" || n == "cancel_payment_link"), "{names:?}");
+    assert!(names.contains(&"get_payment_link".to_string()) && names.contains(&"wait_for_payment".to_string()));
     let all = switchboard::server::Switchboard::catalog();
     for tool in all.iter().filter(|t| !names.contains(&t.name.to_string())) {
         assert_eq!(tool.annotations.as_ref().unwrap().read_only_hint, Some(false), "{}", tool.name);

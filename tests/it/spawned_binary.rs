@@ -36,7 +36,7 @@ fn switchboard_in(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path)
         .env("RAZORPAY_KEY_ID", RZ_KEY_ID)
         .env("RAZORPAY_KEY_SECRET", RZ_SECRET)
         .env("RAZORPAY_BASE_URL", razorpay_url)
-        .env("RUST_LOG", "debug")
+        .env("RUST_LOG", "info")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -50,6 +50,13 @@ async fn stdio_serves_initialize_list_and_call_with_only_json_rpc_on_stdout() {
     let upstream = razorpay_stub().await;
     let mut child = switchboard(&["serve"], &upstream.uri());
     let mut stdin = child.stdin.take().unwrap();
+    // Drain stderr while the server runs: a full pipe would block its (debug) logging.
+    let mut err_pipe = child.stderr.take().unwrap();
+    let logs = tokio::spawn(async move {
+        let mut text = String::new();
+        tokio::io::AsyncReadExt::read_to_string(&mut err_pipe, &mut text).await.unwrap();
+        text
+    });
     let requests = [
         json!({"jsonrpc":"2.0","id":1,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"spawn-test","version":"0"}}}),
         json!({"jsonrpc":"2.0","method":"notifications/initialized"}),
@@ -85,8 +92,7 @@ async fn stdio_serves_initialize_list_and_call_with_only_json_rpc_on_stdout() {
     drop(stdin); // EOF: the server exits cleanly
     let status = tokio::time::timeout(Duration::from_secs(10), child.wait()).await.unwrap().unwrap();
     assert!(status.success(), "{status:?}");
-    let mut stderr = String::new();
-    tokio::io::AsyncReadExt::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).await.unwrap();
+    let stderr = logs.await.unwrap();
     assert!(stderr.contains("serving MCP on stdio"), "logs belong on stderr: {stderr}");
     assert!(!stderr.contains(RZ_SECRET), "the secret leaked into logs");
 }
