@@ -7,6 +7,7 @@
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token).
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers.
+//! - [`resources`]: `events://recent` and `events://{id}`, with subscriptions.
 //! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.
 //! - [`error`]: `ToolError`, the in-band error at the MCP edge.
 //! - [`domain`]: provider-neutral types that validate on construction (money, invoices, payment links, e-mail).
@@ -23,6 +24,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod providers;
+pub mod resources;
 pub mod server;
 pub mod state;
 pub mod store;

@@ -1,9 +1,15 @@
-//! The MCP server: identity, instructions, and the merged tool routers.
+//! The MCP server: identity, instructions, the merged tool routers and the event resources.
 
+use crate::resources::{self, Subscriptions};
 use crate::state::AppState;
 use rmcp::handler::server::router::tool::ToolRouter;
-use rmcp::model::{Implementation, ServerCapabilities, ServerConfig, Tool};
-use rmcp::{ServerHandler, tool_handler};
+use rmcp::model::{
+    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
+    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
+    SubscriptionFilter, Tool, UnsubscribeRequestParams,
+};
+use rmcp::service::{RequestContext, SubscriptionContext};
+use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
 use std::sync::Arc;
 
 pub const SERVER_NAME: &str = "switchboard";
@@ -27,6 +33,7 @@ If a tool says a provider is not configured, tell the user which environment var
 pub struct Switchboard {
     state: Arc<AppState>,
     tool_router: ToolRouter<Self>,
+    subscriptions: Subscriptions,
 }
 
 impl Switchboard {
@@ -44,7 +51,7 @@ impl Switchboard {
                 tool_router.remove_route(&name);
             }
         }
-        Switchboard { state, tool_router }
+        Switchboard { state, tool_router, subscriptions: Subscriptions::default() }
     }
 
     fn router() -> ToolRouter<Self> {
@@ -53,6 +60,10 @@ impl Switchboard {
 
     pub(crate) fn state(&self) -> &AppState {
         &self.state
+    }
+
+    pub(crate) fn subscriptions(&self) -> &Subscriptions {
+        &self.subscriptions
     }
 
     pub(crate) fn shared_state(&self) -> Arc<AppState> {
@@ -68,12 +79,64 @@ impl Switchboard {
 #[tool_handler(router = self.tool_router)]
 impl ServerHandler for Switchboard {
     fn get_info(&self) -> ServerConfig {
-        ServerConfig::new(ServerCapabilities::builder().enable_tools().build())
-            .with_server_info(
-                Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")).with_title("Switchboard").with_description(
-                    "Business integrations for agents: invoices, payment links, CRM leads and provider webhooks.",
-                ),
-            )
-            .with_instructions(INSTRUCTIONS)
+        ServerConfig::new(
+            ServerCapabilities::builder().enable_tools().enable_resources().enable_resources_subscribe().build(),
+        )
+        .with_server_info(
+            Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")).with_title("Switchboard").with_description(
+                "Business integrations for agents: invoices, payment links, CRM leads and provider webhooks.",
+            ),
+        )
+        .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_resources(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourcesResult, McpError> {
+        Ok(resources::list())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        Ok(resources::templates())
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        Ok(self.read_event_resource(&request.uri).await?.into())
+    }
+
+    async fn subscribe(
+        &self,
+        request: SubscribeRequestParams,
+        ctx: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.subscribe_resource(request.uri, ctx.peer);
+        Ok(())
+    }
+
+    async fn unsubscribe(
+        &self,
+        request: UnsubscribeRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.unsubscribe_resource(&request.uri);
+        Ok(())
+    }
+
+    fn accepted_subscription_filter(&self, requested: &SubscriptionFilter) -> Option<SubscriptionFilter> {
+        Some(requested.supported_by(&self.get_info().capabilities))
+    }
+
+    async fn listen(&self, cx: SubscriptionContext) -> Result<(), McpError> {
+        self.listen_events(cx).await
     }
 }

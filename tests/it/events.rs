@@ -141,3 +141,53 @@ async fn the_event_log_is_listed_read_and_waited_on_by_id() {
     let err = crate::helpers::error_text(&call("list_events", json!({"sourse": "razorpay"})).await);
     assert!(err.contains("sourse"), "{err}");
 }
+
+/// A client that forwards `notifications/resources/updated` URIs to the test.
+#[derive(Clone)]
+struct Subscriber {
+    updated: mpsc::UnboundedSender<String>,
+}
+
+impl ClientHandler for Subscriber {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(ClientCapabilities::default(), Implementation::new("subscriber", "0"))
+    }
+
+    async fn on_resource_updated(
+        &self,
+        params: rmcp::model::ResourceUpdatedNotificationParam,
+        _: NotificationContext<RoleClient>,
+    ) {
+        let _ = self.updated.send(params.uri);
+    }
+}
+
+#[tokio::test]
+async fn event_resources_read_and_notify_subscribers_when_an_event_lands() {
+    let rx = start(with_webhooks(config(None, None))).await;
+    let (tx, mut updates) = mpsc::unbounded_channel();
+    let client = crate::helpers::connect_with(rx.state.clone(), Subscriber { updated: tx }).await;
+
+    let listed = client.list_all_resources().await.unwrap();
+    assert_eq!(listed[0].uri, "events://recent");
+    #[allow(deprecated)]
+    client.subscribe(rmcp::model::SubscribeRequestParams::new("events://recent")).await.unwrap();
+
+    assert_eq!(deliver_razorpay(rx.addr, &paid_webhook(), "evt_RZ_RES").await, reqwest::StatusCode::OK);
+    let uri = tokio::time::timeout(Duration::from_secs(5), updates.recv()).await.unwrap().unwrap();
+    assert_eq!(uri, "events://recent");
+
+    let read = client.read_resource(rmcp::model::ReadResourceRequestParams::new("events://recent")).await.unwrap();
+    let rmcp::model::ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else {
+        panic!("text expected")
+    };
+    let recent: Value = serde_json::from_str(text).unwrap();
+    assert_eq!(recent[0]["type"], "payment_link.paid");
+    let id = recent[0]["id"].as_str().unwrap();
+    let one =
+        client.read_resource(rmcp::model::ReadResourceRequestParams::new(format!("events://{id}"))).await.unwrap();
+    assert!(
+        matches!(&one.contents[0], rmcp::model::ResourceContents::TextResourceContents { text, .. } if text.contains("pay_SCx9RtYu3IoP4a"))
+    );
+    assert!(client.read_resource(rmcp::model::ReadResourceRequestParams::new("events://ev_999")).await.is_err());
+}

@@ -1,0 +1,123 @@
+//! Event resources: `events://recent` (the newest events) and `events://{id}` (one event). Subscribing to
+//! `events://recent` yields `notifications/resources/updated` whenever a webhook event is stored — through
+//! `resources/subscribe` on sessions up to 2025-11-25, through `subscriptions/listen` on 2026-07-28.
+
+use crate::server::Switchboard;
+use crate::store::events::parse_event_id;
+use rmcp::ErrorData as McpError;
+use rmcp::RoleServer;
+use rmcp::model::{
+    ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
+};
+use rmcp::service::{Peer, SubscriptionContext};
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+pub const RECENT: &str = "events://recent";
+const TEMPLATE: &str = "events://{id}";
+const RECENT_COUNT: i64 = 20;
+
+/// One session's resource subscriptions (legacy `resources/subscribe`).
+#[derive(Clone, Default)]
+pub struct Subscriptions {
+    uris: Arc<Mutex<HashSet<String>>>,
+    watching: Arc<Mutex<bool>>,
+}
+
+impl Subscriptions {
+    fn contains(&self, uri: &str) -> bool {
+        self.uris.lock().unwrap_or_else(|e| e.into_inner()).contains(uri)
+    }
+}
+
+pub fn list() -> ListResourcesResult {
+    ListResourcesResult::with_all_items(vec![
+        Resource::new(RECENT, "recent events")
+            .with_description("The 20 most recent verified webhook events, newest first (JSON). Subscribe to be told when one arrives.")
+            .with_mime_type("application/json"),
+    ])
+}
+
+pub fn templates() -> ListResourceTemplatesResult {
+    ListResourceTemplatesResult::with_all_items(vec![
+        ResourceTemplate::new(TEMPLATE, "event")
+            .with_description("One stored webhook event by id, e.g. events://ev_42 (JSON).")
+            .with_mime_type("application/json"),
+    ])
+}
+
+impl Switchboard {
+    pub(crate) async fn read_event_resource(&self, uri: &str) -> Result<ReadResourceResult, McpError> {
+        let events = self.state().store.events();
+        let not_found =
+            || McpError::resource_not_found(format!("no resource {uri}"), Some(serde_json::json!({"uri": uri})));
+        let internal =
+            |e: crate::store::StoreError| McpError::internal_error(format!("event log unavailable: {e}"), None);
+        let value = if uri == RECENT {
+            let latest = events.latest_seq().await.map_err(internal)?;
+            let filter = crate::domain::event::EventFilter {
+                after_seq: Some((latest - RECENT_COUNT).max(0)),
+                ..Default::default()
+            };
+            let mut recent: Vec<_> =
+                events.list(&filter, RECENT_COUNT).await.map_err(internal)?.into_iter().map(|(_, e)| e).collect();
+            recent.reverse();
+            serde_json::to_value(recent)
+        } else {
+            let seq = uri.strip_prefix("events://").and_then(parse_event_id).ok_or_else(not_found)?;
+            let event = events.get(seq).await.map_err(internal)?.ok_or_else(not_found)?;
+            serde_json::to_value(event)
+        }
+        .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(value.to_string(), uri).with_mime_type("application/json"),
+        ]))
+    }
+
+    /// Legacy subscribe: remember the URI and, once per session, start forwarding "stored" signals.
+    pub(crate) fn subscribe_resource(&self, uri: String, peer: Peer<RoleServer>) {
+        let subs = self.subscriptions();
+        subs.uris.lock().unwrap_or_else(|e| e.into_inner()).insert(uri);
+        let mut watching = subs.watching.lock().unwrap_or_else(|e| e.into_inner());
+        if *watching {
+            return;
+        }
+        *watching = true;
+        let mut stored = self.state().subscribe_events();
+        let subs = subs.clone();
+        tokio::spawn(async move {
+            while stored.changed().await.is_ok() {
+                #[allow(deprecated)]
+                let sent = if subs.contains(RECENT) {
+                    peer.notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(RECENT)).await
+                } else {
+                    Ok(())
+                };
+                if sent.is_err() {
+                    break; // the session is gone
+                }
+            }
+        });
+    }
+
+    pub(crate) fn unsubscribe_resource(&self, uri: &str) {
+        self.subscriptions().uris.lock().unwrap_or_else(|e| e.into_inner()).remove(uri);
+    }
+
+    /// 2026-07-28 `subscriptions/listen`: forward "stored" signals until the client stops listening.
+    pub(crate) async fn listen_events(&self, cx: SubscriptionContext) -> Result<(), McpError> {
+        let wants_recent =
+            cx.accepted().resource_subscriptions.as_ref().is_some_and(|uris| uris.iter().any(|u| u == RECENT));
+        let mut stored = self.state().subscribe_events();
+        loop {
+            tokio::select! {
+                _ = cx.cancelled() => return Ok(()),
+                changed = stored.changed() => {
+                    if changed.is_err() || (wants_recent && cx.sink().notify_resource_updated(RECENT).await.is_err()) {
+                        return Ok(());
+                    }
+                }
+            }
+        }
+    }
+}
