@@ -36,6 +36,7 @@ fn switchboard_in(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path)
         .env("RAZORPAY_KEY_ID", RZ_KEY_ID)
         .env("RAZORPAY_KEY_SECRET", RZ_SECRET)
         .env("RAZORPAY_BASE_URL", razorpay_url)
+        .env("RAZORPAY_WEBHOOK_SECRET", crate::webhooks::RZ_WEBHOOK_SECRET)
         .env("RUST_LOG", "info")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -291,4 +292,53 @@ async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
     let created = answer(&mut lines, 5).await["result"].clone();
     assert_eq!(created["structuredContent"]["confirmed_by_user"], true, "{created}");
     assert_eq!(rz.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_stdio_server_receives_webhooks_and_tells_a_2026_listener() {
+    let mut child = switchboard(&["serve", "--webhooks", "127.0.0.1:0"], "http://127.0.0.1:9");
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let webhooks = loop {
+        let line =
+            tokio::time::timeout(Duration::from_secs(20), stderr.next_line()).await.unwrap().unwrap().expect("exited");
+        if let Some(rest) = line.split("receiving webhooks on http://").nth(1) {
+            break rest.split('/').next().unwrap().parse::<std::net::SocketAddr>().unwrap();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "listener", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    send(&mut stdin, &[json!({"jsonrpc": "2.0", "id": 1, "method": "server/discover", "params": {"_meta": meta}})])
+        .await;
+    answer(&mut lines, 1).await;
+    let listen = json!({"jsonrpc": "2.0", "id": 2, "method": "subscriptions/listen",
+                        "params": {"_meta": meta, "notifications": {"resourceSubscriptions": ["events://recent"]}}});
+    send(&mut stdin, &[listen]).await;
+    notification(&mut lines, "notifications/subscriptions/acknowledged").await;
+
+    let status = crate::webhooks::deliver_razorpay(
+        webhooks,
+        fixture("razorpay/webhook_payment_link_paid.json").trim(),
+        "evt_STDIO",
+    )
+    .await;
+    assert_eq!(status, reqwest::StatusCode::OK);
+    let updated = notification(&mut lines, "notifications/resources/updated").await;
+    assert_eq!(updated["params"]["uri"], "events://recent", "{updated}");
+}
+
+/// Read stdout until a notification with `method` arrives.
+async fn notification(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdout>>, method: &str) -> Value {
+    loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), lines.next_line()).await.unwrap().unwrap().unwrap();
+        let msg: Value = serde_json::from_str(&line).unwrap();
+        if msg["method"] == method {
+            return msg;
+        }
+    }
 }
