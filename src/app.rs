@@ -34,18 +34,7 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     match transport {
         Transport::Stdio => {
             if let Some(addr) = state.config.webhooks.listen {
-                let listener =
-                    tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
-                tracing::info!("receiving webhooks on http://{}/webhooks/{{source}}", listener.local_addr()?);
-                let app = crate::webhooks::receiver::routes(state.clone());
-                let stop = shutdown.clone();
-                tokio::spawn(async move {
-                    let served =
-                        axum::serve(listener, app).with_graceful_shutdown(async move { stop.cancelled().await }).await;
-                    if let Err(e) = served {
-                        tracing::error!(error = %e, "the webhook listener stopped");
-                    }
-                });
+                spawn_webhook_listener(addr, state.clone(), shutdown.clone()).await;
             }
             tracing::info!(?providers, "serving MCP on stdio");
             transport::stdio::serve(state, shutdown).await?;
@@ -60,6 +49,29 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
         }
     }
     Ok(())
+}
+
+/// The stdio server's webhook receiver. A port already taken (say, a second client launched Switchboard too)
+/// must not take MCP down with it: the failure is logged and MCP is served without a receiver.
+async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown: CancellationToken) {
+    let listener = match tokio::net::TcpListener::bind(addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::error!(%addr, error = %e, "cannot receive webhooks on this address; serving MCP without a receiver");
+            return;
+        }
+    };
+    match listener.local_addr() {
+        Ok(local) => tracing::info!("receiving webhooks on http://{local}/webhooks/{{source}}"),
+        Err(e) => tracing::warn!(error = %e, "webhook listener address unknown"),
+    }
+    let app = crate::webhooks::receiver::routes(state);
+    tokio::spawn(async move {
+        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "the webhook listener stopped");
+        }
+    });
 }
 
 /// Settle payment link creates a crash left in progress, in the background so start-up never waits.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 /// Switchboard: one MCP server that lets AI agents act on your business systems —
 /// look up invoices and create payment links (exactly once, after the user confirms) on Razorpay and Stripe,
-/// and look up CRM leads on HubSpot.
+/// look up CRM leads on HubSpot, and receive provider webhooks the agent can wait on.
 ///
 /// Provider credentials come from the environment (RAZORPAY_KEY_ID + RAZORPAY_KEY_SECRET, STRIPE_API_KEY,
 /// HUBSPOT_ACCESS_TOKEN)
@@ -33,6 +33,7 @@ const SERVE_EXAMPLES: &str = "Examples:
   switchboard serve                            # stdio (what Claude Desktop launches)
   switchboard serve --http 127.0.0.1:8080      # Streamable HTTP at http://127.0.0.1:8080/mcp
   SWITCHBOARD_HTTP_TOKEN=… switchboard serve --http 0.0.0.0:8080   # reachable from other machines
+  switchboard serve --webhooks 127.0.0.1:8787  # stdio, and receive provider webhooks on :8787
   switchboard serve --read-only                # only tools that change nothing";
 
 const TOOLS_EXAMPLES: &str = "Examples:
