@@ -75,11 +75,7 @@ impl Switchboard {
     ))]
     async fn find_leads(&self, Parameters(args): Parameters<FindLeadsArgs>) -> Result<Json<LeadList>, ToolError> {
         let crm = self.crm()?;
-        let limit = match args.limit {
-            None => 10,
-            Some(n @ 1..=100) => (n as usize).min(MAX_SEARCH_LIMIT),
-            Some(n) => return Err(ToolError::invalid(format!("limit must be between 1 and 100, got {n}"))),
-        };
+        let limit = super::page_limit(args.limit, 10)?.min(MAX_SEARCH_LIMIT);
         let query = LeadQuery {
             email: args.email.as_deref().map(|e| Email::parse("email", e)).transpose().map_err(ToolError::invalid)?,
             phone: args.phone.as_deref().map(|p| Phone::parse("phone", p)).transpose().map_err(ToolError::invalid)?,

@@ -170,7 +170,7 @@ impl Switchboard {
             .transpose()
             .map_err(ToolError::invalid)?;
         filter.after_seq = args.cursor.as_deref().map(|c| seq_of("cursor", c)).transpose()?;
-        let limit = i64::from(args.limit.unwrap_or(20).clamp(1, 100));
+        let limit = super::page_limit(args.limit, 20)? as i64;
         let mut rows = self.state().store.events().list(&filter, limit + 1).await?;
         let has_more = rows.len() as i64 > limit;
         rows.truncate(limit as usize);

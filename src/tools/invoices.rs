@@ -121,13 +121,7 @@ impl Switchboard {
         {
             return Err(ToolError::invalid("created_from is after created_to; swap them"));
         }
-        let limit = match args.limit {
-            None => 10,
-            Some(n @ 1..=100) => n as usize,
-            Some(n) => {
-                return Err(ToolError::invalid(format!("limit must be between 1 and 100, got {n}")));
-            }
-        };
+        let limit = super::page_limit(args.limit, 10)?;
         let position = args.cursor.as_deref().map(|c| cursor::decode(provider, c)).transpose()?;
         let query = InvoiceQuery { customer, status: args.status, created_from, created_to, limit, position };
         let page = payments.list_invoices(&query).await?;

@@ -51,6 +51,14 @@ impl Switchboard {
     }
 }
 
+/// The `limit` argument of a listing tool: 1–100, `default` when absent.
+pub(crate) fn page_limit(limit: Option<u32>, default: u32) -> Result<usize, ToolError> {
+    match limit.unwrap_or(default) {
+        n @ 1..=100 => Ok(n as usize),
+        n => Err(ToolError::invalid(format!("limit must be between 1 and 100, got {n}"))),
+    }
+}
+
 /// Deserialize an optional enum argument so that a bad value names its field and the accepted values
 /// (serde alone says "unknown variant `unpaid`" without saying which argument).
 pub(crate) fn enum_arg<'de, D, T>(field: &str, d: D) -> Result<Option<T>, D::Error>
