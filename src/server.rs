@@ -32,14 +32,23 @@ If a tool says a provider is not configured, tell the user which environment var
 #[derive(Clone)]
 pub struct Switchboard {
     state: Arc<AppState>,
-    tool_router: ToolRouter<Self>,
     subscriptions: Subscriptions,
 }
 
 impl Switchboard {
     pub fn new(state: Arc<AppState>) -> Self {
+        Switchboard { state, subscriptions: Subscriptions::default() }
+    }
+
+    /// The tools this server serves, built on first use and shared by every session: generating the schemas
+    /// is the costliest part of start-up, and `initialize` does not need them.
+    fn tools(&self) -> &ToolRouter<Self> {
+        self.state.tool_router.get_or_init(|| Self::served_router(self.state.config.read_only))
+    }
+
+    fn served_router(read_only: bool) -> ToolRouter<Self> {
         let mut tool_router = Self::router();
-        if state.config.read_only {
+        if read_only {
             // Read-only mode follows the annotations: anything not marked read-only is not served at all.
             let writers: Vec<String> = tool_router
                 .list_all()
@@ -51,7 +60,7 @@ impl Switchboard {
                 tool_router.remove_route(&name);
             }
         }
-        Switchboard { state, tool_router, subscriptions: Subscriptions::default() }
+        tool_router
     }
 
     fn router() -> ToolRouter<Self> {
@@ -76,7 +85,7 @@ impl Switchboard {
     }
 }
 
-#[tool_handler(router = self.tool_router)]
+#[tool_handler(router = self.tools())]
 impl ServerHandler for Switchboard {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(

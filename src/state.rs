@@ -23,6 +23,9 @@ pub struct AppState {
     stripe: Option<Arc<dyn Payments>>,
     /// The CRM, when HubSpot is configured.
     pub hubspot: Option<HubSpotClient>,
+    /// The served tools, built on first use (see `Switchboard::tools`).
+    pub(crate) tool_router:
+        std::sync::OnceLock<rmcp::handler::server::router::tool::ToolRouter<crate::server::Switchboard>>,
     /// The newest stored event's sequence number; waiters subscribe before they check the store.
     events: tokio::sync::watch::Sender<i64>,
 }
@@ -47,6 +50,7 @@ impl AppState {
             stripe,
             hubspot,
             events: tokio::sync::watch::Sender::new(0),
+            tool_router: std::sync::OnceLock::new(),
         }
     }
 
