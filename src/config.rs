@@ -425,22 +425,21 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
                 )));
             }
         };
+        let secrets: Vec<String> =
+            source.secrets.iter().map(|s| s.trim().to_string()).filter(|s| is_set("webhook secret", s)).collect();
         let valid_name = !name.is_empty()
             && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_');
-        if !valid_name || source.secrets.is_empty() {
+        if !valid_name || secrets.is_empty() || secrets.len() != source.secrets.len() {
             return Err(ConfigError::Invalid(format!(
-                "webhook source '{name}' needs a lower-case name ([a-z0-9_-]) and at least one secret"
+                "webhook source '{name}' needs a lower-case name ([a-z0-9_-]) and non-empty secrets (no blanks or unexpanded ${{VAR}})"
             )));
         }
-        sources.insert(
-            name,
-            WebhookSource { scheme, secrets: source.secrets.into_iter().map(SecretString::from).collect() },
-        );
+        sources.insert(name, WebhookSource { scheme, secrets: secrets.into_iter().map(SecretString::from).collect() });
     }
     Ok(WebhookConfig {
         sources,
         listen: file.listen,
-        max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+        max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes).clamp(1024, 16 << 20),
         retention_days: file.retention_days.unwrap_or(defaults.retention_days).max(30),
         max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs).clamp(1, 3600),
     })
@@ -549,6 +548,15 @@ mod tests {
             .to_string();
         assert!(err.contains("https"), "{err}");
         assert!(load(None, &[("STRIPE_API_KEY", "sk_test_x"), ("STRIPE_BASE_URL", "http://127.0.0.1:9")]).is_ok());
+    }
+
+    #[test]
+    fn a_blank_webhook_secret_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "[webhooks.sources.razorpay]\nsecrets = [\"\"]\n").unwrap();
+        let err = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("non-empty secrets"), "{err}");
     }
 
     #[test]

@@ -39,8 +39,8 @@ impl Events<'_> {
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let inserted = sqlx::query(
             "INSERT INTO events (source, event_type, provider_event_id, received_at, occurred_at, payload, payment_link_id, \
-             payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (source, provider_event_id) DO NOTHING",
+             payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone, body_sha256) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
         )
         .bind(&event.source)
         .bind(&event.event_type)
@@ -55,6 +55,7 @@ impl Events<'_> {
         .bind(&c.reference_id)
         .bind(&c.customer_email)
         .bind(&c.customer_phone)
+        .bind(&event.body_sha256)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
@@ -72,7 +73,12 @@ impl Events<'_> {
 
     /// The most recent event matching `filter`.
     pub async fn newest(&self, filter: &EventFilter) -> Result<Option<(i64, Event)>, StoreError> {
-        Ok(self.select(filter, 1, "DESC").await?.into_iter().next())
+        Ok(self.recent(filter, 1).await?.into_iter().next())
+    }
+
+    /// Events matching `filter`, newest first, at most `limit`.
+    pub async fn recent(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.select(filter, limit, "DESC").await
     }
 
     async fn select(

@@ -20,15 +20,25 @@ use tokio_util::sync::CancellationToken;
 /// How often a wait reports progress (when the client asked for progress).
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
-/// Event types that mean money arrived.
+/// Event types that mean money arrived. Partial payments are not among them: `wait_for_payment` means paid in full.
 const PAYMENT_EVENTS: &[&str] = &[
     "payment_link.paid",
-    "payment_link.partially_paid",
     "payment.captured",
     "order.paid",
     "checkout.session.completed",
+    "checkout.session.async_payment_succeeded",
     "invoice.paid",
 ];
+
+/// A Checkout Session completes before a delayed payment method (bank debit) settles: only a paid one counts.
+fn settles_payment(event: &Event) -> bool {
+    if event.event_type.starts_with("checkout.session.") {
+        let status = event.payload["data"]["object"]["payment_status"].as_str();
+        matches!(status, Some("paid" | "no_payment_required"))
+    } else {
+        true
+    }
+}
 
 /// Filters shared by the event tools. All given fields must match.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
@@ -215,7 +225,7 @@ impl Switchboard {
         let mut filter = to_filter(args.filter)?;
         filter.after_seq = args.after_event_id.as_deref().map(|c| seq_of("after_event_id", c)).transpose()?;
         let timeout = self.wait_limit(args.timeout_secs, 60)?;
-        let (event, waited) = self.wait(&filter, timeout, &ctx, &ct).await?;
+        let (event, waited) = self.wait(&filter, |_| true, timeout, &ctx, &ct).await?;
         Ok(Json(WaitOutcome { timed_out: event.is_none(), event, waited_ms: waited }))
     }
 
@@ -245,7 +255,7 @@ impl Switchboard {
             ..Default::default()
         };
         let timeout = self.wait_limit(args.timeout_secs, 120)?;
-        let (event, waited_ms) = self.wait(&filter, timeout, &ctx, &ct).await?;
+        let (event, waited_ms) = self.wait(&filter, settles_payment, timeout, &ctx, &ct).await?;
         let amount = event.as_ref().and_then(paid_amount);
         Ok(Json(PaymentOutcome {
             paid: event.is_some(),
@@ -274,6 +284,7 @@ impl Switchboard {
     async fn wait(
         &self,
         filter: &EventFilter,
+        accept: fn(&Event) -> bool,
         timeout: Duration,
         ctx: &RequestContext<RoleServer>,
         ct: &CancellationToken,
@@ -285,14 +296,26 @@ impl Switchboard {
         let progress = ctx.meta.get_progress_token();
         let mut ticker = tokio::time::interval(PROGRESS_EVERY);
         ticker.tick().await; // the first tick is immediate
+        const PAGE: i64 = 50;
+        let mut cursor = filter.after_seq;
         loop {
-            let found = match filter.after_seq {
-                Some(_) => state.store.events().list(filter, 1).await?.into_iter().next(),
-                None => state.store.events().newest(filter).await?,
+            // Without a cursor the newest matches count (it may already have arrived); with one, only newer ones.
+            let page = match cursor {
+                Some(after) => {
+                    state.store.events().list(&EventFilter { after_seq: Some(after), ..filter.clone() }, PAGE).await?
+                }
+                None => state.store.events().recent(filter, PAGE).await?,
             };
             let elapsed = || started.elapsed().as_millis() as u64;
-            if let Some((_, event)) = found {
-                return Ok((Some(event), elapsed()));
+            if let Some((_, event)) = page.iter().find(|(_, e)| accept(e)) {
+                return Ok((Some(event.clone()), elapsed()));
+            }
+            // Matches that do not count (e.g. an unpaid checkout) are skipped for good.
+            if let Some(max_seen) = page.iter().map(|(seq, _)| *seq).max() {
+                cursor = Some(cursor.map_or(max_seen, |c| c.max(max_seen)));
+                if page.len() as i64 == PAGE && filter.after_seq.is_some() {
+                    continue;
+                }
             }
             tokio::select! {
                 changed = notified.changed() => if changed.is_err() { return Ok((None, elapsed())) },
@@ -343,7 +366,7 @@ fn to_filter(m: EventMatch) -> Result<EventFilter, ToolError> {
             payment_link_id: m.payment_link_id,
             payment_id: m.payment_id,
             reference_id: m.reference_id,
-            customer_email: email.map(|e| e.to_string()),
+            customer_email: email.map(|e| e.as_str().to_ascii_lowercase()),
             ..Default::default()
         },
         ..Default::default()

@@ -15,6 +15,8 @@ pub struct NewEvent {
     pub(crate) occurred_at: Option<i64>,
     pub(crate) payload: String,
     pub(crate) correlation: Correlation,
+    /// For schemes whose event id is not signed: the body's hash, a second dedupe key against replays.
+    pub(crate) body_sha256: Option<String>,
 }
 
 impl NewEvent {
@@ -26,8 +28,9 @@ impl NewEvent {
             Scheme::StandardWebhooks | Scheme::HubSignature256 => generic(&body, d),
         };
         // A sender without a delivery id is deduplicated on the exact bytes it signed.
-        let provider_event_id =
-            d.event_id().map(str::to_string).unwrap_or_else(|| hex::encode(Sha256::digest(&d.body)));
+        let body_hash = hex::encode(Sha256::digest(&d.body));
+        let unsigned_id = matches!(d.state.scheme, Scheme::Razorpay | Scheme::HubSignature256);
+        let provider_event_id = d.event_id().map(str::to_string).unwrap_or_else(|| body_hash.clone());
         NewEvent {
             source: d.source.clone(),
             event_type,
@@ -35,6 +38,7 @@ impl NewEvent {
             occurred_at,
             payload: String::from_utf8_lossy(&d.body).into_owned(),
             correlation,
+            body_sha256: unsigned_id.then_some(body_hash),
         }
     }
 
@@ -47,6 +51,11 @@ fn s(v: &Value) -> Option<String> {
     v.as_str().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string)
 }
 
+/// E-mail addresses are stored lower-cased so filters match whatever case the sender used.
+fn email(v: &Value) -> Option<String> {
+    s(v).map(|e| e.to_ascii_lowercase())
+}
+
 fn razorpay(body: &Value) -> (String, Option<i64>, Correlation) {
     let entity = |name: &str| &body["payload"][name]["entity"];
     let (link, payment, order, invoice) =
@@ -57,10 +66,8 @@ fn razorpay(body: &Value) -> (String, Option<i64>, Correlation) {
         order_id: s(&payment["order_id"]).or_else(|| s(&order["id"])).or_else(|| s(&link["order_id"])),
         invoice_id: s(&payment["invoice_id"]).or_else(|| s(&invoice["id"])),
         // Switchboard keeps the caller's reference in notes; Razorpay's own reference_id holds our idempotency key.
-        reference_id: s(&link["notes"]["reference_id"])
-            .or_else(|| s(&payment["notes"]["reference_id"]))
-            .or_else(|| s(&link["reference_id"])),
-        customer_email: s(&payment["email"]).or_else(|| s(&link["customer"]["email"])),
+        reference_id: s(&link["notes"]["reference_id"]).or_else(|| s(&payment["notes"]["reference_id"])),
+        customer_email: email(&payment["email"]).or_else(|| email(&link["customer"]["email"])),
         customer_phone: s(&payment["contact"]).or_else(|| s(&link["customer"]["contact"])),
     };
     (s(&body["event"]).unwrap_or_else(|| "unknown".into()), body["created_at"].as_i64(), correlation)
@@ -70,7 +77,7 @@ fn stripe(body: &Value) -> (String, Option<i64>, Correlation) {
     let obj = &body["data"]["object"];
     let mut c = Correlation {
         reference_id: s(&obj["metadata"]["reference_id"]).or_else(|| s(&obj["client_reference_id"])),
-        customer_email: s(&obj["customer_details"]["email"]).or_else(|| s(&obj["customer_email"])),
+        customer_email: email(&obj["customer_details"]["email"]).or_else(|| email(&obj["customer_email"])),
         ..Correlation::default()
     };
     match obj["object"].as_str() {
@@ -92,7 +99,7 @@ fn generic(body: &Value, d: &Delivery<Verified>) -> (String, Option<i64>, Correl
     let event_type = s(&body["type"]).or_else(|| s(&body["event"])).or(header_type).unwrap_or_else(|| "unknown".into());
     let correlation = Correlation {
         reference_id: s(&body["data"]["reference_id"]),
-        customer_email: s(&body["data"]["email"]),
+        customer_email: email(&body["data"]["email"]),
         ..Correlation::default()
     };
     (event_type, d.state.signed_at, correlation)

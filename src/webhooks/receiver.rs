@@ -28,7 +28,7 @@ async fn receive(
     body: Bytes,
 ) -> StatusCode {
     let Some(config) = state.config.webhooks.sources.get(&source) else {
-        tracing::warn!(%source, "webhook for an unknown source");
+        tracing::warn!(source = ?crate::domain::text::clip(&source, 64), "webhook for an unknown source");
         return StatusCode::NOT_FOUND;
     };
     let verifier = Verifier {

@@ -121,6 +121,10 @@ fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, Ver
 }
 
 fn mac(key: &[u8], parts: &[&[u8]]) -> Result<HmacSha256, VerifyError> {
+    // An empty key would let anyone sign: never verify with one.
+    if key.is_empty() {
+        return Err(VerifyError::NoSecret);
+    }
     let mut mac = HmacSha256::new_from_slice(key).map_err(|_| VerifyError::NoSecret)?;
     for part in parts {
         mac.update(part);

@@ -191,3 +191,39 @@ async fn event_resources_read_and_notify_subscribers_when_an_event_lands() {
     );
     assert!(client.read_resource(rmcp::model::ReadResourceRequestParams::new("events://ev_999")).await.is_err());
 }
+
+fn checkout_completed(id: &str, payment_status: &str) -> String {
+    json!({
+        "id": id, "object": "event", "type": "checkout.session.completed", "created": 1795430000, "livemode": false,
+        "data": {"object": {"id": format!("cs_test_{id}"), "object": "checkout.session", "payment_link": "plink_1SzQ3Rq8LwT2kP5dXb4Ne7Yc",
+                 "payment_intent": "pi_3SzQ9Uq8LwT2kP5d0Ab1Cd2E", "payment_status": payment_status, "amount_total": 129900,
+                 "currency": "usd", "customer_details": {"email": "Priya.Nair@NorthwindTraders.com"}}}
+    })
+    .to_string()
+}
+
+#[tokio::test]
+async fn an_unpaid_checkout_does_not_count_as_paid_but_a_paid_one_does() {
+    let rx = start(with_webhooks(config(None, None))).await;
+    let client = crate::helpers::connect_with(rx.state.clone(), ()).await;
+    let wait = json!({"payment_link_id": "plink_1SzQ3Rq8LwT2kP5dXb4Ne7Yc", "timeout_secs": 1});
+    assert_eq!(
+        crate::webhooks::deliver_stripe(rx.addr, &checkout_completed("evt_unpaid", "unpaid")).await,
+        reqwest::StatusCode::OK
+    );
+    let pending = structured(&crate::helpers::call(&client, "wait_for_payment", wait.clone()).await);
+    assert_eq!(pending["paid"], false, "{pending}");
+    assert_eq!(
+        crate::webhooks::deliver_stripe(rx.addr, &checkout_completed("evt_paid", "paid")).await,
+        reqwest::StatusCode::OK
+    );
+    let paid = structured(&crate::helpers::call(&client, "wait_for_payment", wait).await);
+    assert_eq!(paid["paid"], true);
+    assert_eq!(paid["amount"]["formatted"], "$1,299.00");
+    // E-mail filters ignore case.
+    let found = structured(
+        &crate::helpers::call(&client, "list_events", json!({"customer_email": "priya.nair@northwindtraders.com"}))
+            .await,
+    );
+    assert_eq!(found["events"].as_array().unwrap().len(), 2);
+}

@@ -163,3 +163,21 @@ async fn webhooks_need_no_mcp_token_but_mcp_still_does() {
     let mcp = reqwest::Client::new().post(format!("http://{}/mcp", rx.addr)).body("{}").send().await.unwrap();
     assert_eq!(mcp.status(), StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn a_captured_razorpay_delivery_replayed_under_a_new_event_id_is_not_stored_again() {
+    let rx = start(with_webhooks(config(None, None))).await;
+    let body = fixture("razorpay/webhook_payment_link_paid.json");
+    assert_eq!(deliver_razorpay(rx.addr, body.trim(), "evt_original").await, StatusCode::OK);
+    assert_eq!(deliver_razorpay(rx.addr, body.trim(), "evt_forged_new_id").await, StatusCode::OK);
+    assert_eq!(stored(&rx.state).await.len(), 1);
+}
+
+/// POST a Stripe-signed delivery signed now.
+pub async fn deliver_stripe(addr: SocketAddr, body: &str) -> StatusCode {
+    let mut request = reqwest::Client::new().post(format!("http://{addr}/webhooks/stripe")).body(body.to_string());
+    for (k, v) in sign(Scheme::Stripe, STRIPE_WEBHOOK_SECRET, body.as_bytes(), time::now(), "") {
+        request = request.header(k, v);
+    }
+    request.send().await.unwrap().status()
+}
