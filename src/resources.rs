@@ -11,6 +11,7 @@ use rmcp::model::{
 };
 use rmcp::service::{Peer, SubscriptionContext};
 use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 pub const RECENT: &str = "events://recent";
@@ -21,7 +22,7 @@ const RECENT_COUNT: i64 = 20;
 #[derive(Clone, Default)]
 pub struct Subscriptions {
     uris: Arc<Mutex<HashSet<String>>>,
-    watching: Arc<Mutex<bool>>,
+    watching: Arc<AtomicBool>,
 }
 
 impl Subscriptions {
@@ -78,11 +79,9 @@ impl Switchboard {
     pub(crate) fn subscribe_resource(&self, uri: String, peer: Peer<RoleServer>) {
         let subs = self.subscriptions();
         subs.uris.lock().unwrap_or_else(|e| e.into_inner()).insert(uri);
-        let mut watching = subs.watching.lock().unwrap_or_else(|e| e.into_inner());
-        if *watching {
-            return;
+        if subs.watching.swap(true, Ordering::SeqCst) {
+            return; // this session already forwards notifications
         }
-        *watching = true;
         let mut stored = self.state().subscribe_events();
         let subs = subs.clone();
         tokio::spawn(async move {

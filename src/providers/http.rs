@@ -155,6 +155,11 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(secs.unsigned_abs()))
 }
 
+/// `base` (a configured provider URL, with or without a trailing slash) joined with an absolute API `path`.
+pub fn endpoint(base: &reqwest::Url, path: &str) -> String {
+    format!("{}{path}", base.as_str().trim_end_matches('/'))
+}
+
 /// Mask anything that looks like a credential before text leaves the process (logs, tool results).
 pub fn redact(text: &str) -> String {
     const PREFIXES: &[&str] =

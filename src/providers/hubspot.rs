@@ -133,7 +133,7 @@ impl HubSpotClient {
         body: Option<&Value>,
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
-        let url = format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'));
+        let url = super::http::endpoint(&self.config.base_url, path);
         let reply = self
             .http
             .send(Retry::Safe, |c| {

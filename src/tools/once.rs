@@ -80,8 +80,8 @@ pub async fn create(
     key: String,
     hash: String,
 ) -> Result<Outcome, ToolError> {
-    let entry =
-        Entry { key, tool: CREATE_TOOL.into(), provider: payments.provider().as_str().into(), request_hash: hash };
+    let provider = payments.provider();
+    let entry = Entry { key, tool: CREATE_TOOL.into(), provider: provider.as_str().into(), request_hash: hash };
     // Detached: runs to completion (ledger updated) even if the MCP request is cancelled mid-flight.
     let task = tokio::spawn(async move {
         let lock = state.key_locks.get(&entry.key);
@@ -125,7 +125,7 @@ pub async fn create(
     task.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "the create task failed");
         Err(ToolError::OutcomeUnknown(crate::providers::ProviderError::Network {
-            provider: crate::domain::Service::Razorpay,
+            provider: provider.into(),
             message: "the create task stopped unexpectedly".into(),
         }))
     })

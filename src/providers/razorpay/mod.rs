@@ -33,10 +33,6 @@ impl RazorpayClient {
         RazorpayClient { http, config }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'))
-    }
-
     /// GET `path` and decode the body, mapping Razorpay's error envelope.
     async fn get<T: DeserializeOwned>(
         &self,
@@ -57,7 +53,7 @@ impl RazorpayClient {
         retry: Retry,
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
-        let url = self.url(path);
+        let url = super::http::endpoint(&self.config.base_url, path);
         let reply = self
             .http
             .send(retry, |c| {

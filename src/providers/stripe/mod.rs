@@ -34,10 +34,6 @@ impl StripeClient {
         StripeClient { http, config }
     }
 
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.config.base_url.as_str().trim_end_matches('/'))
-    }
-
     async fn get<T: DeserializeOwned>(
         &self,
         path: &str,
@@ -67,7 +63,7 @@ impl StripeClient {
         form: Option<Form<'_>>,
         object: Option<(&'static str, &str)>,
     ) -> Result<T, ProviderError> {
-        let url = self.url(path);
+        let url = super::http::endpoint(&self.config.base_url, path);
         let keyed = form.as_ref().is_some_and(|f| f.idempotency_key.is_some());
         let retry = if method == Method::GET || keyed { Retry::Safe } else { Retry::Never };
         let reply = self
