@@ -29,7 +29,7 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
-    tokio::spawn(reconcile(state.clone()));
+    start_background_work(state.clone());
     let providers: Vec<&str> = state.config.configured_providers().iter().map(|p| p.as_str()).collect();
     match transport {
         Transport::Stdio => {
@@ -74,7 +74,12 @@ async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown
     });
 }
 
-/// Settle payment link creates a crash left in progress, in the background so start-up never waits.
+/// Prune old events and settle interrupted creates, in the background so start-up never waits.
+pub(crate) fn start_background_work(state: Arc<AppState>) {
+    tokio::spawn(reconcile(state));
+}
+
+/// Settle payment link creates a crash left in progress.
 async fn reconcile(state: Arc<AppState>) {
     if !state.store.exists() {
         return;
@@ -92,7 +97,7 @@ async fn reconcile(state: Arc<AppState>) {
     }
 }
 
-async fn cancel_on_signal(shutdown: CancellationToken) {
+pub(crate) async fn cancel_on_signal(shutdown: CancellationToken) {
     #[cfg(unix)]
     let terminate = async {
         match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {

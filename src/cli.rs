@@ -24,6 +24,11 @@ pub enum Command {
     /// Claude Code and Cursor launch servers.
     #[command(after_long_help = SERVE_EXAMPLES)]
     Serve(ServeArgs),
+    /// Try Switchboard without any provider account: MCP over HTTP against a local sandbox that speaks
+    /// Razorpay's and HubSpot's APIs, with demo customers, invoices and CRM contacts, a pay page for every
+    /// payment link, and signed webhooks when one is paid. No real money moves.
+    #[command(after_long_help = DEMO_EXAMPLES)]
+    Demo(DemoArgs),
     /// Print the tool catalog (what tools/list returns) as JSON, or write it to a directory.
     #[command(after_long_help = TOOLS_EXAMPLES)]
     Tools(ToolsArgs),
@@ -35,6 +40,12 @@ const SERVE_EXAMPLES: &str = "Examples:
   SWITCHBOARD_HTTP_TOKEN=… switchboard serve --http 0.0.0.0:8080   # reachable from other machines
   switchboard serve --webhooks 127.0.0.1:8787  # stdio, and receive provider webhooks on :8787
   switchboard serve --read-only                # only tools that change nothing";
+
+const DEMO_EXAMPLES: &str = "Examples:
+  switchboard demo                               # everything on http://127.0.0.1:8080
+  switchboard demo --reset                       # start again from the demo data
+  switchboard demo --duplicate-webhooks          # send every webhook twice (they are stored once)
+  switchboard demo --http 127.0.0.1:0 --webhook-delay-ms 0";
 
 const TOOLS_EXAMPLES: &str = "Examples:
   switchboard tools                  # JSON array on stdout
@@ -57,6 +68,28 @@ pub struct ServeArgs {
     /// Serve only read-only tools (no payment links created or cancelled). Same as SWITCHBOARD_READ_ONLY=1.
     #[arg(long)]
     pub read_only: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// Where to serve MCP (/mcp), the webhook receiver and the sandbox (APIs and pay pages).
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8080")]
+    pub http: SocketAddr,
+    /// Forget links, payments and events made earlier and start from the demo data.
+    #[arg(long)]
+    pub reset: bool,
+    /// How long after a payment the sandbox sends its webhooks, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub webhook_delay_ms: u64,
+    /// Send every webhook twice, as providers sometimes do; the receiver stores each event once.
+    #[arg(long)]
+    pub duplicate_webhooks: bool,
+    /// Allow a non-loopback --http address (the pay pages take no credentials; MCP then needs SWITCHBOARD_HTTP_TOKEN).
+    #[arg(long)]
+    pub allow_remote: bool,
+    /// Sandbox state directory [default: <data dir>/sandbox, e.g. ~/.local/share/switchboard/sandbox].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -59,6 +59,9 @@ pub struct Config {
     pub confirm: ConfirmMode,
     /// Serve only tools whose annotations say they are read-only.
     pub read_only: bool,
+    /// Set by `switchboard demo` (never from a file or the environment): every provider is the local sandbox,
+    /// tool results say `"mode": "sandbox"` and the instructions tell the model no real money moves.
+    pub sandbox: bool,
 }
 
 /// When `create_payment_link` asks the user to confirm (MCP elicitation).
@@ -351,6 +354,7 @@ impl Config {
                 Some(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
                 None => file.read_only.unwrap_or(false),
             },
+            sandbox: false,
         })
     }
 

@@ -1,7 +1,7 @@
 //! Switchboard: one MCP server that lets AI agents ask business APIs, listen to their webhooks and act.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`serve`, `tools`).
+//! - [`cli`]: the command line (`serve`, `demo`, `tools`).
 //! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
 //! - [`telemetry`]: tracing to stderr.
 //! - [`app`]: wiring and graceful shutdown.
@@ -15,16 +15,20 @@
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
 //! - [`store`]: durable state in embedded SQLite (the idempotency ledger).
+//! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
+//! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: provider webhook signature schemes (Razorpay, Stripe, Standard Webhooks, X-Hub-Signature-256).
 
 pub mod app;
 pub mod catalog;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod providers;
 pub mod resources;
+pub mod sandbox;
 pub mod server;
 pub mod state;
 pub mod store;

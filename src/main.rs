@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
 use switchboard::cli::{Cli, Command};
-use switchboard::{app, catalog, config::Config, telemetry};
+use switchboard::{app, catalog, config::Config, demo, telemetry};
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
@@ -20,6 +20,23 @@ fn main() -> anyhow::Result<()> {
                 writeln!(std::io::stdout(), "{json}").context("writing to stdout")?;
             }
         },
+        Command::Demo(args) => {
+            telemetry::init();
+            let options = demo::DemoOptions {
+                addr: args.http,
+                reset: args.reset,
+                webhook_delay: std::time::Duration::from_millis(args.webhook_delay_ms),
+                duplicate_webhooks: args.duplicate_webhooks,
+                allow_remote: args.allow_remote,
+                data_dir: args.data_dir,
+            };
+            let config = demo::demo_config(&options).context("loading configuration")?;
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?
+                .block_on(demo::run(config, options))?;
+        }
         Command::Serve(args) => {
             telemetry::init();
             let mut config = Config::load(args.config.as_deref()).context("loading configuration")?;

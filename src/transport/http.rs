@@ -67,7 +67,11 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
 
 /// Serve on an already-bound listener until `shutdown` fires, then drain.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) -> std::io::Result<()> {
-    let app = router(state, shutdown.clone());
+    serve_app(listener, router(state, shutdown.clone()), shutdown).await
+}
+
+/// Serve an app built on [`router`] (plus extra routes, such as the sandbox's) until `shutdown` fires.
+pub async fn serve_app(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 

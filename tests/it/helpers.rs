@@ -50,6 +50,7 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
         data_dir: tempfile::tempdir().unwrap().keep(),
         confirm: ConfirmMode::Elicit,
         read_only: false,
+        sandbox: false,
     }
 }
 

@@ -1,0 +1,233 @@
+//! The customer's side of a sandbox payment link: `GET /sandbox/pay/{link_id}` shows the amount, description
+//! and customer with a Pay button; `POST` pays it (a captured UPI payment and its order are recorded, the link
+//! turns `paid`) and the signed webhooks follow after the configured delay. The form can ask for a different
+//! delay (`delay_ms`) or for every webhook to be sent twice (`duplicate`).
+
+use super::deliver::{self, Paid};
+use super::world::{World, random_id};
+use super::{DeliveryOptions, Sandbox, UpdateError};
+use crate::domain::{Currency, Money};
+use axum::Router;
+use axum::extract::{Form, Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest delay a pay form may ask for.
+const MAX_DELAY_MS: u64 = 60_000;
+
+pub fn routes(sandbox: Arc<Sandbox>) -> Router {
+    Router::new().route("/sandbox/pay/{id}", get(show).post(pay)).with_state(sandbox)
+}
+
+async fn show(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
+    let now = crate::domain::time::now();
+    let link = sandbox.read(|w| World::find(&w.payment_links, &id).map(|i| w.payment_links[i].clone())).await;
+    match link {
+        Some(link) => Html(page(&super::razorpay::present(&sandbox, &link, now), &sandbox)).into_response(),
+        None => {
+            message(StatusCode::NOT_FOUND, "No such payment link", "This sandbox has no payment link with that id.")
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct PayForm {
+    /// "on" when the "send every webhook twice" box is ticked.
+    #[serde(default)]
+    duplicate: Option<String>,
+    /// Delay before the webhooks, in milliseconds (default: the demo's `--webhook-delay-ms`).
+    #[serde(default)]
+    delay_ms: Option<String>,
+}
+
+async fn pay(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(form): Form<PayForm>) -> Response {
+    let delay = match form.delay_ms.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        None => sandbox.deliveries.delay,
+        Some(d) => match d.parse::<u64>() {
+            Ok(ms) if ms <= MAX_DELAY_MS => Duration::from_millis(ms),
+            _ => {
+                return message(
+                    StatusCode::BAD_REQUEST,
+                    "Invalid delay",
+                    "delay_ms must be a whole number of milliseconds from 0 to 60000.",
+                );
+            }
+        },
+    };
+    let duplicate = form.duplicate.is_some_and(|d| matches!(d.as_str(), "on" | "true" | "1"));
+    let options = DeliveryOptions { delay, duplicate: duplicate || sandbox.deliveries.duplicate };
+    let now = crate::domain::time::now();
+    let key_id = sandbox.credentials.razorpay_key_id.clone();
+    let paid = sandbox.update(|world| settle(world, &id, now, &key_id)).await;
+    match paid {
+        Ok(mut paid) => {
+            paid.link = super::razorpay::present(&sandbox, &paid.link, now);
+            tracing::info!(link = %id, payment = %paid.payment["id"], "sandbox payment captured");
+            deliver::spawn(sandbox.clone(), paid, options);
+            Redirect::to(&format!("/sandbox/pay/{id}")).into_response()
+        }
+        Err(UpdateError::Rejected((status, title, detail))) => message(status, title, &detail),
+        Err(UpdateError::Storage(e)) => {
+            tracing::error!(error = %e, "the sandbox could not save a payment");
+            message(StatusCode::INTERNAL_SERVER_ERROR, "Not paid", "The sandbox could not save the payment; try again.")
+        }
+    }
+}
+
+type Refusal = (StatusCode, &'static str, String);
+
+/// Pay link `id` in full: a captured payment, a paid order, the link `paid`.
+fn settle(world: &mut World, id: &str, now: i64, key_id: &str) -> Result<Paid, Refusal> {
+    let i = World::find(&world.payment_links, id).ok_or((
+        StatusCode::NOT_FOUND,
+        "No such payment link",
+        "This sandbox has no payment link with that id.".into(),
+    ))?;
+    let link = &world.payment_links[i];
+    let expire_by = link["expire_by"].as_i64().unwrap_or(0);
+    let status = link["status"].as_str().unwrap_or_default();
+    if status != "created" || (expire_by > 0 && expire_by <= now) {
+        let status = if status == "created" { "expired" } else { status };
+        return Err((
+            StatusCode::CONFLICT,
+            "Not payable",
+            format!("This payment link is {status}; nothing was charged."),
+        ));
+    }
+    let amount = link["amount"].as_i64().unwrap_or(0);
+    let currency = link["currency"].clone();
+    let payment_id = format!("pay_{}", random_id(14));
+    let order_id = format!("order_{}", random_id(14));
+    let fee = amount * 2 / 100;
+    let customer = &link["customer"];
+    let payment = json!({
+        "id": payment_id, "entity": "payment", "amount": amount, "currency": currency, "base_amount": amount,
+        "status": "captured", "order_id": order_id, "invoice_id": null, "international": false, "method": "upi",
+        "amount_refunded": 0, "amount_transferred": 0, "refund_status": null, "captured": true,
+        "description": link["description"], "card_id": null, "bank": null, "wallet": null, "vpa": "success@razorpay",
+        "email": customer["email"].as_str().unwrap_or("void@razorpay.com"),
+        "contact": customer["contact"].as_str().unwrap_or("+919000090000"),
+        "notes": {"payment_link_id": id}, "fee": fee, "tax": fee * 18 / 100,
+        "error_code": null, "error_description": null, "error_source": null, "error_step": null, "error_reason": null,
+        "acquirer_data": {"rrn": random_id(12).to_uppercase(), "upi_transaction_id": random_id(20)},
+        "created_at": now
+    });
+    let order = json!({
+        "id": order_id, "entity": "order", "amount": amount, "amount_paid": amount, "amount_due": 0,
+        "currency": currency, "receipt": link["reference_id"], "offer_id": null, "status": "paid", "attempts": 1,
+        "notes": [], "created_at": now, "product_type": "payment_link_v2", "product_id": id, "public_key": key_id
+    });
+    let link = &mut world.payment_links[i];
+    link["status"] = json!("paid");
+    link["amount_paid"] = json!(amount);
+    link["order_id"] = json!(order_id);
+    link["updated_at"] = json!(now);
+    link["payments"] = json!([{
+        "amount": amount, "created_at": now, "method": "upi", "payment_id": payment_id,
+        "plink_id": id, "status": "captured", "updated_at": now
+    }]);
+    let link = link.clone();
+    world.payments.push(payment.clone());
+    world.orders.push(order.clone());
+    Ok(Paid { link, order, payment })
+}
+
+fn message(status: StatusCode, title: &str, detail: &str) -> Response {
+    let body = format!(
+        "{HEAD}<main><p class=\"badge\">Switchboard sandbox</p><h1>{}</h1><p>{}</p></main></body></html>",
+        escape(title),
+        escape(detail)
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+}
+
+fn page(link: &Value, sandbox: &Sandbox) -> String {
+    let defaults = sandbox.deliveries;
+    let id = link["id"].as_str().unwrap_or_default();
+    let amount = link["amount"].as_i64().unwrap_or(0);
+    let formatted = Currency::parse(link["currency"].as_str().unwrap_or("INR"))
+        .map(|c| Money::from_minor(amount, c).format())
+        .unwrap_or_else(|_| format!("{amount} (minor units)"));
+    let field = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(escape);
+    let customer = &link["customer"];
+    let who: Vec<String> = [field(&customer["name"]), field(&customer["email"]), field(&customer["contact"])]
+        .into_iter()
+        .flatten()
+        .collect();
+    let status = link["status"].as_str().unwrap_or("created");
+    let action = if status == "created" {
+        format!(
+            "<form method=\"post\" action=\"/sandbox/pay/{id}\">\
+             <label><input type=\"checkbox\" name=\"duplicate\" id=\"duplicate\"{}> send every webhook twice</label>\
+             <label>webhook delay <input type=\"number\" name=\"delay_ms\" id=\"delay_ms\" min=\"0\" max=\"{MAX_DELAY_MS}\" value=\"{}\"> ms</label>\
+             <button id=\"pay\" type=\"submit\">Pay {}</button></form>",
+            if defaults.duplicate { " checked" } else { "" },
+            defaults.delay.as_millis(),
+            escape(&formatted)
+        )
+    } else {
+        let payment = link["payments"][0]["payment_id"].as_str().map(escape);
+        match payment {
+            Some(p) => format!(
+                "<p id=\"paid\">Paid — payment <code>{p}</code>. The signed webhooks follow.</p>\
+                 <p class=\"id\">Webhook deliveries acknowledged since the sandbox started: \
+                 <span id=\"deliveries\">{}</span> (reload to update)</p>",
+                sandbox.delivered()
+            ),
+            None => String::new(),
+        }
+    };
+    format!(
+        "{HEAD}<main><p class=\"badge\">Switchboard sandbox · no real money moves</p>\
+         <h1 id=\"amount\">{}</h1><p id=\"description\">{}</p><p id=\"customer\">{}</p>\
+         <p>Status: <strong id=\"status\">{}</strong></p>{action}<p class=\"id\">{}</p></main></body></html>",
+        escape(&formatted),
+        field(&link["description"]).unwrap_or_default(),
+        if who.is_empty() { "—".to_string() } else { who.join(" · ") },
+        escape(status),
+        escape(id)
+    )
+}
+
+const HEAD: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Pay · Switchboard sandbox</title>\
+<style>body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
+main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;box-shadow:0 2px 12px #0002}\
+.badge{display:inline-block;background:#fff3cd;color:#7a5b00;padding:.2rem .6rem;border-radius:6px;font-size:.8rem}\
+h1{font-size:2.2rem;margin:.8rem 0}label{display:block;margin:.6rem 0;color:#444}\
+button{margin-top:1rem;width:100%;padding:.8rem;font-size:1.1rem;background:#2b59ff;color:#fff;border:0;border-radius:8px;cursor:pointer}\
+.id{color:#888;font-size:.8rem}#paid{color:#16794c;font-weight:600}</style></head><body>";
+
+/// Escape text for HTML (descriptions and names come from the agent and the customer).
+fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::escape;
+
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(
+            escape("<script>\"x\" & 'y'</script>"),
+            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
+        );
+    }
+}
