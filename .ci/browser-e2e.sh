@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The sandbox pay page in headless Chromium: .ci/browser-e2e.sh path/to/switchboard
+# Installs Debian's chromium (if missing) and playwright-core into target/ci-browser. Screenshots: target/browser/.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN=${1:-target/debug/switchboard}
+PLAYWRIGHT_VERSION=1.65.1
+DIR=target/ci-browser
+
+if [[ ! -x /usr/bin/chromium ]]; then
+    echo "-- installing Debian's chromium"
+    SUDO=$([[ $(id -u) == 0 ]] || echo sudo)
+    export DEBIAN_FRONTEND=noninteractive
+    $SUDO apt-get install -y -q chromium >/dev/null || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q chromium >/dev/null; }
+fi
+if ! grep -qs "\"version\": \"$PLAYWRIGHT_VERSION\"" "$DIR/node_modules/playwright-core/package.json"; then
+    echo "-- installing playwright-core@$PLAYWRIGHT_VERSION into $DIR"
+    mkdir -p "$DIR"
+    echo '{"name": "switchboard-ci-browser", "private": true}' > "$DIR/package.json"
+    (cd "$DIR" && npm install --silent --no-audit --no-fund "playwright-core@$PLAYWRIGHT_VERSION")
+fi
+echo "-- $(/usr/bin/chromium --version 2>/dev/null), playwright-core $PLAYWRIGHT_VERSION, node $(node --version)"
+PLAYWRIGHT_CORE_DIR=$DIR timeout 300 node tests/browser/pay_page.mjs "$BIN"

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The demo flow driven by the official Python MCP SDK: .ci/python-e2e.sh path/to/switchboard
+# Installs the SDK into a virtualenv under target/ci-python (reused when the pinned version is there).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+BIN=${1:-target/debug/switchboard}
+MCP_VERSION=2.3.0
+VENV=target/ci-python
+
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_VERSION')" 2>/dev/null; then
+    echo "-- installing mcp==$MCP_VERSION into $VENV"
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
+fi
+timeout 300 "$VENV/bin/python" tests/python/demo_flow.py "$BIN"
