@@ -109,6 +109,7 @@ fn print_banner(base: &str, data_dir: &std::path::Path) {
     println!(
         "\nSwitchboard sandbox is running. Razorpay and HubSpot are simulated locally: no real money moves.\n\
          \n  MCP endpoint (Streamable HTTP)  {mcp}\
+         \n  Sandbox (invoices, links)       {base}/sandbox\
          \n  Pay pages                       {base}/sandbox/pay/<payment link id>\
          \n  Sandbox data                    {} (--reset starts fresh)\n\
          \nConnect a client:\

@@ -10,9 +10,11 @@
 //! - [`seed`]: the demo customers, invoices and CRM records a fresh sandbox starts with.
 //! - [`razorpay`], [`hubspot`]: the provider APIs.
 //! - [`pay_page`]: `/sandbox/pay/{link_id}`, the customer's side of a payment link.
+//! - [`home`]: `/sandbox`, the invoices and payment links the sandbox holds.
 //! - [`deliver`]: signed `payment.captured` / `payment_link.paid` deliveries to `/webhooks/razorpay`.
 
 pub mod deliver;
+pub mod home;
 pub mod hubspot;
 pub mod pay_page;
 pub mod razorpay;
@@ -86,12 +88,13 @@ impl Sandbox {
         })
     }
 
-    /// All sandbox routes: `/sandbox/razorpay/v1/…`, `/sandbox/hubspot/crm/v3/…`, `/sandbox/pay/{id}`.
+    /// All sandbox routes: `/sandbox/razorpay/v1/…`, `/sandbox/hubspot/crm/v3/…`, `/sandbox/pay/{id}`, `/sandbox`.
     pub fn routes(self: &Arc<Self>) -> Router {
         Router::new()
             .nest("/sandbox/razorpay", razorpay::routes(self.clone()))
             .nest("/sandbox/hubspot", hubspot::routes(self.clone()))
             .merge(pay_page::routes(self.clone()))
+            .merge(home::routes(self.clone()))
     }
 
     /// The Razorpay client configuration that points at this sandbox.

@@ -194,17 +194,18 @@ fn page(link: &Value, sandbox: &Sandbox) -> String {
     )
 }
 
-const HEAD: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+pub(super) const HEAD: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Pay · Switchboard sandbox</title>\
 <style>body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
 main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;box-shadow:0 2px 12px #0002}\
 .badge{display:inline-block;background:#fff3cd;color:#7a5b00;padding:.2rem .6rem;border-radius:6px;font-size:.8rem}\
 h1{font-size:2.2rem;margin:.8rem 0}label{display:block;margin:.6rem 0;color:#444}\
 button{margin-top:1rem;width:100%;padding:.8rem;font-size:1.1rem;background:#2b59ff;color:#fff;border:0;border-radius:8px;cursor:pointer}\
-.id{color:#888;font-size:.8rem}#paid{color:#16794c;font-weight:600}</style></head><body>";
+.id{color:#888;font-size:.8rem}#paid{color:#16794c;font-weight:600}main.wide{max-width:48rem}\
+table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee}</style></head><body>";
 
 /// Escape text for HTML (descriptions and names come from the agent and the customer).
-fn escape(text: &str) -> String {
+pub(super) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

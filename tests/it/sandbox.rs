@@ -107,6 +107,9 @@ async fn the_agent_finds_the_overdue_invoice_sends_a_link_and_hears_it_was_paid_
     kinds.sort();
     assert_eq!(kinds, ["payment.captured", "payment_link.paid"]);
 
+    let home = http.get(format!("{}/sandbox", running.base)).send().await.unwrap().text().await.unwrap();
+    assert!(home.contains("INV-2026-0087") && home.contains(&format!("/sandbox/pay/{id}")), "{home}");
+
     // Paying again is refused and sends nothing.
     let again = http.post(url).form(&[("delay_ms", "0")]).send().await.unwrap();
     assert_eq!(again.status(), 409);
@@ -156,6 +159,14 @@ async fn the_sandbox_answers_bad_requests_in_razorpay_wire_format_and_changes_no
     let list: Value =
         http.get(&links).basic_auth(&rz.key_id, Some(&secret)).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["payment_links"].as_array().unwrap().len(), 1, "only the valid request made a link");
+
+    // A pay form with a bad delay is refused and the link stays unpaid.
+    let pay_url = list["payment_links"][0]["short_url"].as_str().unwrap();
+    let refused = http.post(pay_url).form(&[("delay_ms", "soon")]).send().await.unwrap();
+    assert_eq!(refused.status(), 400);
+    assert!(refused.text().await.unwrap().contains("delay_ms must be a whole number"));
+    let page = http.get(pay_url).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("<strong id=\"status\">created</strong>"), "{page}");
 
     // Through the tools, Razorpay's "does not exist" 400 is a clear not-found.
     let client = connect_with(running.demo.state.clone(), ()).await;
