@@ -5,7 +5,6 @@ use crate::helpers::{call, config, connect_with, error_text, structured};
 use serde_json::{Value, json};
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::ConfirmMode;
 use switchboard::demo::{self, Demo, DemoOptions};
