@@ -113,7 +113,7 @@ fn print_banner(base: &str, data_dir: &std::path::Path) {
          \n  Pay pages                       {base}/sandbox/pay/<payment link id>\
          \n  Sandbox data                    {} (--reset starts fresh)\n\
          \nConnect a client:\
-         \n  MCP Inspector   npx @modelcontextprotocol/inspector --cli --transport http --server-url {mcp} --method tools/list\
+         \n  MCP Inspector   npx @modelcontextprotocol/inspector --cli {mcp} --transport http --method tools/list\
          \n  Claude Code     claude mcp add --transport http switchboard-demo {mcp}\
          \n  mcp.json        {{\"mcpServers\": {{\"switchboard-demo\": {{\"type\": \"http\", \"url\": \"{mcp}\"}}}}}}\
          \n  Claude Desktop  {{\"mcpServers\": {{\"switchboard-demo\": {{\"command\": \"npx\", \"args\": [\"-y\", \"mcp-remote\", \"{mcp}\"]}}}}}}\n\

@@ -109,3 +109,29 @@ pub(crate) fn portable_args(schema: &mut schemars::Schema) {
         }
     }
 }
+
+/// A decimal argument documented as a string, also accepted as a JSON number (some clients, such as MCP
+/// Inspector's CLI, send `45000` for `"45000"`). Integers keep their digits; a fraction becomes the shortest
+/// text that reads back to the same value ("299.95"), which the money parser then checks like any string.
+pub(crate) fn decimal_text<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<String, D::Error> {
+    struct DecimalText;
+    impl serde::de::Visitor<'_> for DecimalText {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a decimal amount in major units as a string, e.g. \"45000\" or \"299.95\"")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<String, E> {
+            Ok(v.to_string())
+        }
+    }
+    deserializer.deserialize_any(DecimalText)
+}

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 #[schemars(transform = super::portable_args)]
 pub struct CreatePaymentLinkArgs {
     /// Amount in MAJOR units as a decimal string: "45000" for ₹45,000, "299.95" for $299.95. Not paise/cents.
+    #[serde(deserialize_with = "super::decimal_text")]
     pub amount: String,
     /// ISO 4217 currency code, e.g. "INR" or "USD".
     pub currency: String,

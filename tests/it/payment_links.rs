@@ -257,6 +257,8 @@ async fn bad_amounts_and_arguments_create_nothing() {
         (base("10.5", "JPY"), "amount"),
         (base("99999999999999", "INR"), "amount"),
         (base("100", "rupees"), "currency"),
+        (json!({"amount": 299.951, "currency": "INR", "provider": "razorpay"}), "amount"),
+        (json!({"amount": true, "currency": "INR", "provider": "razorpay"}), "amount"),
         (
             json!({"amount": "100", "currency": "INR", "provider": "razorpay", "customer": {"email": "not-an-email"}}),
             "customer.email",

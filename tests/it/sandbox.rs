@@ -204,7 +204,9 @@ async fn sandbox_state_survives_a_restart_and_reset_starts_fresh() {
     };
     let first = start_demo(dir.path(), false).await;
     let client = connect_with(first.demo.state.clone(), ()).await;
-    structured(&call(&client, "create_payment_link", json!({"amount": "100", "currency": "INR"})).await);
+    // A JSON number is accepted for the amount too (MCP Inspector's CLI sends 100 for "100").
+    let created = structured(&call(&client, "create_payment_link", json!({"amount": 100, "currency": "INR"})).await);
+    assert_eq!(created["amount"]["minor_units"], 10_000);
     assert_eq!(link_count(&first).await, 1);
     let key = first.demo.sandbox.razorpay_config().key_id;
     drop(first);
