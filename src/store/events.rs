@@ -6,7 +6,7 @@ use crate::domain::event::{Correlation, Event, EventFilter};
 use crate::domain::time;
 use crate::webhooks::NewEvent;
 use sqlx::sqlite::SqliteRow;
-use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite};
+use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 
 /// What recording a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,38 +32,11 @@ const COLUMNS: &str = "seq, source, event_type, provider_event_id, received_at, 
                        payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone";
 
 impl Events<'_> {
-    /// Store a verified delivery once; returns after the commit is durable (WAL, synchronous=FULL).
+    /// Store a verified delivery once; returns after the commit is durable (WAL, synchronous=FULL). Deliveries
+    /// arriving together share one commit (see [`super::commit`]).
     pub async fn record(&self, event: &NewEvent) -> Result<Recorded, StoreError> {
         let pool = self.store.pool().await?;
-        let c = &event.correlation;
-        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-        let inserted = sqlx::query(
-            "INSERT INTO events (source, event_type, provider_event_id, received_at, occurred_at, payload, payment_link_id, \
-             payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone, body_sha256) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-        )
-        .bind(&event.source)
-        .bind(&event.event_type)
-        .bind(&event.provider_event_id)
-        .bind(time::now())
-        .bind(event.occurred_at)
-        .bind(&event.payload)
-        .bind(&c.payment_link_id)
-        .bind(&c.payment_id)
-        .bind(&c.order_id)
-        .bind(&c.invoice_id)
-        .bind(&c.reference_id)
-        .bind(&c.customer_email)
-        .bind(&c.customer_phone)
-        .bind(&event.body_sha256)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        Ok(if inserted.rows_affected() == 1 {
-            Recorded::New(inserted.last_insert_rowid())
-        } else {
-            Recorded::Duplicate
-        })
+        self.store.writer.record(pool, event.clone()).await
     }
 
     /// Events matching `filter`, oldest first (by arrival), at most `limit`.
@@ -179,4 +152,31 @@ fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
         },
         payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
     })
+}
+
+/// Insert one event inside the caller's transaction; a conflict on a dedupe key leaves it out.
+pub(super) async fn insert(tx: &mut SqliteConnection, event: &NewEvent) -> Result<Recorded, StoreError> {
+    let c = &event.correlation;
+    let inserted = sqlx::query(
+        "INSERT INTO events (source, event_type, provider_event_id, received_at, occurred_at, payload, payment_link_id, \
+         payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone, body_sha256) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    )
+    .bind(&event.source)
+    .bind(&event.event_type)
+    .bind(&event.provider_event_id)
+    .bind(time::now())
+    .bind(event.occurred_at)
+    .bind(&event.payload)
+    .bind(&c.payment_link_id)
+    .bind(&c.payment_id)
+    .bind(&c.order_id)
+    .bind(&c.invoice_id)
+    .bind(&c.reference_id)
+    .bind(&c.customer_email)
+    .bind(&c.customer_phone)
+    .bind(&event.body_sha256)
+    .execute(&mut *tx)
+    .await?;
+    Ok(if inserted.rows_affected() == 1 { Recorded::New(inserted.last_insert_rowid()) } else { Recorded::Duplicate })
 }

@@ -1,6 +1,7 @@
 //! Durable state in an embedded SQLite database in the data directory (WAL, `synchronous=FULL`,
 //! `BEGIN IMMEDIATE` writes). Opened on first use, so start-up never waits for it.
 
+mod commit;
 pub mod events;
 pub mod ledger;
 
@@ -21,18 +22,22 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored record is unreadable: {0}")]
     Corrupt(String),
+    #[error("the event log writer stopped before the commit")]
+    WriterGone,
 }
 
 /// The database file and its lazily opened pool.
 pub struct Store {
     path: PathBuf,
     pool: OnceCell<SqlitePool>,
+    /// The event log's group-commit writer, started on the first delivery.
+    writer: commit::Writer,
 }
 
 impl Store {
     /// `data_dir/switchboard.db`; nothing is touched until the first query.
     pub fn new(data_dir: PathBuf) -> Self {
-        Store { path: data_dir.join("switchboard.db"), pool: OnceCell::new() }
+        Store { path: data_dir.join("switchboard.db"), pool: OnceCell::new(), writer: commit::Writer::default() }
     }
 
     /// Whether the database file has been created (by any earlier run).

@@ -1,0 +1,88 @@
+//! Group commit for the event log: deliveries that arrive while a commit is in flight are written together in
+//! the next transaction, so one fsync (WAL, `synchronous=FULL`) makes all of them durable. Each caller hears
+//! back only after the commit that holds its event: nothing is acknowledged before it is on disk.
+//!
+//! Why: an fsync costs about 0.5 ms on this class of disk, so a commit per delivery caps ingest near 1,000–2,000
+//! per second, and concurrent writers then queue in SQLite's busy handler, which sleeps in millisecond steps.
+
+use super::StoreError;
+use super::events::{Recorded, insert};
+use crate::webhooks::NewEvent;
+use sqlx::SqlitePool;
+use std::sync::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+/// The most events one transaction carries (bounds how long the write lock is held).
+const MAX_BATCH: usize = 256;
+
+type Queued = (NewEvent, oneshot::Sender<Result<Recorded, StoreError>>);
+
+/// The queue in front of the single writer task, started on first use (and again if its runtime went away).
+#[derive(Default)]
+pub(super) struct Writer(Mutex<Option<mpsc::UnboundedSender<Queued>>>);
+
+impl Writer {
+    /// Queue `event` and wait for the commit that makes it durable.
+    pub(super) async fn record(&self, pool: &SqlitePool, event: NewEvent) -> Result<Recorded, StoreError> {
+        let (answer, answered) = oneshot::channel();
+        self.sender(pool).send((event, answer)).map_err(|_| StoreError::WriterGone)?;
+        answered.await.map_err(|_| StoreError::WriterGone)?
+    }
+
+    fn sender(&self, pool: &SqlitePool) -> mpsc::UnboundedSender<Queued> {
+        // A poisoned lock only means another thread panicked while swapping the sender; the Option is intact.
+        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        match slot.as_ref() {
+            Some(tx) if !tx.is_closed() => tx.clone(),
+            _ => {
+                let (tx, rx) = mpsc::unbounded_channel();
+                tokio::spawn(run(pool.clone(), rx));
+                *slot = Some(tx.clone());
+                tx
+            }
+        }
+    }
+}
+
+/// Take everything queued (at least one event), commit it in one transaction, answer each caller; repeat.
+async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Queued>) {
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
+    while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let outcome = commit(&pool, batch.iter().map(|(event, _)| event)).await;
+        match outcome {
+            Ok(recorded) => {
+                for ((_, answer), r) in batch.drain(..).zip(recorded) {
+                    let _ = answer.send(Ok(r));
+                }
+            }
+            Err(e) if batch.len() == 1 => {
+                if let Some((_, answer)) = batch.pop() {
+                    let _ = answer.send(Err(e));
+                }
+            }
+            // One bad event must not fail the others: commit each alone, so every caller gets its own outcome.
+            Err(e) => {
+                tracing::warn!(error = %e, events = batch.len(), "group commit failed; committing one by one");
+                for (event, answer) in batch.drain(..) {
+                    let one = commit(&pool, std::iter::once(&event)).await.and_then(|mut r| {
+                        r.pop().ok_or_else(|| StoreError::Corrupt("an insert reported no outcome".into()))
+                    });
+                    let _ = answer.send(one);
+                }
+            }
+        }
+    }
+}
+
+async fn commit<'a>(
+    pool: &SqlitePool,
+    events: impl ExactSizeIterator<Item = &'a NewEvent>,
+) -> Result<Vec<Recorded>, StoreError> {
+    let mut recorded = Vec::with_capacity(events.len());
+    let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+    for event in events {
+        recorded.push(insert(&mut tx, event).await?);
+    }
+    tx.commit().await?;
+    Ok(recorded)
+}
