@@ -86,3 +86,39 @@ async fn commit<'a>(
     tx.commit().await?;
     Ok(recorded)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::event::Correlation;
+    use crate::store::Store;
+    use crate::store::events::Recorded;
+
+    fn event(id: &str) -> NewEvent {
+        NewEvent {
+            source: "razorpay".into(),
+            event_type: "payment.captured".into(),
+            provider_event_id: id.into(),
+            occurred_at: None,
+            payload: format!("{{\"id\":\"{id}\"}}"),
+            correlation: Correlation::default(),
+            body_sha256: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_batch_stores_new_events_once_and_reports_repeats_as_duplicates() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        assert!(matches!(store.events().record(&event("evt_0")).await.unwrap(), Recorded::New(_)));
+        // Queued together, these share one commit: two new, a repeat inside the batch, and an earlier event.
+        let events = store.events();
+        let (a, b, old) = (event("evt_a"), event("evt_b"), event("evt_0"));
+        let (a, b, a_again, old) =
+            tokio::join!(events.record(&a), events.record(&b), events.record(&a), events.record(&old));
+        let outcomes = [a.unwrap(), b.unwrap(), a_again.unwrap(), old.unwrap()];
+        assert!(matches!(outcomes[0], Recorded::New(_)) && matches!(outcomes[1], Recorded::New(_)), "{outcomes:?}");
+        assert_eq!(outcomes[2..], [Recorded::Duplicate, Recorded::Duplicate]);
+        assert_eq!(store.events().latest_seq().await.unwrap(), 3);
+    }
+}
