@@ -47,10 +47,10 @@ async fn run(wanted: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
     if wanted("startup") {
         eprintln!("startup: spawn → initialize / tools/list over stdio…");
         let fresh = Setup::new(stub.addr)?;
-        report.startup_fresh = Some(startup::measure(&fresh, 20, 300).await?);
+        report.startup_fresh = Some(startup::measure(&fresh, 20, 300)?);
         let existing = Setup::new(stub.addr)?;
         startup::create_database(&existing).await?;
-        report.startup_existing_db = Some(startup::measure(&existing, 10, 150).await?);
+        report.startup_existing_db = Some(startup::measure(&existing, 10, 150)?);
     }
     if wanted("stdio_call") {
         eprintln!("stdio_call: get_invoice over stdio vs a direct GET of the stub…");

@@ -51,6 +51,21 @@ impl Setup {
         self.dir.path().join("data")
     }
 
+    /// The same command for `std::process` (start-up timing), stdout piped, stderr discarded.
+    pub fn std_command(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(bin());
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.dir.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
+        cmd
+    }
+
     /// `switchboard serve --config …` plus `extra`, with a bare environment (only PATH and HOME), piped stdio.
     pub fn command(&self, extra: &[&str], stderr: Stdio) -> Command {
         let mut cmd = Command::new(bin());
