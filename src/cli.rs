@@ -79,7 +79,7 @@ pub struct DemoArgs {
     #[arg(long)]
     pub reset: bool,
     /// How long after a payment the sandbox sends its webhooks, in milliseconds.
-    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    #[arg(long, value_name = "MS", default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub webhook_delay_ms: u64,
     /// Send every webhook twice, as providers sometimes do; the receiver stores each event once.
     #[arg(long)]

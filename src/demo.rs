@@ -72,7 +72,14 @@ pub fn build(
         local
     };
     let deliveries = DeliveryOptions { delay: options.webhook_delay, duplicate: options.duplicate_webhooks };
-    let sandbox = Arc::new(Sandbox::open(&config.data_dir, options.reset, format!("http://{reachable}"), deliveries)?);
+    let sandbox = Arc::new(
+        Sandbox::open(&config.data_dir, options.reset, format!("http://{reachable}"), deliveries)?
+            .allow_remote(options.allow_remote),
+    );
+    tokio::spawn({
+        let sandbox = sandbox.clone();
+        async move { sandbox.resume_deliveries().await }
+    });
     config.razorpay = Some(sandbox.razorpay_config());
     config.hubspot = Some(sandbox.hubspot_config());
     config.stripe = None;

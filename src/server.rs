@@ -32,9 +32,10 @@ If a tool says a provider is not configured, tell the user which environment var
 
 /// Added to the instructions by `switchboard demo`.
 pub const SANDBOX_INSTRUCTIONS: &str = " SANDBOX MODE: this server runs `switchboard demo`. Razorpay and HubSpot are a \
-local sandbox with demo customers, invoices and CRM contacts; no real money moves and nobody is charged. Every tool \
+local sandbox with demo customers, invoices and CRM contacts; no real money moves and nobody is charged. Every successful tool \
 result carries \"mode\": \"sandbox\"; say so when you report payments to the user. A payment link's url opens the \
-sandbox pay page, where the user can pay it; the signed webhooks then arrive as they would from Razorpay.";
+sandbox pay page, where the user can pay it; the signed webhooks then arrive as they would from Razorpay. Stripe is \
+not part of the sandbox: use provider \"razorpay\" (the default) and do not ask the user for API keys.";
 
 /// What `mode` says in sandbox results.
 const SANDBOX_MODE: &str = "sandbox";

@@ -1,35 +1,51 @@
 //! Signed Razorpay webhook deliveries for a paid link, sent over HTTP to the server's own receiver
 //! (`POST /webhooks/razorpay`) the way Razorpay sends them: the event envelope as the raw JSON body,
 //! `X-Razorpay-Signature` (hex HMAC-SHA256 of the body with the webhook secret) and `x-razorpay-event-id`.
-//! A failed delivery is retried with backoff, as Razorpay retries anything but a 2xx.
+//!
+//! Like Razorpay, the sandbox does not forget an event it owes: the deliveries are saved with the payment (in the
+//! same write), retried with backoff until the receiver answers 2xx, removed only then, and resumed when the
+//! sandbox starts again after a stop.
 
-use super::{DeliveryOptions, Sandbox, WEBHOOK_SOURCE};
+use super::{Sandbox, WEBHOOK_SOURCE};
 use crate::webhooks::{Scheme, verify::sign};
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// How many times one delivery is attempted before the sandbox gives up on it.
-const ATTEMPTS: u32 = 6;
+/// Razorpay retries a failing webhook for 24 hours.
+const GIVE_UP_AFTER: Duration = Duration::from_secs(24 * 3600);
+/// The longest pause between attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
 
-/// The entities a payment touched.
-#[derive(Debug, Clone)]
-pub struct Paid {
-    pub link: Value,
-    pub order: Value,
-    pub payment: Value,
+/// One event the sandbox still owes the receiver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Pending {
+    /// Sent as `x-razorpay-event-id`, the same for every copy and retry.
+    pub event_id: String,
+    /// The exact JSON body that is signed and sent.
+    pub body: String,
+    /// 2 when every delivery is to be sent twice, concurrently (so duplicates race at the receiver).
+    pub copies: u8,
 }
 
-/// The two events a paid link produces, in the order Razorpay usually sends them.
-pub fn events(sandbox: &Sandbox, paid: &Paid, now: i64) -> Vec<(String, Vec<u8>)> {
+/// The entities a payment touched.
+pub struct Paid<'a> {
+    pub link: &'a Value,
+    pub order: &'a Value,
+    pub payment: &'a Value,
+}
+
+/// The two events a paid link produces, in the order Razorpay usually sends them, stamped with the payment time.
+pub fn events(account_id: &str, paid: Paid<'_>, paid_at: i64, copies: u8) -> Vec<Pending> {
     let envelope = |event: &str, contains: &[&str], payload: Value| {
         json!({
             "entity": "event",
-            "account_id": sandbox.credentials.razorpay_account_id,
+            "account_id": account_id,
             "event": event,
             "contains": contains,
             "payload": payload,
-            "created_at": now,
+            "created_at": paid_at,
         })
     };
     let captured = envelope("payment.captured", &["payment"], json!({"payment": {"entity": paid.payment}}));
@@ -44,15 +60,19 @@ pub fn events(sandbox: &Sandbox, paid: &Paid, now: i64) -> Vec<(String, Vec<u8>)
     );
     [captured, link_paid]
         .into_iter()
-        .map(|body| (super::world::random_id(14), serde_json::to_vec(&body).unwrap_or_default()))
+        .map(|body| Pending { event_id: super::world::random_id(14), body: body.to_string(), copies })
         .collect()
 }
 
-/// Send a paid link's events after the configured delay (each twice when asked), in the background.
-pub fn spawn(sandbox: Arc<Sandbox>, paid: Paid, options: DeliveryOptions) {
+/// Deliver `pending` after `delay`, in order, in the background; each is forgotten once acknowledged.
+pub fn spawn(sandbox: Arc<Sandbox>, pending: Vec<Pending>, delay: Duration) {
+    if pending.is_empty() {
+        return;
+    }
     tokio::spawn(async move {
-        tokio::time::sleep(options.delay).await;
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).build() {
+        tokio::time::sleep(delay).await;
+        // Loopback calls to ourselves: a configured HTTP proxy must not see the signed bodies.
+        let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build() {
             Ok(client) => client,
             Err(e) => {
                 tracing::error!(error = %e, "the sandbox cannot send webhooks");
@@ -60,22 +80,37 @@ pub fn spawn(sandbox: Arc<Sandbox>, paid: Paid, options: DeliveryOptions) {
             }
         };
         let url = format!("{}/webhooks/{WEBHOOK_SOURCE}", sandbox.base);
-        let copies = if options.duplicate { 2 } else { 1 };
-        for (event_id, body) in events(&sandbox, &paid, crate::domain::time::now()) {
-            for _ in 0..copies {
-                let secret = &sandbox.credentials.razorpay_webhook_secret;
-                if deliver(&client, &url, secret, &event_id, &body).await {
-                    sandbox.delivered.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let secret = sandbox.credentials.razorpay_webhook_secret.clone();
+        for p in pending {
+            let once = || deliver(&client, &url, &secret, &p.event_id, p.body.as_bytes());
+            let acked = if p.copies > 1 {
+                let (a, b) = tokio::join!(once(), once());
+                u64::from(a) + u64::from(b)
+            } else {
+                u64::from(once().await)
+            };
+            sandbox.delivered.fetch_add(acked, std::sync::atomic::Ordering::SeqCst);
+            if acked > 0 {
+                let id = p.event_id.clone();
+                let forgotten = sandbox
+                    .update(move |world| {
+                        world.pending.retain(|q| q.event_id != id);
+                        Ok::<(), ()>(())
+                    })
+                    .await;
+                if forgotten.is_err() {
+                    tracing::warn!(event_id = %p.event_id, "could not record a delivered webhook; it may be sent again");
                 }
             }
         }
     });
 }
 
-/// One delivery, retried until acknowledged (true) or given up (false).
+/// One delivery, retried with growing pauses until acknowledged (true) or 24 hours have passed (false).
 async fn deliver(client: &reqwest::Client, url: &str, secret: &str, event_id: &str, body: &[u8]) -> bool {
+    let started = tokio::time::Instant::now();
     let mut backoff = Duration::from_millis(250);
-    for attempt in 1..=ATTEMPTS {
+    for attempt in 1.. {
         let mut request = client.post(url).header("content-type", "application/json").body(body.to_vec());
         for (name, value) in sign(Scheme::Razorpay, secret, body, crate::domain::time::now(), event_id) {
             request = request.header(name, value);
@@ -88,9 +123,12 @@ async fn deliver(client: &reqwest::Client, url: &str, secret: &str, event_id: &s
             Ok(r) => tracing::warn!(event_id, attempt, status = r.status().as_u16(), "sandbox webhook refused"),
             Err(e) => tracing::warn!(event_id, attempt, error = %e, "sandbox webhook not delivered"),
         }
+        if started.elapsed() + backoff > GIVE_UP_AFTER {
+            break;
+        }
         tokio::time::sleep(backoff).await;
-        backoff *= 2;
+        backoff = (backoff * 2).min(MAX_BACKOFF);
     }
-    tracing::error!(event_id, "the sandbox gave up delivering a webhook");
+    tracing::error!(event_id, "the sandbox gave up delivering a webhook after 24 hours");
     false
 }

@@ -192,8 +192,9 @@ async fn search_contacts(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap
     let results: Vec<Value> =
         matched.iter().skip(offset).take(limit).map(|c| with_properties(c, &names, &[])).collect();
     let mut page = json!({"total": total, "results": results});
-    if offset + limit < total {
-        let after = (offset + limit).to_string();
+    let next = offset.saturating_add(limit);
+    if next < total {
+        let after = next.to_string();
         page["paging"] = json!({"next": {"after": after, "link": format!("?after={after}")}});
     }
     Json(page).into_response()

@@ -54,17 +54,15 @@ pub struct Sandbox {
     deliveries: DeliveryOptions,
     /// Webhook deliveries the receiver acknowledged since start-up (duplicates included).
     delivered: std::sync::atomic::AtomicU64,
+    /// Accept any `Host` (`--allow-remote`); otherwise only loopback names, against DNS rebinding.
+    remote: bool,
 }
 
 impl Sandbox {
     /// Open the sandbox saved in `dir`, or seed a new one (always a new one with `reset`).
     pub fn open(dir: &Path, reset: bool, base: String, deliveries: DeliveryOptions) -> std::io::Result<Sandbox> {
         if reset {
-            match std::fs::remove_dir_all(dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+            reset_dir(dir)?;
         }
         let world = match World::load(dir)? {
             Some(world) => world,
@@ -85,7 +83,23 @@ impl Sandbox {
             base,
             deliveries,
             delivered: std::sync::atomic::AtomicU64::new(0),
+            remote: false,
         })
+    }
+
+    /// Serve other machines too (`--allow-remote`): any `Host` is accepted.
+    pub fn allow_remote(mut self, remote: bool) -> Self {
+        self.remote = remote;
+        self
+    }
+
+    /// Send the webhooks a previous run still owed (a stop between a payment and its acknowledgement).
+    pub async fn resume_deliveries(self: &Arc<Self>) {
+        let pending = self.read(|w| w.pending.clone()).await;
+        if !pending.is_empty() {
+            tracing::info!(count = pending.len(), "resuming sandbox webhook deliveries");
+        }
+        deliver::spawn(self.clone(), pending, Duration::ZERO);
     }
 
     /// All sandbox routes: `/sandbox/razorpay/v1/…`, `/sandbox/hubspot/crm/v3/…`, `/sandbox/pay/{id}`, `/sandbox`.
@@ -95,6 +109,7 @@ impl Sandbox {
             .nest("/sandbox/hubspot", hubspot::routes(self.clone()))
             .merge(pay_page::routes(self.clone()))
             .merge(home::routes(self.clone()))
+            .layer(axum::middleware::from_fn_with_state(self.clone(), same_site))
     }
 
     /// The Razorpay client configuration that points at this sandbox.
@@ -133,6 +148,11 @@ impl Sandbox {
         self.delivered.load(std::sync::atomic::Ordering::SeqCst)
     }
 
+    /// How many webhook deliveries are saved as owed (not yet acknowledged).
+    pub async fn pending_deliveries(&self) -> usize {
+        self.read(|w| w.pending.len()).await
+    }
+
     /// How many payment links the sandbox holds.
     pub async fn payment_link_count(&self) -> usize {
         self.read(|w| w.payment_links.len()).await
@@ -143,14 +163,26 @@ impl Sandbox {
     }
 
     /// Change the world: `f` edits a copy, which is saved before it replaces the original, so a failed save
-    /// changes nothing and every answer the sandbox gives has been written to disk first.
-    pub(crate) async fn update<T, E>(&self, f: impl FnOnce(&mut World) -> Result<T, E>) -> Result<T, UpdateError<E>> {
-        let mut world = self.world.lock().await;
-        let mut next = world.clone();
-        let out = f(&mut next).map_err(UpdateError::Rejected)?;
-        next.save(&self.dir).await.map_err(UpdateError::Storage)?;
-        *world = next;
-        Ok(out)
+    /// changes nothing and every answer the sandbox gives has been written to disk first. The change runs in
+    /// its own task, so a caller that goes away mid-save cannot leave the disk and memory disagreeing.
+    pub(crate) async fn update<T, E>(
+        self: &Arc<Self>,
+        f: impl FnOnce(&mut World) -> Result<T, E> + Send + 'static,
+    ) -> Result<T, UpdateError<E>>
+    where
+        T: Send + 'static,
+        E: Send + 'static,
+    {
+        let sandbox = self.clone();
+        let task = tokio::spawn(async move {
+            let mut world = sandbox.world.lock().await;
+            let mut next = world.clone();
+            let out = f(&mut next).map_err(UpdateError::Rejected)?;
+            next.save(&sandbox.dir).await.map_err(UpdateError::Storage)?;
+            *world = next;
+            Ok(out)
+        });
+        task.await.unwrap_or_else(|e| Err(UpdateError::Storage(std::io::Error::other(e))))
     }
 
     /// Read the world.
@@ -163,4 +195,61 @@ impl Sandbox {
 pub(crate) enum UpdateError<E> {
     Rejected(E),
     Storage(std::io::Error),
+}
+
+/// `--reset`: empty the sandbox directory, but only one that holds a sandbox (`sandbox.json`), so a mistyped
+/// `--data-dir` can never wipe other data.
+fn reset_dir(dir: &Path) -> std::io::Result<()> {
+    let marker = world::file(dir);
+    if marker.exists() {
+        return std::fs::remove_dir_all(dir);
+    }
+    let empty = match std::fs::read_dir(dir) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => true,
+        Err(e) => return Err(e),
+        Ok(mut entries) => entries.next().is_none(),
+    };
+    if empty {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "refusing to --reset {}: it is not empty and holds no sandbox.json, so it is not a sandbox directory. \
+             Point --data-dir at the sandbox's own directory.",
+            dir.display()
+        )))
+    }
+}
+
+/// The sandbox takes no credentials on its pages, so it checks where requests come from: a loopback `Host`
+/// (unless `--allow-remote`), which stops DNS rebinding, and no foreign `Origin` on a POST, which stops another
+/// site from paying a link in the user's browser.
+async fn same_site(
+    axum::extract::State(sandbox): axum::extract::State<Arc<Sandbox>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::http::{Method, StatusCode, header};
+    use axum::response::IntoResponse;
+    let headers = request.headers();
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    let host_name = match host.rsplit_once(':') {
+        Some((name, port)) if port.chars().all(|c| c.is_ascii_digit()) => name,
+        _ => host.as_str(),
+    };
+    let loopback = |name: &str| matches!(name, "localhost" | "127.0.0.1" | "[::1]");
+    if !sandbox.remote && !loopback(host_name) {
+        tracing::warn!(host = %crate::domain::text::clip(&host, 64), "sandbox request with a foreign Host refused");
+        return (StatusCode::FORBIDDEN, "the sandbox answers only on localhost").into_response();
+    }
+    if request.method() == Method::POST
+        && let Some(origin) = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok())
+    {
+        let origin_host = origin.split_once("://").map_or("", |(_, rest)| rest);
+        let origin_name = origin_host.rsplit_once(':').map_or(origin_host, |(name, _)| name);
+        if origin_host != host && !loopback(origin_name) {
+            tracing::warn!("sandbox POST from a foreign Origin refused");
+            return (StatusCode::FORBIDDEN, "cross-site requests to the sandbox are refused").into_response();
+        }
+    }
+    next.run(request).await
 }

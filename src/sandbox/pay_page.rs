@@ -3,9 +3,9 @@
 //! turns `paid`) and the signed webhooks follow after the configured delay. The form can ask for a different
 //! delay (`delay_ms`) or for every webhook to be sent twice (`duplicate`).
 
-use super::deliver::{self, Paid};
+use super::deliver::{self, Paid, Pending};
 use super::world::{World, random_id};
-use super::{DeliveryOptions, Sandbox, UpdateError};
+use super::{Sandbox, UpdateError};
 use crate::domain::{Currency, Money};
 use axum::Router;
 use axum::extract::{Form, Path, State};
@@ -59,16 +59,17 @@ async fn pay(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(f
             }
         },
     };
-    let duplicate = form.duplicate.is_some_and(|d| matches!(d.as_str(), "on" | "true" | "1"));
-    let options = DeliveryOptions { delay, duplicate: duplicate || sandbox.deliveries.duplicate };
+    // The form's checkbox decides (the page pre-ticks it under --duplicate-webhooks).
+    let copies = if form.duplicate.is_some_and(|d| matches!(d.as_str(), "on" | "true" | "1")) { 2 } else { 1 };
     let now = crate::domain::time::now();
-    let key_id = sandbox.credentials.razorpay_key_id.clone();
-    let paid = sandbox.update(|world| settle(world, &id, now, &key_id)).await;
+    let paid = {
+        let (sandbox, id) = (sandbox.clone(), id.clone());
+        sandbox.clone().update(move |world| settle(world, &sandbox, &id, now, copies)).await
+    };
     match paid {
-        Ok(mut paid) => {
-            paid.link = super::razorpay::present(&sandbox, &paid.link, now);
-            tracing::info!(link = %id, payment = %paid.payment["id"], "sandbox payment captured");
-            deliver::spawn(sandbox.clone(), paid, options);
+        Ok((payment_id, pending)) => {
+            tracing::info!(link = %id, payment = %payment_id, "sandbox payment captured");
+            deliver::spawn(sandbox.clone(), pending, delay);
             Redirect::to(&format!("/sandbox/pay/{id}")).into_response()
         }
         Err(UpdateError::Rejected((status, title, detail))) => message(status, title, &detail),
@@ -81,8 +82,16 @@ async fn pay(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>, Form(f
 
 type Refusal = (StatusCode, &'static str, String);
 
-/// Pay link `id` in full: a captured payment, a paid order, the link `paid`.
-fn settle(world: &mut World, id: &str, now: i64, key_id: &str) -> Result<Paid, Refusal> {
+/// Pay link `id` in full: a captured payment, a paid order, the link `paid`, and the webhooks owed for it —
+/// all in one saved change. Returns the payment id and the deliveries to send.
+fn settle(
+    world: &mut World,
+    sandbox: &Sandbox,
+    id: &str,
+    now: i64,
+    copies: u8,
+) -> Result<(String, Vec<Pending>), Refusal> {
+    let key_id = &sandbox.credentials.razorpay_key_id;
     let i = World::find(&world.payment_links, id).ok_or((
         StatusCode::NOT_FOUND,
         "No such payment link",
@@ -103,7 +112,8 @@ fn settle(world: &mut World, id: &str, now: i64, key_id: &str) -> Result<Paid, R
     let currency = link["currency"].clone();
     let payment_id = format!("pay_{}", random_id(14));
     let order_id = format!("order_{}", random_id(14));
-    let fee = amount * 2 / 100;
+    // Amounts are capped at creation (razorpay::MAX_AMOUNT), so these cannot overflow.
+    let fee = amount / 50;
     let customer = &link["customer"];
     let payment = json!({
         "id": payment_id, "entity": "payment", "amount": amount, "currency": currency, "base_amount": amount,
@@ -112,7 +122,7 @@ fn settle(world: &mut World, id: &str, now: i64, key_id: &str) -> Result<Paid, R
         "description": link["description"], "card_id": null, "bank": null, "wallet": null, "vpa": "success@razorpay",
         "email": customer["email"].as_str().unwrap_or("void@razorpay.com"),
         "contact": customer["contact"].as_str().unwrap_or("+919000090000"),
-        "notes": {"payment_link_id": id}, "fee": fee, "tax": fee * 18 / 100,
+        "notes": [], "fee": fee, "tax": fee * 18 / 100,
         "error_code": null, "error_description": null, "error_source": null, "error_step": null, "error_reason": null,
         "acquirer_data": {"rrn": random_id(12).to_uppercase(), "upi_transaction_id": random_id(20)},
         "created_at": now
@@ -131,10 +141,13 @@ fn settle(world: &mut World, id: &str, now: i64, key_id: &str) -> Result<Paid, R
         "amount": amount, "created_at": now, "method": "upi", "payment_id": payment_id,
         "plink_id": id, "status": "captured", "updated_at": now
     }]);
-    let link = link.clone();
-    world.payments.push(payment.clone());
-    world.orders.push(order.clone());
-    Ok(Paid { link, order, payment })
+    let link = super::razorpay::present(sandbox, link, now);
+    let paid = Paid { link: &link, order: &order, payment: &payment };
+    let pending = deliver::events(&sandbox.credentials.razorpay_account_id, paid, now, copies);
+    world.pending.extend(pending.iter().cloned());
+    world.payments.push(payment);
+    world.orders.push(order);
+    Ok((payment_id, pending))
 }
 
 fn message(status: StatusCode, title: &str, detail: &str) -> Response {

@@ -16,6 +16,9 @@ use serde_json::{Map, Value, json};
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
+/// The largest amount the sandbox accepts (₹5 crore in paise); Razorpay also refuses amounts over a limit.
+pub(crate) const MAX_AMOUNT: i64 = 5_000_000_000;
+
 /// Fields `POST /v1/payment_links` accepts.
 const LINK_FIELDS: &[&str] = &[
     "amount",
@@ -125,8 +128,8 @@ async fn create_link(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, bo
         Err(rejection) => return rejection.into_response(),
     };
     let created = sandbox
-        .update(|world| {
-            if let Some(reference) = link["reference_id"].as_str()
+        .update(move |world| {
+            if let Some(reference) = link["reference_id"].as_str().filter(|r| !r.is_empty())
                 && world.payment_links.iter().any(|l| l["reference_id"].as_str() == Some(reference))
             {
                 return Err(bad_request("payment link creation with reference ID already attempted", None));
@@ -153,6 +156,9 @@ fn new_link(request: &Map<String, Value>, now: i64) -> Result<Value, RzError> {
     };
     if amount < 100 {
         return Err(bad_request("The amount must be at least INR 1.00", Some("amount")));
+    }
+    if amount > MAX_AMOUNT {
+        return Err(bad_request("amount exceeds maximum amount allowed.", Some("amount")));
     }
     let currency = request.get("currency").and_then(Value::as_str).unwrap_or("INR");
     if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
@@ -247,7 +253,13 @@ async fn list_links(
         .read(|w| {
             w.payment_links
                 .iter()
-                .filter(|l| filter.reference_id.as_deref().is_none_or(|r| l["reference_id"].as_str() == Some(r)))
+                .filter(|l| {
+                    filter
+                        .reference_id
+                        .as_deref()
+                        .filter(|r| !r.is_empty())
+                        .is_none_or(|r| l["reference_id"].as_str() == Some(r))
+                })
                 .filter(|l| {
                     filter.payment_id.as_deref().is_none_or(|p| {
                         l["payments"].as_array().is_some_and(|ps| ps.iter().any(|x| x["payment_id"] == p))
@@ -265,10 +277,11 @@ async fn cancel_link(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, Pa
         return denied.into_response();
     }
     let now = crate::domain::time::now();
+    let inner = sandbox.clone();
     let cancelled = sandbox
-        .update(|world| {
+        .update(move |world| {
             let i = World::find(&world.payment_links, &id).ok_or_else(not_found)?;
-            let current = present(&sandbox, &world.payment_links[i], now);
+            let current = present(&inner, &world.payment_links[i], now);
             match current["status"].as_str() {
                 Some("created" | "partially_paid") => {}
                 Some(status) => {

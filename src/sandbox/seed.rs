@@ -151,6 +151,7 @@ pub fn world(now: i64) -> World {
         contacts,
         companies: CLIENTS.iter().map(|c| company(c, now)).collect(),
         deals,
+        pending: Vec::new(),
     }
 }
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// Everything the sandbox knows. Entities are stored in their wire shape, so what the API returns is what a
 /// real provider would have sent.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct World {
     pub credentials: Credentials,
     /// Razorpay invoices, newest first.
@@ -22,10 +22,13 @@ pub struct World {
     pub contacts: Vec<Value>,
     pub companies: Vec<Value>,
     pub deals: Vec<Value>,
+    /// Webhook deliveries not yet acknowledged by the receiver.
+    #[serde(default)]
+    pub pending: Vec<super::deliver::Pending>,
 }
 
-/// The sandbox's keys. Random per data directory; they only open the sandbox.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+/// The sandbox's keys. Random per data directory; they only open the sandbox. (No `Debug`: they are secrets.)
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Credentials {
     pub razorpay_key_id: String,
     pub razorpay_key_secret: String,
@@ -67,16 +70,24 @@ impl World {
         tokio::task::spawn_blocking(move || world.save_blocking(&dir)).await.map_err(std::io::Error::other)?
     }
 
-    /// Write the world atomically: a temporary file, synced, then renamed over the old one.
+    /// Write the world atomically: a temporary file readable only by its owner (it holds the sandbox's keys),
+    /// synced, renamed over the old one, and the directory synced so the rename itself survives a crash.
     pub fn save_blocking(&self, dir: &Path) -> std::io::Result<()> {
         use std::io::Write;
         let bytes = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
         std::fs::create_dir_all(dir)?;
-        let tmp = dir.join("sandbox.json.tmp");
-        let mut f = std::fs::File::create(&tmp)?;
+        let tmp = dir.join(format!("sandbox.json.{}.tmp", std::process::id()));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut f = options.open(&tmp)?;
         f.write_all(&bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, file(dir))
+        std::fs::rename(&tmp, file(dir))?;
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
     }
 
     pub fn find(list: &[Value], id: &str) -> Option<usize> {

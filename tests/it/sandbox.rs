@@ -113,6 +113,8 @@ async fn the_agent_finds_the_overdue_invoice_sends_a_link_and_hears_it_was_paid_
     let again = http.post(url).form(&[("delay_ms", "0")]).send().await.unwrap();
     assert_eq!(again.status(), 409);
     assert!(again.text().await.unwrap().contains("is paid"));
+    assert_eq!(sandbox.pending_deliveries().await, 0, "acknowledged deliveries are forgotten");
+    assert_eq!(sandbox.delivered(), 4);
     let payment = http
         .get(format!("{}/sandbox/razorpay/v1/payments/{payment_id}", running.base))
         .basic_auth(&running.demo.sandbox.razorpay_config().key_id, Some("wrong"))
@@ -142,6 +144,7 @@ async fn the_sandbox_answers_bad_requests_in_razorpay_wire_format_and_changes_no
         (json!({"amount": 50}), "amount"),
         (json!({"amount": 1000, "colour": "red"}), "colour"),
         (json!({"amount": 1000, "expire_by": 1}), "expire_by"),
+        (json!({"amount": i64::MAX}), "amount"),
     ] {
         let answer = post(request.clone(), secret.clone()).await.unwrap();
         assert_eq!(answer.status(), 400, "{request}");
@@ -152,12 +155,26 @@ async fn the_sandbox_answers_bad_requests_in_razorpay_wire_format_and_changes_no
     let first = post(json!({"amount": 1000, "reference_id": "ref-1"}), secret.clone()).await.unwrap();
     assert_eq!(first.status(), 200);
     let again = post(json!({"amount": 2000, "reference_id": "ref-1"}), secret.clone()).await.unwrap();
+    assert_eq!(again.status(), 400);
     let body: Value = again.json().await.unwrap();
     assert_eq!(body["error"]["description"], "payment link creation with reference ID already attempted");
 
     let list: Value =
         http.get(&links).basic_auth(&rz.key_id, Some(&secret)).send().await.unwrap().json().await.unwrap();
     assert_eq!(list["payment_links"].as_array().unwrap().len(), 1, "only the valid request made a link");
+    // Links without a reference_id never collide with each other.
+    for _ in 0..2 {
+        assert_eq!(post(json!({"amount": 1000}), secret.clone()).await.unwrap().status(), 200);
+    }
+    let list: Value = http
+        .get(format!("{links}?reference_id=ref-1"))
+        .basic_auth(&rz.key_id, Some(&secret))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
 
     // A pay form with a bad delay is refused and the link stays unpaid.
     let pay_url = list["payment_links"][0]["short_url"].as_str().unwrap();
@@ -221,6 +238,53 @@ async fn sandbox_state_survives_a_restart_and_reset_starts_fresh() {
     assert_ne!(reset.demo.sandbox.razorpay_config().key_id, key);
 }
 
+#[tokio::test]
+async fn owed_webhooks_survive_a_restart_and_are_delivered_then() {
+    let dir = tempfile::tempdir().unwrap();
+    let first = start_demo(dir.path(), false).await;
+    let client = connect_with(first.demo.state.clone(), ()).await;
+    let link = structured(&call(&client, "create_payment_link", json!({"amount": "2500", "currency": "INR"})).await);
+    let url = link["url"].as_str().unwrap().to_string();
+    let paid = reqwest::Client::new().post(&url).form(&[("delay_ms", "60000")]).send().await.unwrap();
+    assert_eq!(paid.status(), 200);
+    assert_eq!(first.demo.sandbox.pending_deliveries().await, 2, "saved with the payment");
+    drop(first); // stopped before the delay ran out: nothing was delivered
+
+    let second = start_demo(dir.path(), false).await;
+    let sandbox = second.demo.sandbox.clone();
+    wait_until("the owed deliveries", async || sandbox.delivered() == 2).await;
+    wait_until("the owed deliveries forgotten", async || sandbox.pending_deliveries().await == 0).await;
+    let client = connect_with(second.demo.state.clone(), ()).await;
+    let events = structured(&call(&client, "list_events", json!({"payment_link_id": link["id"]})).await);
+    assert_eq!(events["events"].as_array().unwrap().len(), 1, "payment_link.paid, once: {events}");
+}
+
+#[tokio::test]
+async fn the_sandbox_refuses_foreign_hosts_and_cross_site_posts() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_demo(dir.path(), false).await;
+    let http = reqwest::Client::new();
+    let home = format!("{}/sandbox", running.base);
+    let rebound = http.get(&home).header("host", "attacker.example:8080").send().await.unwrap();
+    assert_eq!(rebound.status(), 403, "DNS rebinding is refused");
+    assert_eq!(http.get(&home).send().await.unwrap().status(), 200);
+    let pay = format!("{}/sandbox/pay/plink_Anything00001", running.base);
+    let cross_site = http.post(&pay).header("origin", "https://evil.example").form(&[("delay_ms", "0")]).send();
+    assert_eq!(cross_site.await.unwrap().status(), 403);
+    let same_site = http.post(&pay).header("origin", running.base.as_str()).form(&[("delay_ms", "0")]).send();
+    assert_eq!(same_site.await.unwrap().status(), 404, "passes the guard; no such link");
+}
+
+#[test]
+fn reset_refuses_a_directory_that_is_not_a_sandbox() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("switchboard.db"), b"precious").unwrap();
+    let delivery = switchboard::sandbox::DeliveryOptions { delay: Duration::ZERO, duplicate: false };
+    let refused = switchboard::sandbox::Sandbox::open(dir.path(), true, "http://127.0.0.1:1".into(), delivery);
+    assert!(refused.err().unwrap().to_string().contains("not a sandbox directory"));
+    assert!(dir.path().join("switchboard.db").exists(), "nothing was deleted");
+}
+
 fn demo_binary(args: &[&str], dir: &Path, token: Option<&str>) -> std::process::Child {
     let mut command = Command::new(env!("CARGO_BIN_EXE_switchboard"));
     command.arg("demo").args(args).arg("--data-dir").arg(dir).env_remove("SWITCHBOARD_HTTP_TOKEN");
@@ -249,11 +313,13 @@ fn the_demo_refuses_a_non_loopback_address_unless_explicitly_allowed() {
         demo_binary(&["--http", "0.0.0.0:0", "--allow-remote"], &state, Some("a-long-enough-demo-token-123"));
     let mut banner = String::new();
     let stdout = allowed.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
         use std::io::BufRead;
-        std::io::BufReader::new(stdout).lines().map_while(Result::ok).find(|l| l.contains("MCP endpoint"))
+        let line = std::io::BufReader::new(stdout).lines().map_while(Result::ok).find(|l| l.contains("MCP endpoint"));
+        let _ = tx.send(line);
     });
-    if let Some(line) = reader.join().unwrap() {
+    if let Ok(Some(line)) = rx.recv_timeout(Duration::from_secs(30)) {
         banner = line;
     }
     allowed.kill().unwrap();

@@ -44,8 +44,12 @@ class Demo:
         self.out = Path(data_dir) / "demo.stdout"
         args = [binary, "demo", "--http", "127.0.0.1:0", "--data-dir", str(Path(data_dir) / "state"),
                 "--webhook-delay-ms", "200"]
-        env = {k: v for k, v in os.environ.items() if not k.startswith(("RAZORPAY_", "STRIPE_", "HUBSPOT_"))}
-        env["RUST_LOG"] = "info"
+        # Real-looking provider settings in the environment must be ignored by the demo: if any were used, the
+        # calls would go to a closed port or fail verification and the flow below would fail.
+        env = dict(os.environ, RUST_LOG="info", RAZORPAY_KEY_ID="rzp_live_NotForTheDemo1", RAZORPAY_KEY_SECRET="x" * 24,
+                   RAZORPAY_BASE_URL="http://127.0.0.1:9", RAZORPAY_WEBHOOK_SECRET="not-the-sandbox-secret",
+                   STRIPE_API_KEY="sk_live_NotForTheDemo", HUBSPOT_ACCESS_TOKEN="pat-na1-not-for-the-demo",
+                   HUBSPOT_BASE_URL="http://127.0.0.1:9", SWITCHBOARD_CONFIG="/nonexistent/config.toml")
         self.proc = subprocess.Popen(args, stdout=self.out.open("w"), stderr=self.log.open("w"), env=env)
         self.mcp_url = self._wait_for(r"MCP endpoint \(Streamable HTTP\)\s+(\S+)", self.out)
 
