@@ -10,7 +10,10 @@ use super::http::{HttpClient, Reply, Retry};
 use crate::config::HubSpotConfig;
 use crate::domain::lead::{ContactRef, Deal, Lead, LeadCompany, LeadDetail, LeadPage, LeadQuery};
 use crate::domain::{Service, text, time};
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use governor::clock::MonotonicClock;
+use governor::middleware::NoOpMiddleware;
+use governor::state::{InMemoryState, NotKeyed};
+use governor::{Quota, RateLimiter};
 use reqwest::Method;
 use secrecy::ExposeSecret;
 use serde::Deserialize;
@@ -47,8 +50,12 @@ pub const MAX_SEARCH_LIMIT: usize = 100;
 pub struct HubSpotClient {
     http: Arc<HttpClient>,
     config: HubSpotConfig,
-    search_gate: DefaultDirectRateLimiter,
+    search_gate: SearchGate,
 }
+
+/// A limiter on `Instant`: governor's default clock (quanta) calibrates the TSC when it is created, which
+/// took up to 200 ms of start-up on a busy machine, before `initialize` could be answered.
+type SearchGate = RateLimiter<NotKeyed, InMemoryState, MonotonicClock, NoOpMiddleware<std::time::Instant>>;
 
 impl HubSpotClient {
     pub fn new(config: HubSpotConfig, http: Arc<HttpClient>) -> Self {
@@ -56,7 +63,7 @@ impl HubSpotClient {
         let period = Duration::from_nanos(1_000_000_000 / u64::from(per_second));
         // `with_period` is None only for a zero period, which a rate ≤ 1e9/s cannot produce.
         let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
-        HubSpotClient { http, config, search_gate: RateLimiter::direct(quota) }
+        HubSpotClient { http, config, search_gate: RateLimiter::direct_with_clock(quota, MonotonicClock) }
     }
 
     /// Search contacts; no match is an empty page.
