@@ -67,7 +67,7 @@ async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown
     }
     let app = crate::webhooks::receiver::routes(state);
     tokio::spawn(async move {
-        let served = axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await;
+        let served = transport::http::serve_app(listener, app, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the webhook listener stopped");
         }

@@ -72,6 +72,12 @@ pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: Cancel
 
 /// Serve an app built on [`router`] (plus extra routes, such as the sandbox's) until `shutdown` fires.
 pub async fn serve_app(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
+    // Small JSON answers must not wait for Nagle's algorithm (≈40 ms stalls against delayed ACKs).
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
 }
 
