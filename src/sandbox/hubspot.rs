@@ -24,7 +24,20 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router {
         .route("/crm/v3/objects/contacts/{id}", get(read_contact))
         .route("/crm/v3/objects/companies/{id}", get(read_company))
         .route("/crm/v3/objects/deals/batch/read", post(read_deals))
+        .route_layer(axum::middleware::from_fn_with_state(sandbox.clone(), require_credentials))
         .with_state(sandbox)
+}
+
+/// Every API call must carry the sandbox's credentials, as the real provider requires its own.
+async fn require_credentials(
+    State(sandbox): State<Arc<Sandbox>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&sandbox, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => denied.into_response(),
+    }
 }
 
 /// A HubSpot error answer: `{"status": "error", "message", "correlationId", "category"}`.
@@ -44,6 +57,11 @@ impl IntoResponse for HsError {
         });
         (self.status, Json(body)).into_response()
     }
+}
+
+/// HubSpot's answer for an unknown object id.
+fn not_found() -> Response {
+    error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric.")
 }
 
 fn error(status: StatusCode, category: &'static str, message: &str) -> Response {
@@ -153,10 +171,7 @@ impl Filter {
     }
 }
 
-async fn search_contacts(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn search_contacts(State(sandbox): State<Arc<Sandbox>>, body: axum::body::Bytes) -> Response {
     let request: SearchRequest = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -223,13 +238,9 @@ struct ReadQuery {
 
 async fn read_contact(
     State(sandbox): State<Arc<Sandbox>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<ReadQuery>,
 ) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
     let by = q.id_property.as_deref().unwrap_or("hs_object_id").to_string();
     let wanted = id.to_lowercase();
     let found = sandbox
@@ -249,22 +260,18 @@ async fn read_contact(
         Some(contact) => {
             Json(with_properties(&contact, &property_list(q.properties.as_deref()), &associations)).into_response()
         }
-        None => error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."),
+        None => not_found(),
     }
 }
 
 async fn read_company(
     State(sandbox): State<Arc<Sandbox>>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     Query(q): Query<ReadQuery>,
 ) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
     match sandbox.read(|w| w.companies.iter().find(|c| c["id"] == id.as_str()).cloned()).await {
         Some(company) => Json(with_properties(&company, &property_list(q.properties.as_deref()), &[])).into_response(),
-        None => error(StatusCode::NOT_FOUND, "OBJECT_NOT_FOUND", "Object not found.  objectId are usually numeric."),
+        None => not_found(),
     }
 }
 
@@ -280,10 +287,7 @@ struct BatchInput {
     id: String,
 }
 
-async fn read_deals(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn read_deals(State(sandbox): State<Arc<Sandbox>>, body: axum::body::Bytes) -> Response {
     let request: BatchRead = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &format!("Invalid input JSON: {e}")),

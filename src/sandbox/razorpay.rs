@@ -46,7 +46,20 @@ pub fn routes(sandbox: Arc<Sandbox>) -> Router {
         .route("/v1/invoices", get(list_invoices))
         .route("/v1/invoices/{id}", get(fetch_invoice))
         .route("/v1/payments/{id}", get(fetch_payment))
+        .route_layer(axum::middleware::from_fn_with_state(sandbox.clone(), require_credentials))
         .with_state(sandbox)
+}
+
+/// Every API call must carry the sandbox's credentials, as the real provider requires its own.
+async fn require_credentials(
+    State(sandbox): State<Arc<Sandbox>>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    match authorize(&sandbox, request.headers()) {
+        Ok(()) => next.run(request).await,
+        Err(denied) => denied.into_response(),
+    }
 }
 
 /// A Razorpay error answer: `{"error": {"code", "description", "field", …}}`.
@@ -114,10 +127,7 @@ pub(crate) fn present(sandbox: &Sandbox, link: &Value, now: i64) -> Value {
     link
 }
 
-async fn create_link(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, body: axum::body::Bytes) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn create_link(State(sandbox): State<Arc<Sandbox>>, body: axum::body::Bytes) -> Response {
     let now = crate::domain::time::now();
     let request = match serde_json::from_slice::<Value>(&body) {
         Ok(Value::Object(map)) => map,
@@ -222,10 +232,7 @@ fn new_link(request: &Map<String, Value>, now: i64) -> Result<Value, RzError> {
     }))
 }
 
-async fn fetch_link(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn fetch_link(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
     let now = crate::domain::time::now();
     let link = sandbox.read(|w| World::find(&w.payment_links, &id).map(|i| w.payment_links[i].clone())).await;
     match link {
@@ -240,14 +247,7 @@ struct LinkFilter {
     payment_id: Option<String>,
 }
 
-async fn list_links(
-    State(sandbox): State<Arc<Sandbox>>,
-    headers: HeaderMap,
-    Query(filter): Query<LinkFilter>,
-) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn list_links(State(sandbox): State<Arc<Sandbox>>, Query(filter): Query<LinkFilter>) -> Response {
     let now = crate::domain::time::now();
     let links: Vec<Value> = sandbox
         .read(|w| {
@@ -272,10 +272,7 @@ async fn list_links(
     Json(json!({"payment_links": links})).into_response()
 }
 
-async fn cancel_link(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn cancel_link(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
     let now = crate::domain::time::now();
     let inner = sandbox.clone();
     let cancelled = sandbox
@@ -315,14 +312,7 @@ struct InvoiceFilter {
     skip: Option<usize>,
 }
 
-async fn list_invoices(
-    State(sandbox): State<Arc<Sandbox>>,
-    headers: HeaderMap,
-    Query(f): Query<InvoiceFilter>,
-) -> Response {
-    if let Err(denied) = authorize(&sandbox, &headers) {
-        return denied.into_response();
-    }
+async fn list_invoices(State(sandbox): State<Arc<Sandbox>>, Query(f): Query<InvoiceFilter>) -> Response {
     let count = f.count.unwrap_or(10);
     if !(1..=100).contains(&count) {
         return bad_request("The count must be between 1 and 100.", Some("count")).into_response();
@@ -345,23 +335,15 @@ async fn list_invoices(
     Json(json!({"entity": "collection", "count": items.len(), "items": items})).into_response()
 }
 
-async fn fetch_invoice(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    fetch_entity(&sandbox, &headers, |w| &w.invoices, &id).await
+async fn fetch_invoice(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
+    fetch_entity(&sandbox, |w| &w.invoices, &id).await
 }
 
-async fn fetch_payment(State(sandbox): State<Arc<Sandbox>>, headers: HeaderMap, Path(id): Path<String>) -> Response {
-    fetch_entity(&sandbox, &headers, |w| &w.payments, &id).await
+async fn fetch_payment(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Response {
+    fetch_entity(&sandbox, |w| &w.payments, &id).await
 }
 
-async fn fetch_entity(
-    sandbox: &Sandbox,
-    headers: &HeaderMap,
-    list: impl FnOnce(&World) -> &Vec<Value>,
-    id: &str,
-) -> Response {
-    if let Err(denied) = authorize(sandbox, headers) {
-        return denied.into_response();
-    }
+async fn fetch_entity(sandbox: &Sandbox, list: impl FnOnce(&World) -> &Vec<Value>, id: &str) -> Response {
     match sandbox.read(|w| list(w).iter().find(|e| e["id"] == id).cloned()).await {
         Some(entity) => Json(entity).into_response(),
         None => not_found().into_response(),
