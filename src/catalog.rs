@@ -1,9 +1,55 @@
 //! The tool catalog: every tool exactly as `tools/list` returns it, committed under `tools/` so changes to
 //! the public contract show up in review. `switchboard tools --write tools/` regenerates it.
+//!
+//! The server serves the committed catalog, compiled in: deriving eleven tools' schemas with schemars costs
+//! about 5 million instructions and 2 MiB of resident memory, the most expensive part of a session's start.
+//! The schemas are still derived from the Rust types: a test fails when the committed files differ from
+//! what the types derive, and another when the served tools differ from the derived ones.
 
 use crate::server::Switchboard;
 use rmcp::model::Tool;
+use std::collections::HashMap;
 use std::path::Path;
+
+/// The committed catalog's tool files, compiled into the binary.
+const COMMITTED: [&str; 11] = [
+    include_str!("../tools/cancel_payment_link.json"),
+    include_str!("../tools/create_payment_link.json"),
+    include_str!("../tools/find_leads.json"),
+    include_str!("../tools/get_event.json"),
+    include_str!("../tools/get_invoice.json"),
+    include_str!("../tools/get_lead.json"),
+    include_str!("../tools/get_payment_link.json"),
+    include_str!("../tools/list_events.json"),
+    include_str!("../tools/list_invoices.json"),
+    include_str!("../tools/wait_for_event.json"),
+    include_str!("../tools/wait_for_payment.json"),
+];
+
+/// The committed tools by name, taken one by one as the served routes are built.
+pub struct Committed(HashMap<String, Tool>);
+
+impl Committed {
+    /// Parse the compiled-in catalog.
+    pub fn load() -> Result<Self, serde_json::Error> {
+        let mut tools = HashMap::with_capacity(COMMITTED.len());
+        for file in COMMITTED {
+            let tool: Tool = serde_json::from_str(file)?;
+            tools.insert(tool.name.to_string(), tool);
+        }
+        Ok(Committed(tools))
+    }
+
+    /// The committed description of `name`, if the catalog has it.
+    pub fn take(&mut self, name: &str) -> Option<Tool> {
+        self.0.remove(name)
+    }
+
+    /// Names no route took (a tool removed from the code but still committed).
+    pub fn leftover(&self) -> impl Iterator<Item = &str> {
+        self.0.keys().map(String::as_str)
+    }
+}
 
 /// One `(file name, contents)` pair per catalog file: `<tool>.json` for each tool, then `README.md`.
 pub fn files() -> Result<Vec<(String, String)>, serde_json::Error> {

@@ -61,7 +61,10 @@ impl Switchboard {
     }
 
     fn served_router(read_only: bool, sandbox: bool) -> ToolRouter<Self> {
-        let mut tool_router = Self::router();
+        let mut tool_router = Self::committed_router().unwrap_or_else(|| {
+            tracing::warn!("the compiled-in tool catalog does not match the tools; deriving their schemas instead");
+            Self::router()
+        });
         if sandbox {
             for route in tool_router.map.values_mut() {
                 route.attr.output_schema = route.attr.output_schema.take().map(|schema| {
@@ -95,8 +98,20 @@ impl Switchboard {
         tool_router
     }
 
+    /// Every tool with schemas derived from its Rust types (schemars): the source of the committed catalog.
     fn router() -> ToolRouter<Self> {
         Self::invoice_router() + Self::payment_link_router() + Self::crm_router() + Self::events_router()
+    }
+
+    /// The same tools and handlers, described by the committed catalog (see [`crate::catalog`]). `None` when
+    /// the catalog and the handlers disagree, which the catalog tests rule out before anything ships.
+    pub(crate) fn committed_router() -> Option<ToolRouter<Self>> {
+        let mut catalog = crate::catalog::Committed::load().ok()?;
+        let router = Self::committed_invoice_routes(&mut catalog)?
+            + Self::committed_payment_link_routes(&mut catalog)?
+            + Self::committed_crm_routes(&mut catalog)?
+            + Self::committed_events_routes(&mut catalog)?;
+        catalog.leftover().next().is_none().then_some(router)
     }
 
     pub(crate) fn state(&self) -> &AppState {
@@ -111,9 +126,15 @@ impl Switchboard {
         self.state.clone()
     }
 
-    /// Every tool as `tools/list` describes it, sorted by name (the committed catalog in `tools/`).
+    /// Every tool as its Rust types describe it, sorted by name: what `tools/` must hold.
     pub fn catalog() -> Vec<Tool> {
         Self::router().list_all()
+    }
+
+    /// Every tool as this binary serves it (from the compiled-in catalog), sorted by name; `None` if that
+    /// catalog does not match the handlers.
+    pub fn served_catalog() -> Option<Vec<Tool>> {
+        Self::committed_router().map(|router| router.list_all())
     }
 }
 

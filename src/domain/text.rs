@@ -7,8 +7,14 @@ pub const MAX_UNTRUSTED_CHARS: usize = 2_000;
 /// Clean provider-supplied free text: drop control and bidi formatting characters, trim, cap length.
 /// Returns `None` for empty text so "no value" and "empty value" read the same.
 pub fn untrusted(text: &str) -> Option<String> {
-    let cleaned: String = text.chars().filter(|c| !is_hidden(*c)).collect::<String>().trim().to_string();
-    (!cleaned.is_empty()).then(|| clip(&cleaned, MAX_UNTRUSTED_CHARS))
+    let trimmed = text.trim();
+    // Most provider text is clean: copy it once instead of rebuilding it character by character.
+    if !trimmed.chars().any(is_hidden) {
+        return (!trimmed.is_empty()).then(|| clip(trimmed, MAX_UNTRUSTED_CHARS));
+    }
+    let cleaned = strip_hidden(text);
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty()).then(|| clip(cleaned, MAX_UNTRUSTED_CHARS))
 }
 
 /// Drop control (except newline and tab) and bidi formatting characters, keeping everything else.
@@ -23,7 +29,8 @@ pub fn untrusted_opt(text: Option<&str>) -> Option<String> {
 
 /// Cut `text` to at most `max` characters, marking the cut with "…".
 pub fn clip(text: &str, max: usize) -> String {
-    if text.chars().count() <= max {
+    // A string of at most `max` bytes has at most `max` characters.
+    if text.len() <= max || text.chars().count() <= max {
         return text.to_string();
     }
     let mut out: String = text.chars().take(max.saturating_sub(1)).collect();

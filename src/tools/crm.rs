@@ -1,11 +1,13 @@
 //! CRM tools: find and read leads (HubSpot contacts) with their company and open deals. Read-only.
 
+use crate::catalog::Committed;
 use crate::domain::lead::{ContactRef, Lead, LeadDetail, LeadQuery};
 use crate::domain::payment_link::Phone;
 use crate::domain::{Email, text};
 use crate::error::ToolError;
 use crate::providers::hubspot::{HubSpotClient, MAX_SEARCH_LIMIT};
 use crate::server::Switchboard;
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -118,6 +120,18 @@ impl Switchboard {
             _ => return Err(ToolError::invalid("pass exactly one of lead_id or email")),
         };
         Ok(Json(crm.get_lead(&contact).await?))
+    }
+}
+
+impl Switchboard {
+    /// The CRM tools as served: the same handlers as [`Self::crm_router`], described by the committed
+    /// catalog instead of schemas derived at run time. `None` if the catalog lacks one of them.
+    pub(crate) fn committed_crm_routes(catalog: &mut Committed) -> Option<ToolRouter<Self>> {
+        Some(
+            ToolRouter::new()
+                .with_route((catalog.take("find_leads")?, Self::find_leads))
+                .with_route((catalog.take("get_lead")?, Self::get_lead)),
+        )
     }
 }
 

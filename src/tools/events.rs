@@ -2,12 +2,14 @@
 //! Waiting subscribes to new-event notifications before it reads the store, so an event that lands between
 //! "check" and "wait" is never missed.
 
+use crate::catalog::Committed;
 use crate::domain::event::{Correlation, Event, EventFilter};
 use crate::domain::time::{DayEdge, parse_instant};
 use crate::domain::{Amount, Currency, Email, Money};
 use crate::error::ToolError;
 use crate::server::Switchboard;
 use crate::store::events::{event_id, parse_event_id};
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::ProgressNotificationParam;
 use rmcp::service::RequestContext;
@@ -265,6 +267,20 @@ impl Switchboard {
             event,
             waited_ms,
         }))
+    }
+}
+
+impl Switchboard {
+    /// The event tools as served: the same handlers as [`Self::events_router`], described by the committed
+    /// catalog instead of schemas derived at run time. `None` if the catalog lacks one of them.
+    pub(crate) fn committed_events_routes(catalog: &mut Committed) -> Option<ToolRouter<Self>> {
+        Some(
+            ToolRouter::new()
+                .with_route((catalog.take("list_events")?, Self::list_events))
+                .with_route((catalog.take("get_event")?, Self::get_event))
+                .with_route((catalog.take("wait_for_event")?, Self::wait_for_event))
+                .with_route((catalog.take("wait_for_payment")?, Self::wait_for_payment)),
+        )
     }
 }
 

@@ -1,10 +1,12 @@
 //! Invoice tools: read-only lookups of invoices held by Razorpay or Stripe.
 
 use super::cursor;
+use crate::catalog::Committed;
 use crate::domain::time::{DayEdge, parse_instant};
 use crate::domain::{CustomerRef, Email, Invoice, InvoiceQuery, InvoiceStatus, Provider, validate_object_id};
 use crate::error::ToolError;
 use crate::server::Switchboard;
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::{tool, tool_router};
 use schemars::JsonSchema;
@@ -127,6 +129,18 @@ impl Switchboard {
         let page = payments.list_invoices(&query).await?;
         let next_cursor = page.next_position.as_deref().map(|p| cursor::encode(provider, p));
         Ok(Json(InvoiceList { provider, invoices: page.invoices, has_more: next_cursor.is_some(), next_cursor }))
+    }
+}
+
+impl Switchboard {
+    /// The invoice tools as served: the same handlers as [`Self::invoice_router`], described by the committed
+    /// catalog instead of schemas derived at run time. `None` if the catalog lacks one of them.
+    pub(crate) fn committed_invoice_routes(catalog: &mut Committed) -> Option<ToolRouter<Self>> {
+        Some(
+            ToolRouter::new()
+                .with_route((catalog.take("get_invoice")?, Self::get_invoice))
+                .with_route((catalog.take("list_invoices")?, Self::list_invoices)),
+        )
     }
 }
 

@@ -2,11 +2,13 @@
 
 use super::confirm::{Confirmation, confirm};
 use super::once;
+use crate::catalog::Committed;
 use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, PaymentLinkStatus, Phone};
 use crate::domain::time::{DayEdge, parse_instant};
 use crate::domain::{Currency, Email, Money, Provider, text, validate_object_id};
 use crate::error::ToolError;
 use crate::server::Switchboard;
+use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, schema_for_output};
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::{CallToolResponse, CallToolResult};
@@ -175,6 +177,19 @@ impl Switchboard {
     ) -> Result<Json<PaymentLink>, ToolError> {
         let (payments, id) = self.link_target(&args)?;
         Ok(Json(payments.cancel_payment_link(&id).await?))
+    }
+}
+
+impl Switchboard {
+    /// The payment link tools as served: the same handlers as [`Self::payment_link_router`], described by the committed
+    /// catalog instead of schemas derived at run time. `None` if the catalog lacks one of them.
+    pub(crate) fn committed_payment_link_routes(catalog: &mut Committed) -> Option<ToolRouter<Self>> {
+        Some(
+            ToolRouter::new()
+                .with_route((catalog.take("create_payment_link")?, Self::create_payment_link))
+                .with_route((catalog.take("get_payment_link")?, Self::get_payment_link))
+                .with_route((catalog.take("cancel_payment_link")?, Self::cancel_payment_link)),
+        )
     }
 }
 

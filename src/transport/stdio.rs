@@ -7,8 +7,11 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Serve one MCP client on stdio until stdin closes or `shutdown` fires.
+///
+/// When stdin and stdout are pipes (how MCP clients launch servers) they are driven by the reactor, not by a
+/// hand-off to the blocking thread pool per read and write; a terminal or a file falls back to the blocking handles.
 pub async fn serve(state: Arc<AppState>, shutdown: CancellationToken) -> Result<(), std::io::Error> {
-    let service = match Switchboard::new(state).serve_with_ct(rmcp::transport::stdio(), shutdown).await {
+    let service = match Switchboard::new(state).serve_with_ct(rmcp::transport::stdio_pipes(), shutdown).await {
         Ok(service) => service,
         // The client went away (or we were told to stop) before saying anything: nothing to serve.
         Err(e) => {

@@ -30,6 +30,17 @@ fn committed_catalog_matches_the_binary() {
     );
 }
 
+/// The binary serves the compiled-in catalog: it must describe exactly the tools the types derive, each bound
+/// to its own handler (the tool tests call every one of them through the served router).
+#[test]
+fn served_tools_equal_the_derived_ones() {
+    let served = switchboard::server::Switchboard::served_catalog()
+        .expect("the compiled-in catalog must name every tool once (see COMMITTED in src/catalog.rs)");
+    let derived = switchboard::server::Switchboard::catalog();
+    let json = |tools: &[rmcp::model::Tool]| serde_json::to_value(tools).unwrap();
+    assert_eq!(json(&served), json(&derived), "run `cargo run -- tools --write tools/` and review the diff");
+}
+
 #[tokio::test]
 async fn tools_list_over_the_wire_equals_the_committed_catalog() {
     let client = connect(config(None, None)).await;
