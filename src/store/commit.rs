@@ -6,7 +6,7 @@
 //! per second, and concurrent writers then queue in SQLite's busy handler, which sleeps in millisecond steps.
 
 use super::StoreError;
-use super::events::{Recorded, insert};
+use super::events::{Recorded, insert_all};
 use crate::webhooks::NewEvent;
 use sqlx::SqlitePool;
 use std::sync::Mutex;
@@ -78,11 +78,9 @@ async fn commit<'a>(
     pool: &SqlitePool,
     events: impl ExactSizeIterator<Item = &'a NewEvent>,
 ) -> Result<Vec<Recorded>, StoreError> {
-    let mut recorded = Vec::with_capacity(events.len());
+    let events: Vec<&NewEvent> = events.collect();
     let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
-    for event in events {
-        recorded.push(insert(&mut tx, event).await?);
-    }
+    let recorded = insert_all(&mut tx, &events).await?;
     tx.commit().await?;
     Ok(recorded)
 }
@@ -120,5 +118,38 @@ mod tests {
         assert!(matches!(outcomes[0], Recorded::New(_)) && matches!(outcomes[1], Recorded::New(_)), "{outcomes:?}");
         assert_eq!(outcomes[2..], [Recorded::Duplicate, Recorded::Duplicate]);
         assert_eq!(store.events().latest_seq().await.unwrap(), 3);
+    }
+
+    #[tokio::test]
+    async fn a_replayed_body_under_a_fresh_id_in_the_same_batch_is_a_duplicate() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let signed = |id: &str| NewEvent { body_sha256: Some("same-bytes".into()), ..event(id) };
+        let (first, replay) = (signed("evt_first"), signed("evt_replay"));
+        let events = store.events();
+        let (a, b) = tokio::join!(events.record(&first), events.record(&replay));
+        assert!(matches!(a.unwrap(), Recorded::New(_)));
+        assert_eq!(b.unwrap(), Recorded::Duplicate);
+        assert_eq!(store.events().latest_seq().await.unwrap(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_batch_larger_than_one_statement_stores_every_event_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::new(dir.path().to_path_buf());
+        let batch: Vec<NewEvent> = (0..150).map(|i| event(&format!("evt_{i}"))).collect();
+        let events = store.events();
+        let outcomes = futures::future::join_all(batch.iter().map(|e| events.record(e))).await;
+        let mut seqs: Vec<i64> = outcomes
+            .into_iter()
+            .map(|o| match o.unwrap() {
+                Recorded::New(seq) => seq,
+                Recorded::Duplicate => panic!("a new event was reported as a duplicate"),
+            })
+            .collect();
+        seqs.sort_unstable();
+        seqs.dedup();
+        assert_eq!(seqs.len(), 150);
+        assert_eq!(store.events().latest_seq().await.unwrap(), 150);
     }
 }

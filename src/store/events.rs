@@ -7,6 +7,7 @@ use crate::domain::time;
 use crate::webhooks::NewEvent;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
+use std::collections::HashMap;
 
 /// What recording a delivery did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,29 +155,79 @@ fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
     })
 }
 
-/// Insert one event inside the caller's transaction; a conflict on a dedupe key leaves it out.
-pub(super) async fn insert(tx: &mut SqliteConnection, event: &NewEvent) -> Result<Recorded, StoreError> {
-    let c = &event.correlation;
-    let inserted = sqlx::query(
+/// The most rows one `INSERT` carries. Batches are cut into power-of-two chunks up to this size, so at most seven
+/// distinct statements exist and each stays in the connection's prepared-statement cache.
+const MAX_ROWS_PER_INSERT: usize = 64;
+
+/// Insert `events` inside the caller's transaction, in order; one that conflicts on a dedupe key (with a stored
+/// event or an earlier one in the same call) is left out and reported as a duplicate.
+///
+/// One statement per chunk instead of one per event: each statement is a round trip to SQLite's worker thread,
+/// and the single writer holds the write lock for all of them.
+pub(super) async fn insert_all(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+    let mut recorded = Vec::with_capacity(events.len());
+    let mut rest = events;
+    while !rest.is_empty() {
+        let rows = chunk_len(rest.len());
+        let (chunk, tail) = rest.split_at(rows);
+        recorded.extend(insert_chunk(tx, chunk).await?);
+        rest = tail;
+    }
+    Ok(recorded)
+}
+
+/// The largest power of two no greater than `remaining` or [`MAX_ROWS_PER_INSERT`].
+fn chunk_len(remaining: usize) -> usize {
+    let capped = remaining.min(MAX_ROWS_PER_INSERT);
+    1 << (usize::BITS - 1 - capped.leading_zeros())
+}
+
+async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result<Vec<Recorded>, StoreError> {
+    let now = time::now();
+    let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO events (source, event_type, provider_event_id, received_at, occurred_at, payload, payment_link_id, \
-         payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone, body_sha256) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
-    )
-    .bind(&event.source)
-    .bind(&event.event_type)
-    .bind(&event.provider_event_id)
-    .bind(time::now())
-    .bind(event.occurred_at)
-    .bind(&event.payload)
-    .bind(&c.payment_link_id)
-    .bind(&c.payment_id)
-    .bind(&c.order_id)
-    .bind(&c.invoice_id)
-    .bind(&c.reference_id)
-    .bind(&c.customer_email)
-    .bind(&c.customer_phone)
-    .bind(&event.body_sha256)
-    .execute(&mut *tx)
-    .await?;
-    Ok(if inserted.rows_affected() == 1 { Recorded::New(inserted.last_insert_rowid()) } else { Recorded::Duplicate })
+         payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone, body_sha256) ",
+    );
+    q.push_values(events, |mut row, event| {
+        let c = &event.correlation;
+        row.push_bind(&event.source)
+            .push_bind(&event.event_type)
+            .push_bind(&event.provider_event_id)
+            .push_bind(now)
+            .push_bind(event.occurred_at)
+            .push_bind(&event.payload)
+            .push_bind(&c.payment_link_id)
+            .push_bind(&c.payment_id)
+            .push_bind(&c.order_id)
+            .push_bind(&c.invoice_id)
+            .push_bind(&c.reference_id)
+            .push_bind(&c.customer_email)
+            .push_bind(&c.customer_phone)
+            .push_bind(&event.body_sha256);
+    });
+    // RETURNING lists only the rows inserted, in no promised order: match them back by their dedupe key. Rows are
+    // inserted in VALUES order, so of several events with one key the first is the stored one.
+    q.push(" ON CONFLICT DO NOTHING RETURNING seq, source, provider_event_id");
+    let rows = q.build().fetch_all(&mut *tx).await?;
+    let mut inserted: HashMap<(String, String), i64> = HashMap::with_capacity(rows.len());
+    for row in &rows {
+        inserted.insert((row.try_get("source")?, row.try_get("provider_event_id")?), row.try_get("seq")?);
+    }
+    Ok(events
+        .iter()
+        .map(|e| match inserted.remove(&(e.source.clone(), e.provider_event_id.clone())) {
+            Some(seq) => Recorded::New(seq),
+            None => Recorded::Duplicate,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chunk_len;
+
+    #[test]
+    fn batches_are_cut_into_few_distinct_statement_sizes() {
+        assert_eq!([1, 2, 3, 5, 64, 65, 256].map(chunk_len), [1, 2, 2, 4, 64, 64, 64]);
+    }
 }
