@@ -1,8 +1,8 @@
 //! The tool catalog: every tool exactly as `tools/list` returns it, committed under `tools/` so changes to
 //! the public contract show up in review. `switchboard tools --write tools/` regenerates it.
 //!
-//! The server serves the committed catalog, compiled in: deriving eleven tools' schemas with schemars costs
-//! about 5 million instructions and 2 MiB of resident memory, the most expensive part of a session's start.
+//! The server serves the committed catalog, compiled in: deriving eleven tools' schemas with schemars took 5.2
+//! of the 8.3 million instructions from spawn to the `tools/list` answer (callgrind), ~1.5 ms and ~0.6 MiB.
 //! The schemas are still derived from the Rust types: a test fails when the committed files differ from
 //! what the types derive, and another when the served tools differ from the derived ones.
 
