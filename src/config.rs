@@ -535,6 +535,18 @@ mod tests {
     }
 
     #[test]
+    fn the_hub_signature_scheme_loads_as_documented_and_in_its_old_spelling() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        for spelling in ["hub_signature_256", "hub_signature256"] {
+            std::fs::write(&path, format!("[webhooks.sources.gh]\nscheme = \"{spelling}\"\nsecrets = [\"s3cret\"]\n"))
+                .unwrap();
+            let cfg = load(Some(&path), &[]).unwrap();
+            assert_eq!(cfg.webhooks.sources["gh"].scheme, Scheme::HubSignature256, "{spelling}");
+        }
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");

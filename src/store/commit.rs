@@ -98,7 +98,7 @@ mod tests {
             event_type: "payment.captured".into(),
             provider_event_id: id.into(),
             occurred_at: None,
-            payload: format!("{{\"id\":\"{id}\"}}"),
+            payload: format!("{{\"id\":\"{id}\"}}").into(),
             correlation: Correlation::default(),
             body_sha256: None,
         }

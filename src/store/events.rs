@@ -110,6 +110,13 @@ impl Events<'_> {
         row.as_ref().map(to_event).transpose()
     }
 
+    /// The verified body of event `seq`, byte for byte as it was signed (replayable against its signature).
+    pub async fn body(&self, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let pool = self.store.pool().await?;
+        let row = sqlx::query("SELECT payload FROM events WHERE seq = ?").bind(seq).fetch_optional(pool).await?;
+        Ok(row.map(|r| r.try_get("payload")).transpose()?)
+    }
+
     /// The newest sequence number stored (0 when empty).
     pub async fn latest_seq(&self) -> Result<i64, StoreError> {
         let pool = self.store.pool().await?;
@@ -134,7 +141,7 @@ pub fn parse_event_id(id: &str) -> Option<i64> {
 }
 
 fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
-    let payload: String = r.get("payload");
+    let payload: Vec<u8> = r.try_get("payload")?;
     Ok(Event {
         id: event_id(r.get("seq")),
         source: r.get("source"),
@@ -151,7 +158,16 @@ fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
             customer_email: r.get("customer_email"),
             customer_phone: r.get("customer_phone"),
         },
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::String(payload)),
+        payload: readable(payload),
+    })
+}
+
+/// The stored body as the agent reads it: JSON when it is JSON, otherwise text (bytes that are not UTF-8 shown
+/// as U+FFFD; [`Events::body`] has them verbatim).
+fn readable(payload: Vec<u8>) -> serde_json::Value {
+    serde_json::from_slice(&payload).unwrap_or_else(|_| match String::from_utf8(payload) {
+        Ok(text) => serde_json::Value::String(text),
+        Err(e) => serde_json::Value::String(String::from_utf8_lossy(e.as_bytes()).into_owned()),
     })
 }
 
@@ -195,7 +211,7 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
             .push_bind(&event.provider_event_id)
             .push_bind(now)
             .push_bind(event.occurred_at)
-            .push_bind(&event.payload)
+            .push_bind(event.payload.as_ref())
             .push_bind(&c.payment_link_id)
             .push_bind(&c.payment_id)
             .push_bind(&c.order_id)

@@ -13,7 +13,8 @@ pub struct NewEvent {
     pub(crate) event_type: String,
     pub(crate) provider_event_id: String,
     pub(crate) occurred_at: Option<i64>,
-    pub(crate) payload: String,
+    /// The verified body, byte for byte (it need not be UTF-8 or even JSON to be stored and replayed).
+    pub(crate) payload: bytes::Bytes,
     pub(crate) correlation: Correlation,
     /// For schemes whose event id is not signed: the body's hash, a second dedupe key against replays.
     pub(crate) body_sha256: Option<String>,
@@ -36,7 +37,7 @@ impl NewEvent {
             event_type,
             provider_event_id,
             occurred_at,
-            payload: String::from_utf8_lossy(&d.body).into_owned(),
+            payload: d.body.clone(),
             correlation,
             body_sha256: unsigned_id.then_some(body_hash),
         }

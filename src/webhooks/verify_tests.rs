@@ -160,3 +160,86 @@ fn no_secret_configured_refuses_everything() {
     let d = delivery(&[("x-razorpay-signature", "00")], b"{}");
     assert_eq!(d.verify(&verifier(Scheme::Razorpay, &[]), 0).unwrap_err(), VerifyError::NoSecret);
 }
+
+/// A 1 MiB body and a signature header of 10,000 entries: `(scheme, header name, header value)`.
+fn amplification_attempts(now: i64) -> Vec<(Scheme, &'static str, String)> {
+    vec![
+        (Scheme::Stripe, "stripe-signature", format!("t={now}{}", ",v1=".repeat(10_000))),
+        (Scheme::Stripe, "stripe-signature", format!("t={now}{}", format!(",v1={}", "ab".repeat(32)).repeat(10_000))),
+        (Scheme::StandardWebhooks, "webhook-signature", "v1, ".repeat(10_000)),
+        (Scheme::StandardWebhooks, "webhook-signature", format!("v1,{} ", BASE64.encode([7u8; 32])).repeat(10_000)),
+    ]
+}
+
+/// Thousands of signature entries must not cost an HMAC of the whole body each: such headers are refused on
+/// their shape, before any MAC is computed.
+#[test]
+fn ten_thousand_signature_entries_on_a_mebibyte_are_refused_at_once() {
+    let now = 1_800_000_000;
+    let body = vec![b'x'; 1 << 20];
+    for (scheme, name, value) in amplification_attempts(now) {
+        let mut headers = vec![(name, value.as_str())];
+        let ts = now.to_string();
+        if scheme == Scheme::StandardWebhooks {
+            headers.extend([("webhook-id", "msg_1"), ("webhook-timestamp", ts.as_str())]);
+        }
+        let started = std::time::Instant::now();
+        let result =
+            delivery(&headers, &body).verify(&verifier(scheme, &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]), now);
+        let took = started.elapsed();
+        assert_eq!(result.unwrap_err(), VerifyError::MalformedHeader(name), "{scheme:?}");
+        assert!(took < std::time::Duration::from_millis(50), "{scheme:?}: took {took:?}");
+    }
+}
+
+/// The timestamp is checked before the MAC: a stale delivery costs no hashing, whatever its signature.
+#[test]
+fn a_stale_timestamp_is_refused_before_the_signature_is_checked() {
+    let now = 1_800_000_000;
+    let body = br#"{"id":"evt_1"}"#;
+    let stale = now - DEFAULT_TOLERANCE_SECS - 1;
+    let wrong = "ab".repeat(32);
+    let stripe = format!("t={stale},v1={wrong}");
+    let d = delivery(&[("stripe-signature", stripe.as_str())], body);
+    assert_eq!(d.verify(&verifier(Scheme::Stripe, &["whsec_x"]), now).unwrap_err(), VerifyError::StaleTimestamp);
+    let ts = stale.to_string();
+    let sig = format!("v1,{}", BASE64.encode([1u8; 32]));
+    let d = delivery(&[("webhook-id", "msg_1"), ("webhook-timestamp", &ts), ("webhook-signature", &sig)], body);
+    let v = verifier(Scheme::StandardWebhooks, &["whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"]);
+    assert_eq!(d.verify(&v, now).unwrap_err(), VerifyError::StaleTimestamp);
+}
+
+/// Candidates that are not a well-formed SHA-256 digest (wrong length, not hex) are not compared at all, and a
+/// header holding only such candidates is malformed.
+#[test]
+fn signatures_that_are_not_a_digest_are_malformed() {
+    let body = b"Hello, World!";
+    let v = verifier(Scheme::HubSignature256, &["It's a Secret to Everybody"]);
+    for bad in
+        ["sha256=", "sha256=757107ea", "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e1700"]
+    {
+        let d = delivery(&[("x-hub-signature-256", bad)], body);
+        assert_eq!(d.verify(&v, 0).unwrap_err(), VerifyError::MalformedHeader("x-hub-signature-256"), "{bad}");
+    }
+    let v = verifier(Scheme::Stripe, &["webhook_secret"]);
+    for bad in ["t=1533204620,v1=", "t=1533204620,v1=abcd", "t=1533204620,v1=zz"] {
+        let d = delivery(&[("stripe-signature", bad)], STRIPE_PAYLOAD.as_bytes());
+        assert_eq!(d.verify(&v, 1533204620).unwrap_err(), VerifyError::MalformedHeader("stripe-signature"), "{bad}");
+    }
+}
+
+/// A correctly signed timestamp at the far ends of `i64` is stale, not accepted through a wrapped subtraction.
+#[test]
+fn timestamps_at_the_ends_of_i64_are_stale() {
+    let now = 1_800_000_000_i64;
+    let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    let body = br#"{"id":"evt_1"}"#;
+    for t in [now.wrapping_sub(i64::MIN), i64::MIN, i64::MIN + 1, i64::MAX] {
+        for scheme in [Scheme::Stripe, Scheme::StandardWebhooks] {
+            let headers = sign(scheme, secret, body, t, "msg_1");
+            let pairs: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let result = delivery(&pairs, body).verify(&verifier(scheme, &[secret]), now);
+            assert_eq!(result.unwrap_err(), VerifyError::StaleTimestamp, "{scheme:?} t={t}");
+        }
+    }
+}

@@ -9,6 +9,7 @@ mod hubspot;
 mod invoice_tools;
 mod payment_links;
 mod razorpay;
+mod readme;
 mod sandbox;
 mod spawned_binary;
 mod stripe;
