@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use std::hint::black_box;
 use std::time::Duration;
 use switchboard::webhooks::verify::{DEFAULT_TOLERANCE_SECS, sign};
-use switchboard::webhooks::{Delivery, NewEvent, Scheme, Verifier};
+use switchboard::webhooks::{Delivery, Format, Scheme, Verifier};
 
 /// The schemes and the directory name criterion stores each under (`target/criterion/verify/<name>`).
 pub const SCHEMES: [(Scheme, &str, &str); 4] = [
@@ -71,7 +71,9 @@ fn verify(c: &mut Criterion) {
         Delivery::new(name, signed_headers(scheme, secret, &body), body.clone()).verify(&verifier, NOW)
     {
         let mut group = c.benchmark_group("extract");
-        group.bench_function("razorpay", |b| b.iter(|| black_box(NewEvent::from_verified(black_box(&verified)))));
+        group.bench_function("razorpay", |b| {
+            b.iter(|| black_box(switchboard::webhooks::sources::extract(black_box(&verified), Format::Razorpay)))
+        });
         group.finish();
     }
 }

@@ -4,7 +4,7 @@
 //! A bad configuration fails at start-up with a sentence naming the key, never mid-conversation.
 
 use crate::domain::Provider;
-use crate::webhooks::Scheme;
+use crate::domain::source::{Format, Scheme};
 use reqwest::Url;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -129,10 +129,11 @@ impl Default for WebhookConfig {
     }
 }
 
-/// One sender: its signature scheme and secrets (several while rotating).
+/// One sender: its signature scheme, its payload format and its secrets (several while rotating).
 #[derive(Debug, Clone)]
 pub struct WebhookSource {
     pub scheme: Scheme,
+    pub format: Format,
     pub secrets: Vec<SecretString>,
 }
 
@@ -223,6 +224,8 @@ struct FileWebhooks {
 struct FileWebhookSource {
     /// Required for names other than "razorpay" and "stripe".
     scheme: Option<Scheme>,
+    /// Defaults to the provider's format for "razorpay" and "stripe", "generic" for others.
+    format: Option<Format>,
     #[serde(default)]
     secrets: Vec<String>,
 }
@@ -438,7 +441,9 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
                 "webhook source '{name}' needs a lower-case name ([a-z0-9_-]) and non-empty secrets (no blanks or unexpanded ${{VAR}})"
             )));
         }
-        sources.insert(name, WebhookSource { scheme, secrets: secrets.into_iter().map(SecretString::from).collect() });
+        let format = source.format.unwrap_or_else(|| Format::for_source(&name));
+        let secrets = secrets.into_iter().map(SecretString::from).collect();
+        sources.insert(name, WebhookSource { scheme, format, secrets });
     }
     Ok(WebhookConfig {
         sources,

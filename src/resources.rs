@@ -2,8 +2,8 @@
 //! `events://recent` yields `notifications/resources/updated` whenever a webhook event is stored — through
 //! `resources/subscribe` on sessions up to 2025-11-25, through `subscriptions/listen` on 2026-07-28.
 
+use crate::domain::event::parse_event_id;
 use crate::server::Switchboard;
-use crate::store::events::parse_event_id;
 use rmcp::ErrorData as McpError;
 use rmcp::RoleServer;
 use rmcp::model::{
@@ -82,7 +82,7 @@ impl Switchboard {
         if subs.watching.swap(true, Ordering::SeqCst) {
             return; // this session already forwards notifications
         }
-        let mut stored = self.state().subscribe_events();
+        let mut stored = self.state().store.events().subscribe();
         let subs = subs.clone();
         tokio::spawn(async move {
             while stored.changed().await.is_ok() {
@@ -107,7 +107,7 @@ impl Switchboard {
     pub(crate) async fn listen_events(&self, cx: SubscriptionContext) -> Result<(), McpError> {
         let wants_recent =
             cx.accepted().resource_subscriptions.as_ref().is_some_and(|uris| uris.iter().any(|u| u == RECENT));
-        let mut stored = self.state().subscribe_events();
+        let mut stored = self.state().store.events().subscribe();
         loop {
             tokio::select! {
                 _ = cx.cancelled() => return Ok(()),

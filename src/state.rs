@@ -1,4 +1,4 @@
-//! Shared state behind every MCP session and (later) the webhook listener: config, provider clients, the store.
+//! Shared state behind every MCP session and the webhook listener: config, provider clients, the store.
 
 use crate::config::Config;
 use crate::domain::Provider;
@@ -26,8 +26,6 @@ pub struct AppState {
     /// The served tools, built on first use (see `Switchboard::tools`).
     pub(crate) tool_router:
         std::sync::OnceLock<rmcp::handler::server::router::tool::ToolRouter<crate::server::Switchboard>>,
-    /// The newest stored event's sequence number; waiters subscribe before they check the store.
-    events: tokio::sync::watch::Sender<i64>,
 }
 
 impl AppState {
@@ -49,25 +47,8 @@ impl AppState {
             razorpay,
             stripe,
             hubspot,
-            events: tokio::sync::watch::Sender::new(0),
             tool_router: std::sync::OnceLock::new(),
         }
-    }
-
-    /// Wake everyone waiting for events: event `seq` is durably stored.
-    pub fn event_stored(&self, seq: i64) {
-        self.events.send_if_modified(|latest| {
-            let newer = seq > *latest;
-            if newer {
-                *latest = seq;
-            }
-            newer
-        });
-    }
-
-    /// A receiver that sees every store after this call (subscribe first, then read the store: no lost wake-up).
-    pub fn subscribe_events(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.events.subscribe()
     }
 
     /// The client for `provider`, if it is configured.

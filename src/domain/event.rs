@@ -1,5 +1,7 @@
-//! Events: verified provider webhooks, as the agent reads them.
+//! Events: verified provider webhooks, as the agent reads them, and as the event log stores them.
 
+use super::money::{Amount, Money};
+use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,9 +12,15 @@ pub struct Event {
     pub id: String,
     /// Which configured source sent it, e.g. "razorpay" or "stripe".
     pub source: String,
+    /// What happened, the same word whichever provider sent it: "payment_succeeded", "payment_link_paid",
+    /// "payment_link_partially_paid", "payment_link_expired", "payment_link_cancelled", "payment_failed" or
+    /// "other".
+    pub kind: EventKind,
     /// The provider's event type, e.g. "payment_link.paid", "payment.captured", "checkout.session.completed".
     #[serde(rename = "type")]
     pub event_type: String,
+    /// The amount paid, for payment kinds whose event states it.
+    pub amount: Option<Amount>,
     /// The provider's own id for the event (its dedupe key).
     pub provider_event_id: String,
     /// When Switchboard received and stored it (RFC 3339, UTC).
@@ -46,11 +54,152 @@ pub struct Correlation {
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {
     pub source: Option<String>,
-    /// Any of these types (empty: any type).
+    /// Any of these kinds (empty: any kind).
+    pub kinds: Vec<EventKind>,
+    /// Any of these provider types (empty: any type).
     pub types: Vec<String>,
     pub correlation: Correlation,
     /// Only events received at or after this time (unix seconds).
     pub received_from: Option<i64>,
     /// Only events after this sequence number (cursor).
     pub after_seq: Option<i64>,
+}
+
+/// What an event means, whichever provider sent it. Decided once, when the delivery is stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum EventKind {
+    /// Money arrived in full: a payment captured, an order, invoice or checkout paid.
+    PaymentSucceeded,
+    /// A payment link was paid in full.
+    PaymentLinkPaid,
+    /// A payment link received part of its amount; it stays open for the rest.
+    PaymentLinkPartiallyPaid,
+    /// A payment link expired unpaid.
+    PaymentLinkExpired,
+    /// A payment link was cancelled.
+    PaymentLinkCancelled,
+    /// A payment attempt failed; the customer may try again.
+    PaymentFailed,
+    /// Anything else the sender reports: stored and listed with its type and payload.
+    Other,
+}
+
+impl EventKind {
+    /// Kinds that mean "paid in full".
+    pub const PAID: [EventKind; 2] = [EventKind::PaymentSucceeded, EventKind::PaymentLinkPaid];
+
+    pub const ALL: [EventKind; 7] = [
+        EventKind::PaymentSucceeded,
+        EventKind::PaymentLinkPaid,
+        EventKind::PaymentLinkPartiallyPaid,
+        EventKind::PaymentLinkExpired,
+        EventKind::PaymentLinkCancelled,
+        EventKind::PaymentFailed,
+        EventKind::Other,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::PaymentSucceeded => "payment_succeeded",
+            EventKind::PaymentLinkPaid => "payment_link_paid",
+            EventKind::PaymentLinkPartiallyPaid => "payment_link_partially_paid",
+            EventKind::PaymentLinkExpired => "payment_link_expired",
+            EventKind::PaymentLinkCancelled => "payment_link_cancelled",
+            EventKind::PaymentFailed => "payment_failed",
+            EventKind::Other => "other",
+        }
+    }
+
+    /// The kind a stored word names; `None` for a word this build does not know.
+    pub fn parse(text: &str) -> Option<Self> {
+        EventKind::ALL.into_iter().find(|k| k.as_str() == text)
+    }
+}
+
+/// Switchboard's public id of the event stored with sequence number `seq`: "ev_42".
+pub fn event_id(seq: i64) -> String {
+    format!("ev_{seq}")
+}
+
+/// "ev_42" back to 42.
+pub fn parse_event_id(id: &str) -> Option<i64> {
+    id.strip_prefix("ev_").and_then(|n| n.parse().ok()).filter(|n| *n > 0)
+}
+
+/// What a payload format reads from one verified delivery, for one event.
+#[derive(Debug, Clone)]
+pub struct Extracted {
+    pub kind: EventKind,
+    /// The provider's type word, e.g. "payment_link.paid" ("unknown" when it states none).
+    pub event_type: String,
+    /// The provider's id for this event, when the delivery carries one per event.
+    pub provider_event_id: Option<String>,
+    /// Unix seconds, as the provider reports it.
+    pub occurred_at: Option<i64>,
+    /// The amount paid, for payment kinds.
+    pub amount: Option<Money>,
+    pub correlation: Correlation,
+}
+
+/// One event of a verified delivery, ready for the event log. Made only by `webhooks::sources` from a
+/// `Delivery<Verified>` (a module check in the tests keeps it so); the store reads it, never builds it.
+#[derive(Debug, Clone)]
+pub struct NewEvent {
+    source: String,
+    extracted: Extracted,
+    provider_event_id: String,
+    body: Bytes,
+    body_key: Option<String>,
+}
+
+impl NewEvent {
+    /// `provider_event_id` is the dedupe key within `source`; `body_key`, when given, is a second one (the hash
+    /// of the signed bytes, for senders whose event id is not signed).
+    pub(crate) fn new(
+        source: &str,
+        extracted: Extracted,
+        provider_event_id: String,
+        body: Bytes,
+        body_key: Option<String>,
+    ) -> Self {
+        NewEvent { source: source.to_string(), extracted, provider_event_id, body, body_key }
+    }
+
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    pub fn kind(&self) -> EventKind {
+        self.extracted.kind
+    }
+
+    pub fn event_type(&self) -> &str {
+        &self.extracted.event_type
+    }
+
+    pub fn provider_event_id(&self) -> &str {
+        &self.provider_event_id
+    }
+
+    pub fn occurred_at(&self) -> Option<i64> {
+        self.extracted.occurred_at
+    }
+
+    pub fn amount(&self) -> Option<Money> {
+        self.extracted.amount
+    }
+
+    pub fn correlation(&self) -> &Correlation {
+        &self.extracted.correlation
+    }
+
+    /// The verified body, byte for byte (it need not be UTF-8 or JSON).
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    pub fn body_key(&self) -> Option<&str> {
+        self.body_key.as_deref()
+    }
 }

@@ -6,6 +6,7 @@ pub mod invoice;
 pub mod lead;
 pub mod money;
 pub mod payment_link;
+pub mod source;
 pub mod text;
 pub mod time;
 

@@ -134,6 +134,7 @@ impl Sandbox {
     pub fn webhook_source(&self) -> WebhookSource {
         WebhookSource {
             scheme: Scheme::Razorpay,
+            format: crate::domain::source::Format::Razorpay,
             secrets: vec![SecretString::from(self.credentials.razorpay_webhook_secret.clone())],
         }
     }

@@ -7,7 +7,7 @@
 
 use super::StoreError;
 use super::events::{Recorded, insert_all};
-use crate::webhooks::NewEvent;
+use crate::domain::event::NewEvent;
 use sqlx::SqlitePool;
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -22,11 +22,28 @@ type Queued = (NewEvent, oneshot::Sender<Result<Recorded, StoreError>>);
 pub(super) struct Writer(Mutex<Option<mpsc::UnboundedSender<Queued>>>);
 
 impl Writer {
-    /// Queue `event` and wait for the commit that makes it durable.
-    pub(super) async fn record(&self, pool: &SqlitePool, event: NewEvent) -> Result<Recorded, StoreError> {
-        let (answer, answered) = oneshot::channel();
-        self.sender(pool).send((event, answer)).map_err(|_| StoreError::WriterGone)?;
-        answered.await.map_err(|_| StoreError::WriterGone)?
+    /// Queue `events` together (they share a commit) and wait for the commits that make them durable.
+    pub(super) async fn record(
+        &self,
+        pool: &SqlitePool,
+        events: impl IntoIterator<Item = NewEvent>,
+    ) -> Vec<Result<Recorded, StoreError>> {
+        let sender = self.sender(pool);
+        let queued: Vec<_> = events
+            .into_iter()
+            .map(|event| {
+                let (answer, answered) = oneshot::channel();
+                sender.send((event, answer)).map(|()| answered).map_err(|_| StoreError::WriterGone)
+            })
+            .collect();
+        let mut outcomes = Vec::with_capacity(queued.len());
+        for q in queued {
+            outcomes.push(match q {
+                Ok(answered) => answered.await.unwrap_or(Err(StoreError::WriterGone)),
+                Err(e) => Err(e),
+            });
+        }
+        outcomes
     }
 
     fn sender(&self, pool: &SqlitePool) -> mpsc::UnboundedSender<Queued> {
@@ -88,20 +105,25 @@ async fn commit<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::event::Correlation;
+    use crate::domain::event::{EventKind, Extracted};
     use crate::store::Store;
     use crate::store::events::Recorded;
 
-    fn event(id: &str) -> NewEvent {
-        NewEvent {
-            source: "razorpay".into(),
+    fn new_event(id: &str, body_key: Option<&str>) -> NewEvent {
+        let extracted = Extracted {
+            kind: EventKind::PaymentSucceeded,
             event_type: "payment.captured".into(),
-            provider_event_id: id.into(),
+            provider_event_id: None,
             occurred_at: None,
-            payload: format!("{{\"id\":\"{id}\"}}").into(),
-            correlation: Correlation::default(),
-            body_sha256: None,
-        }
+            amount: None,
+            correlation: Default::default(),
+        };
+        let body = format!("{{\"id\":\"{id}\"}}").into();
+        NewEvent::new("razorpay", extracted, id.into(), body, body_key.map(str::to_string))
+    }
+
+    fn event(id: &str) -> NewEvent {
+        new_event(id, None)
     }
 
     #[tokio::test]
@@ -124,7 +146,7 @@ mod tests {
     async fn a_replayed_body_under_a_fresh_id_in_the_same_batch_is_a_duplicate() {
         let dir = tempfile::tempdir().unwrap();
         let store = Store::new(dir.path().to_path_buf());
-        let signed = |id: &str| NewEvent { body_sha256: Some("same-bytes".into()), ..event(id) };
+        let signed = |id: &str| new_event(id, Some("same-bytes"));
         let (first, replay) = (signed("evt_first"), signed("evt_replay"));
         let events = store.events();
         let (a, b) = tokio::join!(events.record(&first), events.record(&replay));

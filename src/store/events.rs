@@ -2,9 +2,9 @@
 //! before the sender is acknowledged.
 
 use super::{Store, StoreError};
-use crate::domain::event::{Correlation, Event, EventFilter};
+use crate::domain::event::{Correlation, Event, EventFilter, EventKind, NewEvent, event_id};
+use crate::domain::money::{Currency, Money};
 use crate::domain::time;
-use crate::webhooks::NewEvent;
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
@@ -29,15 +29,49 @@ impl Store {
     }
 }
 
-const COLUMNS: &str = "seq, source, event_type, provider_event_id, received_at, occurred_at, payload, payment_link_id, \
-                       payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone";
+const COLUMNS: &str = "seq, source, kind, event_type, provider_event_id, received_at, occurred_at, amount_minor, currency, \
+                       payload, payment_link_id, payment_id, order_id, invoice_id, reference_id, customer_email, \
+                       customer_phone";
 
 impl Events<'_> {
-    /// Store a verified delivery once; returns after the commit is durable (WAL, synchronous=FULL). Deliveries
-    /// arriving together share one commit (see [`super::commit`]).
+    /// Store one event of a verified delivery once; returns after the commit is durable (WAL,
+    /// synchronous=FULL). Deliveries arriving together share one commit (see [`super::commit`]).
     pub async fn record(&self, event: &NewEvent) -> Result<Recorded, StoreError> {
-        let pool = self.store.pool().await?;
-        self.store.writer.record(pool, event.clone()).await
+        self.record_all(std::slice::from_ref(event)).await.pop().unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// Store the events of one delivery, in one commit when they fit; one outcome per event, in order. Waiters
+    /// hear of the new ones once they are durable.
+    pub async fn record_all(&self, events: &[NewEvent]) -> Vec<Result<Recorded, StoreError>> {
+        let pool = match self.store.pool().await {
+            Ok(pool) => pool,
+            Err(e) => {
+                let message = e.to_string();
+                return events.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect();
+            }
+        };
+        let outcomes = self.store.writer.record(pool, events.iter().cloned()).await;
+        if let Some(seq) = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Ok(Recorded::New(seq)) => Some(*seq),
+                _ => None,
+            })
+            .max()
+        {
+            self.store.stored.send_if_modified(|latest| {
+                let newer = seq > *latest;
+                *latest = (*latest).max(seq);
+                newer
+            });
+        }
+        outcomes
+    }
+
+    /// Hears of every event stored after this call. Subscribe first, then read the log: nothing stored in
+    /// between is missed.
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.store.stored.subscribe()
     }
 
     /// Events matching `filter`, oldest first (by arrival), at most `limit`.
@@ -65,6 +99,14 @@ impl Events<'_> {
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE 1 = 1"));
         if let Some(source) = &filter.source {
             q.push(" AND source = ").push_bind(source.clone());
+        }
+        if !filter.kinds.is_empty() {
+            q.push(" AND kind IN (");
+            let mut list = q.separated(", ");
+            for k in &filter.kinds {
+                list.push_bind(k.as_str());
+            }
+            q.push(")");
         }
         if !filter.types.is_empty() {
             q.push(" AND event_type IN (");
@@ -97,7 +139,7 @@ impl Events<'_> {
         }
         q.push(format!(" ORDER BY seq {order} LIMIT ")).push_bind(limit);
         let rows = q.build().fetch_all(pool).await?;
-        rows.iter().map(|r| Ok((r.get::<i64, _>("seq"), to_event(r)?))).collect()
+        rows.iter().map(|r| Ok((r.try_get::<i64, _>("seq")?, to_event(r)?))).collect()
     }
 
     /// One event by sequence number.
@@ -120,7 +162,7 @@ impl Events<'_> {
     /// The newest sequence number stored (0 when empty).
     pub async fn latest_seq(&self) -> Result<i64, StoreError> {
         let pool = self.store.pool().await?;
-        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events").fetch_one(pool).await?.get("seq"))
+        Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events").fetch_one(pool).await?.try_get("seq")?)
     }
 
     /// Delete events (and with them their dedupe keys) received before `cutoff` (unix seconds).
@@ -130,35 +172,34 @@ impl Events<'_> {
     }
 }
 
-/// The public id of event `seq`.
-pub fn event_id(seq: i64) -> String {
-    format!("ev_{seq}")
-}
-
-/// Parse "ev_42" back to 42.
-pub fn parse_event_id(id: &str) -> Option<i64> {
-    id.strip_prefix("ev_").and_then(|n| n.parse().ok()).filter(|n| *n > 0)
-}
-
 fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
-    let payload: Vec<u8> = r.try_get("payload")?;
+    let kind: String = r.try_get("kind")?;
+    let kind = EventKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("unknown event kind '{kind}'")))?;
+    let amount = match (r.try_get::<Option<i64>, _>("amount_minor")?, r.try_get::<Option<String>, _>("currency")?) {
+        (Some(minor), Some(code)) => {
+            Some(Money::from_minor(minor, Currency::parse(&code).map_err(StoreError::Corrupt)?).to_amount())
+        }
+        _ => None,
+    };
     Ok(Event {
-        id: event_id(r.get("seq")),
-        source: r.get("source"),
-        event_type: r.get("event_type"),
-        provider_event_id: r.get("provider_event_id"),
-        received_at: time::rfc3339(r.get("received_at")).unwrap_or_default(),
-        occurred_at: r.get::<Option<i64>, _>("occurred_at").and_then(time::rfc3339),
+        id: event_id(r.try_get("seq")?),
+        source: r.try_get("source")?,
+        kind,
+        event_type: r.try_get("event_type")?,
+        amount,
+        provider_event_id: r.try_get("provider_event_id")?,
+        received_at: time::rfc3339(r.try_get("received_at")?).unwrap_or_default(),
+        occurred_at: r.try_get::<Option<i64>, _>("occurred_at")?.and_then(time::rfc3339),
         correlation: Correlation {
-            payment_link_id: r.get("payment_link_id"),
-            payment_id: r.get("payment_id"),
-            order_id: r.get("order_id"),
-            invoice_id: r.get("invoice_id"),
-            reference_id: r.get("reference_id"),
-            customer_email: r.get("customer_email"),
-            customer_phone: r.get("customer_phone"),
+            payment_link_id: r.try_get("payment_link_id")?,
+            payment_id: r.try_get("payment_id")?,
+            order_id: r.try_get("order_id")?,
+            invoice_id: r.try_get("invoice_id")?,
+            reference_id: r.try_get("reference_id")?,
+            customer_email: r.try_get("customer_email")?,
+            customer_phone: r.try_get("customer_phone")?,
         },
-        payload: readable(payload),
+        payload: readable(r.try_get("payload")?),
     })
 }
 
@@ -201,17 +242,22 @@ fn chunk_len(remaining: usize) -> usize {
 async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result<Vec<Recorded>, StoreError> {
     let now = time::now();
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-        "INSERT INTO events (source, event_type, provider_event_id, received_at, occurred_at, payload, payment_link_id, \
-         payment_id, order_id, invoice_id, reference_id, customer_email, customer_phone, body_sha256) ",
+        "INSERT INTO events (source, kind, event_type, provider_event_id, received_at, occurred_at, amount_minor, \
+         currency, payload, payment_link_id, payment_id, order_id, invoice_id, reference_id, customer_email, \
+         customer_phone, body_sha256) ",
     );
     q.push_values(events, |mut row, event| {
-        let c = &event.correlation;
-        row.push_bind(&event.source)
-            .push_bind(&event.event_type)
-            .push_bind(&event.provider_event_id)
+        let c = event.correlation();
+        let amount = event.amount();
+        row.push_bind(event.source())
+            .push_bind(event.kind().as_str())
+            .push_bind(event.event_type())
+            .push_bind(event.provider_event_id())
             .push_bind(now)
-            .push_bind(event.occurred_at)
-            .push_bind(event.payload.as_ref())
+            .push_bind(event.occurred_at())
+            .push_bind(amount.map(|m| m.minor_units()))
+            .push_bind(amount.map(|m| m.currency().code()))
+            .push_bind(event.body())
             .push_bind(&c.payment_link_id)
             .push_bind(&c.payment_id)
             .push_bind(&c.order_id)
@@ -219,7 +265,7 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
             .push_bind(&c.reference_id)
             .push_bind(&c.customer_email)
             .push_bind(&c.customer_phone)
-            .push_bind(&event.body_sha256);
+            .push_bind(event.body_key());
     });
     // RETURNING lists only the rows inserted, in no promised order: match them back by their dedupe key. Rows are
     // inserted in VALUES order, so of several events with one key the first is the stored one.
@@ -231,7 +277,7 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
     }
     Ok(events
         .iter()
-        .map(|e| match inserted.remove(&(e.source.clone(), e.provider_event_id.clone())) {
+        .map(|e| match inserted.remove(&(e.source().to_string(), e.provider_event_id().to_string())) {
             Some(seq) => Recorded::New(seq),
             None => Recorded::Duplicate,
         })
@@ -241,6 +287,51 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
 #[cfg(test)]
 mod tests {
     use super::chunk_len;
+    use crate::domain::event::{EventFilter, EventKind};
+    use crate::store::Store;
+
+    /// A database written before events had kinds (migrations 1–3) is upgraded in place: its stored payments
+    /// get their kind and amount, so an upgraded server still finds a payment that arrived before the upgrade.
+    #[tokio::test]
+    async fn events_stored_before_kinds_existed_get_them_on_upgrade() {
+        let old = tempfile::tempdir().unwrap();
+        for name in ["0001_idempotency.sql", "0002_events.sql", "0003_event_body_hash.sql"] {
+            let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(name);
+            std::fs::copy(from, old.path().join(name)).unwrap();
+        }
+        let data = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", data.path().join("switchboard.db").display());
+        let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+        sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&pool).await.unwrap();
+        let insert = "INSERT INTO events (source, event_type, provider_event_id, received_at, payload, payment_link_id) \
+                      VALUES (?, ?, ?, 0, ?, ?)";
+        let razorpay = include_str!("../../tests/fixtures/razorpay/webhook_payment_link_paid.json");
+        let unpaid = r#"{"type":"checkout.session.completed","data":{"object":{"payment_status":"unpaid","amount_total":500,"currency":"usd"}}}"#;
+        let paid = r#"{"type":"checkout.session.completed","data":{"object":{"payment_status":"paid","amount_total":29995,"currency":"usd"}}}"#;
+        for (source, kind, id, body, link) in [
+            ("razorpay", "payment_link.paid", "evt_1", razorpay.trim(), Some("plink_SCx4Lm8QwErT2y")),
+            ("stripe", "checkout.session.completed", "evt_2", unpaid, None),
+            ("stripe", "checkout.session.completed", "evt_3", paid, None),
+            ("github", "push", "gh_1", "not json", None),
+        ] {
+            sqlx::query(insert).bind(source).bind(kind).bind(id).bind(body).bind(link).execute(&pool).await.unwrap();
+        }
+        pool.close().await;
+
+        let store = Store::new(data.path().to_path_buf());
+        let all = store.events().list(&EventFilter::default(), 10).await.unwrap();
+        let seen: Vec<_> =
+            all.iter().map(|(_, e)| (e.kind, e.amount.as_ref().map(|a| (a.minor_units, a.currency.clone())))).collect();
+        assert_eq!(
+            seen,
+            [
+                (EventKind::PaymentLinkPaid, Some((4500000, "INR".to_string()))),
+                (EventKind::Other, None),
+                (EventKind::PaymentSucceeded, Some((29995, "USD".to_string()))),
+                (EventKind::Other, None),
+            ]
+        );
+    }
 
     #[test]
     fn batches_are_cut_into_few_distinct_statement_sizes() {

@@ -24,6 +24,8 @@ pub enum StoreError {
     Corrupt(String),
     #[error("the event log writer stopped before the commit")]
     WriterGone,
+    #[error("the database cannot be opened: {0}")]
+    Unavailable(String),
 }
 
 /// The database file and its lazily opened pool.
@@ -32,12 +34,19 @@ pub struct Store {
     pool: OnceCell<SqlitePool>,
     /// The event log's group-commit writer, started on the first delivery.
     writer: commit::Writer,
+    /// The newest stored event's sequence number: [`events::Events::record`] publishes, waiters subscribe.
+    stored: tokio::sync::watch::Sender<i64>,
 }
 
 impl Store {
     /// `data_dir/switchboard.db`; nothing is touched until the first query.
     pub fn new(data_dir: PathBuf) -> Self {
-        Store { path: data_dir.join("switchboard.db"), pool: OnceCell::new(), writer: commit::Writer::default() }
+        Store {
+            path: data_dir.join("switchboard.db"),
+            pool: OnceCell::new(),
+            writer: commit::Writer::default(),
+            stored: tokio::sync::watch::Sender::new(0),
+        }
     }
 
     /// Whether the database file has been created (by any earlier run).

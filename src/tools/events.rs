@@ -3,12 +3,12 @@
 //! "check" and "wait" is never missed.
 
 use crate::catalog::Committed;
-use crate::domain::event::{Correlation, Event, EventFilter};
+use crate::domain::event::{Correlation, Event, EventFilter, EventKind};
+use crate::domain::event::{event_id, parse_event_id};
 use crate::domain::time::{DayEdge, parse_instant};
-use crate::domain::{Amount, Currency, Email, Money};
+use crate::domain::{Amount, Email};
 use crate::error::ToolError;
 use crate::server::Switchboard;
-use crate::store::events::{event_id, parse_event_id};
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
 use rmcp::model::ProgressNotificationParam;
@@ -22,26 +22,6 @@ use tokio_util::sync::CancellationToken;
 /// How often a wait reports progress (when the client asked for progress).
 const PROGRESS_EVERY: Duration = Duration::from_secs(2);
 
-/// Event types that mean money arrived. Partial payments are not among them: `wait_for_payment` means paid in full.
-const PAYMENT_EVENTS: &[&str] = &[
-    "payment_link.paid",
-    "payment.captured",
-    "order.paid",
-    "checkout.session.completed",
-    "checkout.session.async_payment_succeeded",
-    "invoice.paid",
-];
-
-/// A Checkout Session completes before a delayed payment method (bank debit) settles: only a paid one counts.
-fn settles_payment(event: &Event) -> bool {
-    if event.event_type.starts_with("checkout.session.") {
-        let status = event.payload["data"]["object"]["payment_status"].as_str();
-        matches!(status, Some("paid" | "no_payment_required"))
-    } else {
-        true
-    }
-}
-
 /// Filters shared by the event tools. All given fields must match.
 #[derive(Debug, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -50,6 +30,10 @@ pub struct EventMatch {
     /// Webhook source, e.g. "razorpay" or "stripe".
     #[serde(default)]
     pub source: Option<String>,
+    /// What happened, whichever provider sent it: "payment_succeeded", "payment_link_paid",
+    /// "payment_link_partially_paid", "payment_link_expired", "payment_link_cancelled", "payment_failed", "other".
+    #[serde(default)]
+    pub kind: Option<EventKind>,
     /// Provider event type, e.g. "payment_link.paid" or "checkout.session.completed".
     #[serde(default)]
     pub event_type: Option<String>,
@@ -227,7 +211,7 @@ impl Switchboard {
         let mut filter = to_filter(args.filter)?;
         filter.after_seq = args.after_event_id.as_deref().map(|c| seq_of("after_event_id", c)).transpose()?;
         let timeout = self.wait_limit(args.timeout_secs, 60)?;
-        let (event, waited) = self.wait(&filter, |_| true, timeout, &ctx, &ct).await?;
+        let (event, waited) = self.wait(&filter, timeout, &ctx, &ct).await?;
         Ok(Json(WaitOutcome { timed_out: event.is_none(), event, waited_ms: waited }))
     }
 
@@ -251,14 +235,11 @@ impl Switchboard {
             (None, Some(r)) => Correlation { reference_id: Some(r.trim().to_string()), ..Default::default() },
             _ => return Err(ToolError::invalid("pass exactly one of payment_link_id or reference_id")),
         };
-        let filter = EventFilter {
-            types: PAYMENT_EVENTS.iter().map(|t| t.to_string()).collect(),
-            correlation,
-            ..Default::default()
-        };
+        // Paid in full only: partial payments and unpaid checkouts are other kinds.
+        let filter = EventFilter { kinds: EventKind::PAID.to_vec(), correlation, ..Default::default() };
         let timeout = self.wait_limit(args.timeout_secs, 120)?;
-        let (event, waited_ms) = self.wait(&filter, settles_payment, timeout, &ctx, &ct).await?;
-        let amount = event.as_ref().and_then(paid_amount);
+        let (event, waited_ms) = self.wait(&filter, timeout, &ctx, &ct).await?;
+        let amount = event.as_ref().and_then(|e| e.amount.clone());
         Ok(Json(PaymentOutcome {
             paid: event.is_some(),
             timed_out: event.is_none(),
@@ -300,38 +281,26 @@ impl Switchboard {
     async fn wait(
         &self,
         filter: &EventFilter,
-        accept: fn(&Event) -> bool,
         timeout: Duration,
         ctx: &RequestContext<RoleServer>,
         ct: &CancellationToken,
     ) -> Result<(Option<Event>, u64), ToolError> {
         let state = self.state();
-        let mut notified = state.subscribe_events();
+        let mut notified = state.store.events().subscribe();
         let started = tokio::time::Instant::now();
         let deadline = started + timeout;
         let progress = ctx.meta.get_progress_token();
         let mut ticker = tokio::time::interval(PROGRESS_EVERY);
         ticker.tick().await; // the first tick is immediate
-        const PAGE: i64 = 50;
-        let mut cursor = filter.after_seq;
         loop {
-            // Without a cursor the newest matches count (it may already have arrived); with one, only newer ones.
-            let page = match cursor {
-                Some(after) => {
-                    state.store.events().list(&EventFilter { after_seq: Some(after), ..filter.clone() }, PAGE).await?
-                }
-                None => state.store.events().recent(filter, PAGE).await?,
+            // Without a cursor the newest match counts (it may already have arrived); with one, the oldest newer one.
+            let found = match filter.after_seq {
+                Some(_) => state.store.events().list(filter, 1).await?.pop(),
+                None => state.store.events().newest(filter).await?,
             };
             let elapsed = || started.elapsed().as_millis() as u64;
-            if let Some((_, event)) = page.iter().find(|(_, e)| accept(e)) {
-                return Ok((Some(event.clone()), elapsed()));
-            }
-            // Matches that do not count (e.g. an unpaid checkout) are skipped for good.
-            if let Some(max_seen) = page.iter().map(|(seq, _)| *seq).max() {
-                cursor = Some(cursor.map_or(max_seen, |c| c.max(max_seen)));
-                if page.len() as i64 == PAGE && filter.after_seq.is_some() {
-                    continue;
-                }
+            if let Some((_, event)) = found {
+                return Ok((Some(event), elapsed()));
             }
             tokio::select! {
                 changed = notified.changed() => if changed.is_err() { return Ok((None, elapsed())) },
@@ -358,14 +327,14 @@ pub(crate) async fn paid_link_event(
     link_id: &str,
 ) -> Result<Option<Option<Amount>>, ToolError> {
     let filter = EventFilter {
-        types: vec!["payment_link.paid".into()],
+        kinds: vec![EventKind::PaymentLinkPaid],
         correlation: Correlation { payment_link_id: Some(link_id.to_string()), ..Default::default() },
         ..Default::default()
     };
     if !state.store.exists() {
         return Ok(None);
     }
-    Ok(state.store.events().newest(&filter).await?.map(|(_, e)| paid_amount(&e)))
+    Ok(state.store.events().newest(&filter).await?.map(|(_, e)| e.amount))
 }
 
 fn to_filter(m: EventMatch) -> Result<EventFilter, ToolError> {
@@ -377,6 +346,7 @@ fn to_filter(m: EventMatch) -> Result<EventFilter, ToolError> {
         .map_err(ToolError::invalid)?;
     Ok(EventFilter {
         source: m.source,
+        kinds: m.kind.into_iter().collect(),
         types: m.event_type.into_iter().collect(),
         correlation: Correlation {
             payment_link_id: m.payment_link_id,
@@ -391,19 +361,4 @@ fn to_filter(m: EventMatch) -> Result<EventFilter, ToolError> {
 
 fn seq_of(field: &str, id: &str) -> Result<i64, ToolError> {
     parse_event_id(id.trim()).ok_or_else(|| ToolError::invalid(format!("{field} must be an event id like \"ev_42\"")))
-}
-
-/// The amount a payment event states (Razorpay payment entity, Stripe Checkout Session or invoice).
-fn paid_amount(event: &Event) -> Option<Amount> {
-    let p = &event.payload;
-    let candidates = [
-        (&p["payload"]["payment"]["entity"]["amount"], &p["payload"]["payment"]["entity"]["currency"]),
-        (&p["payload"]["payment_link"]["entity"]["amount_paid"], &p["payload"]["payment_link"]["entity"]["currency"]),
-        (&p["data"]["object"]["amount_total"], &p["data"]["object"]["currency"]),
-        (&p["data"]["object"]["amount_paid"], &p["data"]["object"]["currency"]),
-    ];
-    candidates.into_iter().find_map(|(minor, currency)| {
-        let currency = Currency::parse(currency.as_str()?).ok()?;
-        Some(Money::from_minor(minor.as_i64()?, currency).to_amount())
-    })
 }

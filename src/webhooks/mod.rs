@@ -1,9 +1,9 @@
-//! Listening to providers: signature verification, the receiver routes, and how a verified delivery becomes an
-//! event-log row.
+//! Listening to providers: signature verification (`verify`), the receiver routes (`receiver`), and payload
+//! formats that turn a verified delivery into events (`sources`).
 
-pub mod extract;
 pub mod receiver;
+pub mod sources;
 pub mod verify;
 
-pub use extract::NewEvent;
-pub use verify::{Delivery, Scheme, Unverified, Verified, Verifier, VerifyError};
+pub use crate::domain::source::{Format, Scheme};
+pub use verify::{Delivery, Unverified, Verified, Verifier, VerifyError};

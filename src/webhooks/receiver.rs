@@ -5,7 +5,7 @@
 //! hashing); 404 for an unknown source; 413 over the body limit; 503 when storage fails, so
 //! the provider retries. Nothing is parsed before the signature is checked.
 
-use super::{Delivery, NewEvent, Unverified, Verified, Verifier, VerifyError};
+use super::{Delivery, Unverified, Verified, Verifier, VerifyError};
 use crate::domain::time;
 use crate::state::AppState;
 use crate::store::events::Recorded;
@@ -48,22 +48,25 @@ async fn receive(
             return StatusCode::SERVICE_UNAVAILABLE;
         }
     };
-    let event = NewEvent::from_verified(&delivery);
-    match state.store.events().record(&event).await {
-        Ok(Recorded::New(seq)) => {
-            tracing::info!(%source, event = event.event_type(), seq, "stored a webhook event");
-            state.event_stored(seq);
-            StatusCode::OK
-        }
-        Ok(Recorded::Duplicate) => {
-            tracing::debug!(%source, event = event.event_type(), "duplicate webhook delivery");
-            StatusCode::OK
-        }
-        Err(e) => {
-            tracing::error!(%source, error = %e, "could not store a webhook event; asking the sender to retry");
-            StatusCode::SERVICE_UNAVAILABLE
+    let events = super::sources::extract(&delivery, config.format);
+    let outcomes = state.store.events().record_all(&events).await;
+    let mut status = StatusCode::OK;
+    for (event, outcome) in events.iter().zip(outcomes) {
+        match outcome {
+            Ok(Recorded::New(seq)) => {
+                tracing::info!(%source, event = event.event_type(), kind = event.kind().as_str(), seq, "stored a webhook event");
+            }
+            Ok(Recorded::Duplicate) => {
+                tracing::debug!(%source, event = event.event_type(), "duplicate webhook delivery");
+            }
+            Err(e) => {
+                tracing::error!(%source, error = %e, "could not store a webhook event; asking the sender to retry");
+                status = StatusCode::SERVICE_UNAVAILABLE;
+            }
         }
     }
+    // The events that were stored stay stored: the retry finds them duplicates and stores only the rest.
+    status
 }
 
 /// Bodies at least this large are hashed on the blocking pool: an HMAC of 1 MiB takes milliseconds, which must
@@ -74,7 +77,7 @@ async fn verify(
     delivery: Delivery<Unverified>,
     verifier: Verifier,
 ) -> Result<Result<Delivery<Verified>, VerifyError>, tokio::task::JoinError> {
-    if delivery.body.len() < HASH_OFF_REACTOR_BYTES {
+    if delivery.body().len() < HASH_OFF_REACTOR_BYTES {
         return Ok(delivery.verify(&verifier, time::now()));
     }
     tokio::task::spawn_blocking(move || delivery.verify(&verifier, time::now())).await

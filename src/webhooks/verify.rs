@@ -12,6 +12,8 @@ use sha2::Sha256;
 use std::fmt;
 use subtle::ConstantTimeEq;
 
+pub use crate::domain::source::Scheme;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// How far a signed timestamp may be from now, either way (Stripe and Standard Webhooks use 5 minutes).
@@ -20,23 +22,6 @@ pub const DEFAULT_TOLERANCE_SECS: i64 = 300;
 /// Most entries a signature header may hold. Senders put one signature per active secret (two or three during
 /// a rotation) plus legacy versions; a header with more is refused unread, so it cannot cost a hash each.
 pub const MAX_SIGNATURE_ENTRIES: usize = 16;
-
-/// A signature scheme a source uses.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Scheme {
-    /// `X-Razorpay-Signature`: hex HMAC-SHA256 of the body; dedupe on `X-Razorpay-Event-Id`.
-    Razorpay,
-    /// `Stripe-Signature: t=…,v1=…`: hex HMAC-SHA256 of "{t}.{body}" keyed with the whole `whsec_…` string.
-    Stripe,
-    /// Standard Webhooks (`webhook-id`, `webhook-timestamp`, `webhook-signature`; Svix): base64 HMAC-SHA256 of
-    /// "{id}.{timestamp}.{body}" keyed with the base64-decoded `whsec_` secret.
-    StandardWebhooks,
-    /// `X-Hub-Signature-256: sha256=<hex>` (GitHub, Meta / WhatsApp): hex HMAC-SHA256 of the body. Written
-    /// `hub_signature_256` (as documented); `hub_signature256` is accepted too.
-    #[serde(rename = "hub_signature_256", alias = "hub_signature256")]
-    HubSignature256,
-}
 
 /// Why a delivery was refused. Callers answer 401 without detail; the variant is for logs.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -57,21 +42,21 @@ pub enum VerifyError {
 #[derive(Debug)]
 pub struct Unverified;
 
-/// Verified by a configured secret; carries the provider's delivery id when the scheme has one.
+/// Verified by a configured secret. Made only by [`Delivery::verify`]: its fields are private.
 #[derive(Debug, Clone)]
 pub struct Verified {
-    pub scheme: Scheme,
-    pub event_id: Option<String>,
-    /// The signed timestamp (unix seconds), for schemes that sign one.
-    pub signed_at: Option<i64>,
+    scheme: Scheme,
+    event_id: Option<String>,
+    signed_at: Option<i64>,
 }
 
-/// A webhook delivery exactly as received.
+/// A webhook delivery exactly as received. Only [`Delivery::verify`] turns a `Delivery<Unverified>` into a
+/// `Delivery<Verified>`; the fields are private, so nothing else can.
 pub struct Delivery<S> {
-    pub source: String,
-    pub headers: HeaderMap,
-    pub body: Bytes,
-    pub state: S,
+    source: String,
+    headers: HeaderMap,
+    body: Bytes,
+    state: S,
 }
 
 impl<S> fmt::Debug for Delivery<S> {
@@ -94,6 +79,23 @@ impl fmt::Debug for Verifier {
     }
 }
 
+impl<S> Delivery<S> {
+    /// The configured source it was sent to (the `{source}` in `/webhooks/{source}`).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The raw body, byte for byte.
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// A header's value, when present and visible ASCII.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok()).map(str::trim)
+    }
+}
+
 impl Delivery<Unverified> {
     pub fn new(source: impl Into<String>, headers: HeaderMap, body: Bytes) -> Self {
         Delivery { source: source.into(), headers, body, state: Unverified }
@@ -105,10 +107,8 @@ impl Delivery<Unverified> {
             return Err(VerifyError::NoSecret);
         }
         let verified = match verifier.scheme {
-            Scheme::Razorpay => hex_body(&self, verifier, "x-razorpay-signature", None, "x-razorpay-event-id")?,
-            Scheme::HubSignature256 => {
-                hex_body(&self, verifier, "x-hub-signature-256", Some("sha256="), "x-github-delivery")?
-            }
+            Scheme::Razorpay => hex_body(&self, verifier, &HexHmac::RAZORPAY)?,
+            Scheme::HubSignature256 => hex_body(&self, verifier, &HexHmac::HUB_SIGNATURE_256)?,
             Scheme::Stripe => stripe(&self, verifier, now)?,
             Scheme::StandardWebhooks => standard(&self, verifier, now)?,
         };
@@ -117,9 +117,36 @@ impl Delivery<Unverified> {
 }
 
 impl Delivery<Verified> {
+    /// The sender's id for this delivery, when the scheme carries one.
     pub fn event_id(&self) -> Option<&str> {
         self.state.event_id.as_deref()
     }
+
+    /// Whether the id is covered by the signature. When it is not (Razorpay's `X-Razorpay-Event-Id`,
+    /// `X-GitHub-Delivery`), a captured delivery could be replayed under a fresh id.
+    pub fn event_id_is_signed(&self) -> bool {
+        matches!(self.state.scheme, Scheme::Stripe | Scheme::StandardWebhooks)
+    }
+
+    /// The signed timestamp (unix seconds), for schemes that sign one.
+    pub fn signed_at(&self) -> Option<i64> {
+        self.state.signed_at
+    }
+}
+
+/// A hex HMAC-SHA256 of the body in one header (optionally after a prefix), with an unsigned delivery id in
+/// another. Meta and Notion sign this way too, under their own header names.
+struct HexHmac {
+    header: &'static str,
+    prefix: Option<&'static str>,
+    id_header: &'static str,
+}
+
+impl HexHmac {
+    const RAZORPAY: HexHmac =
+        HexHmac { header: "x-razorpay-signature", prefix: None, id_header: "x-razorpay-event-id" };
+    const HUB_SIGNATURE_256: HexHmac =
+        HexHmac { header: "x-hub-signature-256", prefix: Some("sha256="), id_header: "x-github-delivery" };
 }
 
 fn header<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<&'a str, VerifyError> {
@@ -187,24 +214,18 @@ fn within(signed_at: i64, now: i64, tolerance: i64) -> Result<(), VerifyError> {
     }
 }
 
-fn hex_body(
-    d: &Delivery<Unverified>,
-    v: &Verifier,
-    name: &'static str,
-    prefix: Option<&str>,
-    id_header: &'static str,
-) -> Result<Verified, VerifyError> {
-    let raw = header(&d.headers, name)?;
-    let hex_sig = match prefix {
-        Some(p) => raw.strip_prefix(p).ok_or(VerifyError::MalformedHeader(name))?,
+fn hex_body(d: &Delivery<Unverified>, v: &Verifier, scheme: &HexHmac) -> Result<Verified, VerifyError> {
+    let raw = header(&d.headers, scheme.header)?;
+    let hex_sig = match scheme.prefix {
+        Some(p) => raw.strip_prefix(p).ok_or(VerifyError::MalformedHeader(scheme.header))?,
         None => raw,
     };
-    let signature = hex_digest(hex_sig, name)?;
+    let signature = hex_digest(hex_sig, scheme.header)?;
     let keys = v.secrets.iter().map(|s| s.expose_secret().as_bytes());
     if !any_matches(keys, &[&d.body], &[signature]) {
         return Err(VerifyError::NoMatch);
     }
-    let event_id = header(&d.headers, id_header).ok().filter(|s| !s.is_empty()).map(str::to_string);
+    let event_id = header(&d.headers, scheme.id_header).ok().filter(|s| !s.is_empty()).map(str::to_string);
     Ok(Verified { scheme: v.scheme, event_id, signed_at: None })
 }
 

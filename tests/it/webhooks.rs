@@ -12,7 +12,7 @@ use switchboard::state::AppState;
 use switchboard::transport::http;
 use switchboard::webhooks::verify::DEFAULT_TOLERANCE_SECS;
 use switchboard::webhooks::verify::sign;
-use switchboard::webhooks::{Delivery, Scheme, Verifier};
+use switchboard::webhooks::{Delivery, Format, Scheme, Verifier};
 use tokio_util::sync::CancellationToken;
 
 pub const RZ_WEBHOOK_SECRET: &str = "CANARY-rz-webhook-secret-1234";
@@ -32,9 +32,13 @@ impl Drop for Receiver {
 
 /// A config whose webhook sources are razorpay and stripe with test secrets.
 pub fn with_webhooks(mut cfg: Config) -> Config {
-    let source = |scheme, secret: &str| WebhookSource { scheme, secrets: vec![SecretString::from(secret.to_string())] };
-    cfg.webhooks.sources.insert("razorpay".into(), source(Scheme::Razorpay, RZ_WEBHOOK_SECRET));
-    cfg.webhooks.sources.insert("stripe".into(), source(Scheme::Stripe, STRIPE_WEBHOOK_SECRET));
+    let source = |scheme, format, secret: &str| WebhookSource {
+        scheme,
+        format,
+        secrets: vec![SecretString::from(secret.to_string())],
+    };
+    cfg.webhooks.sources.insert("razorpay".into(), source(Scheme::Razorpay, Format::Razorpay, RZ_WEBHOOK_SECRET));
+    cfg.webhooks.sources.insert("stripe".into(), source(Scheme::Stripe, Format::Stripe, STRIPE_WEBHOOK_SECRET));
     cfg
 }
 
