@@ -54,7 +54,7 @@ impl Switchboard {
             || McpError::resource_not_found(format!("no resource {uri}"), Some(serde_json::json!({"uri": uri})));
         let internal =
             |e: crate::store::StoreError| McpError::internal_error(format!("event log unavailable: {e}"), None);
-        let value = if uri == RECENT {
+        let mut value = if uri == RECENT {
             let latest = events.latest_seq().await.map_err(internal)?;
             let filter = crate::domain::event::EventFilter {
                 after_seq: Some((latest - RECENT_COUNT).max(0)),
@@ -70,6 +70,8 @@ impl Switchboard {
             serde_json::to_value(event)
         }
         .map_err(|e| McpError::internal_error(e.to_string(), None))?;
+        // Event payloads are provider text: a configured credential in one is masked like in a tool result.
+        self.state().redactor.mask_json(&mut value);
         Ok(ReadResourceResult::new(vec![
             ResourceContents::text(value.to_string(), uri).with_mime_type("application/json"),
         ]))

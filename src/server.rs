@@ -1,5 +1,6 @@
 //! The MCP server: identity, instructions, the merged tool routers and the event resources.
 
+use crate::providers::redact::Redactor;
 use crate::resources::{self, Subscriptions};
 use crate::state::AppState;
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -162,7 +163,8 @@ impl ServerHandler for Switchboard {
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let response = self.tools().call(ToolCallContext::new(self, request, context)).await?;
-        Ok(if self.state.config.sandbox { mark_sandbox(response) } else { response })
+        let response = if self.state.config.sandbox { mark_sandbox(response) } else { response };
+        Ok(mask_secrets(response, &self.state.redactor))
     }
 
     async fn list_resources(
@@ -213,6 +215,27 @@ impl ServerHandler for Switchboard {
 
     async fn listen(&self, cx: SubscriptionContext) -> Result<(), McpError> {
         self.listen_events(cx).await
+    }
+}
+
+/// The last net before a result leaves: a configured credential anywhere in it (say, upstream text a provider
+/// echoed into a field of a successful answer) is masked. Provider errors were redacted already.
+fn mask_secrets(response: CallToolResponse, redactor: &Redactor) -> CallToolResponse {
+    match response {
+        CallToolResponse::Complete(mut result) => {
+            for block in &mut result.content {
+                if let rmcp::model::ContentBlock::Text(content) = block
+                    && let Some(masked) = redactor.mask_values(&content.text)
+                {
+                    content.text = masked;
+                }
+            }
+            if let Some(structured) = result.structured_content.as_mut() {
+                redactor.mask_json(structured);
+            }
+            CallToolResponse::Complete(result)
+        }
+        other => other,
     }
 }
 

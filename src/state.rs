@@ -6,6 +6,7 @@ use crate::providers::Payments;
 use crate::providers::http::HttpClient;
 use crate::providers::hubspot::HubSpotClient;
 use crate::providers::razorpay::RazorpayClient;
+use crate::providers::redact::Redactor;
 use crate::providers::stripe::StripeClient;
 use crate::store::Store;
 use rmcp::model::RequestStateCodec;
@@ -19,6 +20,8 @@ pub struct AppState {
     pub key_locks: KeyLocks,
     /// Seals the state a 2026-07-28 client echoes between confirmation rounds (per-process random key).
     pub request_state: RequestStateCodec,
+    /// Masks the configured credentials: in provider errors (through the HTTP client) and in every tool result.
+    pub redactor: Arc<Redactor>,
     razorpay: Option<Arc<dyn Payments>>,
     stripe: Option<Arc<dyn Payments>>,
     /// The CRM, when HubSpot is configured.
@@ -31,7 +34,8 @@ pub struct AppState {
 impl AppState {
     /// Cheap: provider clients are plain structs, the HTTP client and the database open on first use.
     pub fn new(config: Config) -> Self {
-        let http = Arc::new(HttpClient::new(config.outbound.clone()));
+        let redactor = Arc::new(Redactor::from_config(&config));
+        let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()));
         let razorpay =
             config.razorpay.clone().map(|c| Arc::new(RazorpayClient::new(c, http.clone())) as Arc<dyn Payments>);
         let stripe = config.stripe.clone().map(|c| Arc::new(StripeClient::new(c, http.clone())) as Arc<dyn Payments>);
@@ -44,6 +48,7 @@ impl AppState {
             request_state: RequestStateCodec::try_new(key.to_vec())
                 .unwrap_or_else(|_| RequestStateCodec::new_unchecked(key.to_vec())),
             config,
+            redactor,
             razorpay,
             stripe,
             hubspot,

@@ -3,11 +3,19 @@
 //! Every call has a per-attempt timeout and an overall deadline. Only requests that are safe to repeat
 //! ([`Retry::Safe`]: GETs, or POSTs that carry a provider idempotency key) are retried, on 408/429/5xx and
 //! on connection failures. A POST without a key is sent exactly once. Redirects are never followed.
+//!
+//! The client holds the configuration's [`Redactor`]; every [`Reply`] carries it, so the error mapping
+//! (`ProviderError::from_status`, [`Reply::json`]) and transport errors mask credentials with no code in
+//! the provider clients.
 
+use super::ProviderError;
+use super::redact::{Redacted, Redactor};
 use crate::config::OutboundConfig;
+use crate::domain::Service;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Client, RequestBuilder, StatusCode};
-use std::sync::OnceLock;
+use serde::de::DeserializeOwned;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Whether a request may be repeated.
@@ -25,6 +33,21 @@ pub struct Reply {
     pub status: StatusCode,
     pub body: bytes::Bytes,
     pub retry_after: Option<Duration>,
+    redactor: Arc<Redactor>,
+}
+
+impl Reply {
+    /// The body of a success, decoded. serde quotes an offending value ("invalid type: string \"…\", expected
+    /// u64"), so its message is redacted: a wrongly typed field must not carry a credential out.
+    pub fn json<T: DeserializeOwned>(&self, provider: impl Into<Service>) -> Result<T, ProviderError> {
+        serde_json::from_slice(&self.body)
+            .map_err(|e| ProviderError::Decode { provider: provider.into(), message: self.redact(&e.to_string()) })
+    }
+
+    /// Upstream text (say, from the error body) with every credential masked.
+    pub fn redact(&self, text: &str) -> Redacted {
+        self.redactor.redact(text)
+    }
 }
 
 /// The request never produced an HTTP answer.
@@ -33,9 +56,9 @@ pub enum TransportError {
     #[error("no answer within the deadline")]
     Timeout,
     #[error("could not connect: {0}")]
-    Connect(String),
+    Connect(Redacted),
     #[error("request failed: {0}")]
-    Other(String),
+    Other(Redacted),
 }
 
 /// Shared, lazily built `reqwest` client (TLS roots load on first use, not at start-up).
@@ -43,6 +66,7 @@ pub enum TransportError {
 pub struct HttpClient {
     client: OnceLock<Client>,
     policy: OutboundConfig,
+    redactor: Arc<Redactor>,
 }
 
 enum Attempt {
@@ -52,8 +76,10 @@ enum Attempt {
 }
 
 impl HttpClient {
-    pub fn new(policy: OutboundConfig) -> Self {
-        HttpClient { client: OnceLock::new(), policy }
+    /// `redactor` masks the configured credentials in everything upstream sends back
+    /// ([`Redactor::from_config`]).
+    pub fn new(policy: OutboundConfig, redactor: Arc<Redactor>) -> Self {
+        HttpClient { client: OnceLock::new(), policy, redactor }
     }
 
     fn client(&self) -> Result<&Client, TransportError> {
@@ -66,7 +92,7 @@ impl HttpClient {
             .timeout(self.policy.attempt_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| TransportError::Other(e.to_string()))?;
+            .map_err(|e| TransportError::Other(self.redactor.redact(&e.to_string())))?;
         Ok(self.client.get_or_init(|| built))
     }
 
@@ -80,11 +106,11 @@ impl HttpClient {
                 Ok(resp) => {
                     let status = resp.status();
                     let retry_after = retry_after(resp.headers());
-                    let body = resp.bytes().await.map_err(|e| Attempt::Failed(classify(&e)))?;
-                    let reply = Reply { status, body, retry_after };
+                    let body = resp.bytes().await.map_err(|e| Attempt::Failed(self.classify(&e)))?;
+                    let reply = Reply { status, body, retry_after, redactor: self.redactor.clone() };
                     if is_retryable_status(status) { Err(Attempt::Retryable(reply)) } else { Ok(reply) }
                 }
-                Err(e) => Err(Attempt::Failed(classify(&e))),
+                Err(e) => Err(Attempt::Failed(self.classify(&e))),
             }
         };
         let backoff = ExponentialBuilder::default()
@@ -118,21 +144,21 @@ impl HttpClient {
             Ok(Err(Attempt::Failed(e))) => Err(e),
         }
     }
+
+    fn classify(&self, e: &reqwest::Error) -> TransportError {
+        if e.is_timeout() {
+            TransportError::Timeout
+        } else if e.is_connect() {
+            TransportError::Connect(self.redactor.redact(&without_url(e)))
+        } else {
+            TransportError::Other(self.redactor.redact(&without_url(e)))
+        }
+    }
 }
 
 /// 409 too: Stripe answers it while an earlier request with the same idempotency key is still running.
 fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504)
-}
-
-fn classify(e: &reqwest::Error) -> TransportError {
-    if e.is_timeout() {
-        TransportError::Timeout
-    } else if e.is_connect() {
-        TransportError::Connect(redact(&without_url(e)))
-    } else {
-        TransportError::Other(redact(&without_url(e)))
-    }
 }
 
 /// reqwest errors embed the URL; query strings may carry customer e-mails, so drop it.
@@ -160,35 +186,9 @@ pub fn endpoint(base: &reqwest::Url, path: &str) -> String {
     format!("{}{path}", base.as_str().trim_end_matches('/'))
 }
 
-/// Mask anything that looks like a credential before text leaves the process (logs, tool results).
-pub fn redact(text: &str) -> String {
-    const PREFIXES: &[&str] =
-        &["sk_live_", "sk_test_", "rk_live_", "rk_test_", "whsec_", "rzp_live_", "rzp_test_", "Bearer ", "Basic "];
-    let mut out = text.to_string();
-    for prefix in PREFIXES {
-        let mut from = 0;
-        while let Some(found) = out[from..].find(prefix) {
-            let start = from + found + prefix.len();
-            let end = out[start..]
-                .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '+' | '/' | '=' | '.')))
-                .map_or(out.len(), |i| start + i);
-            out.replace_range(start..end, "[REDACTED]");
-            from = start + "[REDACTED]".len();
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_are_masked() {
-        assert_eq!(redact("Invalid API Key provided: sk_test_abc123"), "Invalid API Key provided: sk_test_[REDACTED]");
-        assert_eq!(redact("Bearer abc.def and whsec_xyz="), "Bearer [REDACTED] and whsec_[REDACTED]");
-        assert_eq!(redact("nothing here"), "nothing here");
-    }
 
     #[test]
     fn retry_after_reads_seconds_and_dates() {

@@ -216,7 +216,7 @@ fn encode_path(segment: &str) -> String {
 
 fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
     if reply.status.is_success() {
-        return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(S, e));
+        return reply.json(S);
     }
     let message = serde_json::from_slice::<WireError>(&reply.body).ok().and_then(WireError::into_message);
     let missing = reply.status.as_u16() == 404;

@@ -4,10 +4,12 @@
 pub mod http;
 pub mod hubspot;
 pub mod razorpay;
+pub mod redact;
 pub mod stripe;
 
 use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
 use crate::domain::{Invoice, InvoicePage, InvoiceQuery, Provider, Service};
+use redact::Redacted;
 use std::future::Future;
 use std::time::Duration;
 
@@ -39,7 +41,8 @@ pub trait Payments: Send + Sync {
 }
 
 /// Everything that can go wrong talking to a provider, in words the model can act on.
-/// Messages never carry credentials; upstream text is passed through [`http::redact`].
+/// Messages never carry credentials: every text is [`Redacted`], which only the configured
+/// [`Redactor`](redact::Redactor) makes from upstream text.
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
     #[error(
@@ -53,27 +56,27 @@ pub enum ProviderError {
     #[error(
         "{provider} refused this operation for the configured API key: {message}. Give the key the needed permission (restricted keys need it granted explicitly)."
     )]
-    Forbidden { provider: Service, message: String },
+    Forbidden { provider: Service, message: Redacted },
     #[error("{provider} is rate limiting requests and Switchboard's retries ran out. {}", retry_hint(*retry_after))]
     RateLimited { provider: Service, retry_after: Option<Duration> },
     #[error("{provider} rejected the request: {message}")]
-    Rejected { provider: Service, message: String },
+    Rejected { provider: Service, message: Redacted },
     #[error("{provider} reports a conflicting request still in flight or already made: {message}")]
-    Conflict { provider: Service, message: String },
+    Conflict { provider: Service, message: Redacted },
     #[error("{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute.")]
-    Upstream { provider: Service, status: u16, message: String },
+    Upstream { provider: Service, status: u16, message: Redacted },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
     Timeout { provider: Service },
     #[error(
         "could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again."
     )]
-    Unreachable { provider: Service, message: String },
+    Unreachable { provider: Service, message: Redacted },
     #[error("the connection to {provider} failed mid-request: {message}")]
-    Network { provider: Service, message: String },
+    Network { provider: Service, message: Redacted },
     #[error(
         "{provider} sent a response Switchboard could not read ({message}). This is a Switchboard bug or an API change; please report it."
     )]
-    Decode { provider: Service, message: String },
+    Decode { provider: Service, message: Redacted },
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
@@ -117,7 +120,10 @@ impl ProviderError {
     ) -> Self {
         let provider = provider.into();
         let status = reply.status.as_u16();
-        let message = http::redact(&message.unwrap_or_else(|| format!("HTTP {status}")));
+        let message = match message {
+            Some(text) => reply.redact(&text),
+            None => Redacted::own(format!("HTTP {status}")),
+        };
         if let Some((what, id)) = not_found {
             return ProviderError::NotFound { provider, what, id: id.to_string() };
         }
@@ -131,9 +137,16 @@ impl ProviderError {
         }
     }
 
-    pub(crate) fn decode(provider: impl Into<Service>, e: impl std::fmt::Display) -> Self {
-        let provider = provider.into();
-        ProviderError::Decode { provider, message: http::redact(&e.to_string()) }
+    /// The provider sent a currency Switchboard does not know. Only a three-letter code is quoted: anything
+    /// else is upstream text that could hold anything, a credential included.
+    pub(crate) fn unknown_currency(provider: impl Into<Service>, code: &str) -> Self {
+        let code = code.trim();
+        let message = if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
+            format!("unknown currency code '{code}'")
+        } else {
+            "a currency that is not a three-letter ISO 4217 code".to_string()
+        };
+        ProviderError::Decode { provider: provider.into(), message: Redacted::own(message) }
     }
 }
 

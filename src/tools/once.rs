@@ -126,7 +126,7 @@ pub async fn create(
         tracing::error!(error = %e, "the create task failed");
         Err(ToolError::OutcomeUnknown(crate::providers::ProviderError::Network {
             provider: provider.into(),
-            message: "the create task stopped unexpectedly".into(),
+            message: crate::providers::redact::Redacted::own("the create task stopped unexpectedly"),
         }))
     })
 }

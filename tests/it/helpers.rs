@@ -99,3 +99,64 @@ pub fn structured(result: &CallToolResult) -> serde_json::Value {
     assert_ne!(result.is_error, Some(true), "tool failed: {}", text(result));
     result.structured_content.clone().expect("structuredContent")
 }
+
+/// `switchboard serve` launched the way an MCP client launches it (stdio), configured only by `env`, with an
+/// rmcp client on its stdio and its stderr (the INFO log) collected until it exits.
+pub struct Served {
+    pub client: RunningService<RoleClient, ()>,
+    log: tokio::task::JoinHandle<String>,
+}
+
+pub async fn serve_binary(env: &[(&str, &str)]) -> Served {
+    use tokio::io::AsyncReadExt;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"));
+    command
+        .arg("serve")
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_DATA_DIR", tempfile::tempdir().unwrap().keep())
+        .env("RUST_LOG", "info");
+    for (key, value) in env {
+        command.env(key, value);
+    }
+    let (transport, stderr) =
+        rmcp::transport::TokioChildProcess::builder(command).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    let mut stderr = stderr.unwrap();
+    let log = tokio::spawn(async move {
+        let mut text = String::new();
+        stderr.read_to_string(&mut text).await.unwrap();
+        text
+    });
+    Served { client: ().serve(transport).await.unwrap(), log }
+}
+
+impl Served {
+    /// Close the server's stdin, wait for it to exit, and return everything it logged.
+    pub async fn log(self) -> String {
+        self.client.cancel().await.unwrap();
+        tokio::time::timeout(Duration::from_secs(20), self.log).await.expect("the server did not exit").unwrap()
+    }
+}
+
+/// Standard base64 without padding (a padded copy contains it): how a credential looks in a Basic header.
+pub fn b64(text: &str) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD_NO_PAD.encode(text)
+}
+
+/// Everything a tool result shows the model: its text blocks and its structured content.
+pub fn shown(result: &CallToolResult) -> String {
+    let texts: Vec<String> = result.content.iter().filter_map(|c| c.as_text()).map(|t| t.text.clone()).collect();
+    format!("{} {}", texts.join(" "), result.structured_content.clone().unwrap_or_default())
+}
+
+/// Fail listing every line of every place (a tool result, the log) that shows a secret or an encoding of it.
+pub fn assert_nothing_leaked(places: &[(String, String)], secrets: &[String]) {
+    let leaks: Vec<String> = places
+        .iter()
+        .flat_map(|(place, text)| text.lines().map(move |line| (place, line)))
+        .filter(|(_, line)| secrets.iter().any(|s| line.contains(s.as_str())))
+        .map(|(place, line)| format!("{place}: {line}"))
+        .collect();
+    assert!(leaks.is_empty(), "{} leak(s):\n{}", leaks.len(), leaks.join("\n"));
+}

@@ -1,7 +1,10 @@
 //! HubSpot CRM: exact search bodies, pagination, association reads, error mapping, the client-side rate limit,
 //! and the lead tools through the real MCP protocol.
 
-use crate::helpers::{call, config, connect, error_text, fast_outbound, fixture, structured};
+use crate::helpers::{
+    assert_nothing_leaked, b64, call, config, connect, error_text, fast_outbound, fixture, serve_binary, shown,
+    structured,
+};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -13,6 +16,7 @@ use switchboard::domain::payment_link::Phone;
 use switchboard::providers::ProviderError;
 use switchboard::providers::http::HttpClient;
 use switchboard::providers::hubspot::HubSpotClient;
+use switchboard::providers::redact::Redactor;
 use wiremock::matchers::{body_json, header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -27,7 +31,10 @@ fn hubspot_config(server: &MockServer, per_second: u32) -> HubSpotConfig {
 }
 
 fn client(server: &MockServer) -> HubSpotClient {
-    HubSpotClient::new(hubspot_config(server, 50), Arc::new(HttpClient::new(fast_outbound())))
+    HubSpotClient::new(
+        hubspot_config(server, 50),
+        Arc::new(HttpClient::new(fast_outbound(), Arc::new(Redactor::default()))),
+    )
 }
 
 fn with_hubspot(server: &MockServer) -> Config {
@@ -276,8 +283,10 @@ async fn a_burst_of_twenty_searches_never_exceeds_the_configured_rate() {
         .mount(&server)
         .await;
     let per_second = 10;
-    let crm =
-        Arc::new(HubSpotClient::new(hubspot_config(&server, per_second), Arc::new(HttpClient::new(fast_outbound()))));
+    let crm = Arc::new(HubSpotClient::new(
+        hubspot_config(&server, per_second),
+        Arc::new(HttpClient::new(fast_outbound(), Arc::new(Redactor::default()))),
+    ));
     // The first call builds the HTTP client (loading the system's TLS roots) and connects: tens of milliseconds
     // between passing the limiter and arriving, which would make the first window look short. Warm it up.
     crm.find_leads(&LeadQuery { limit: 1, ..Default::default() }).await.unwrap();
@@ -320,4 +329,47 @@ async fn bad_lead_arguments_name_the_field_and_call_nothing() {
     let unconfigured = connect(config(None, None)).await;
     let text = error_text(&call(&unconfigured, "find_leads", json!({})).await);
     assert!(text.contains("HUBSPOT_ACCESS_TOKEN") && text.contains("crm.objects.contacts.read"), "{text}");
+}
+
+/// HubSpot's error body (a 400, so the message reaches the tool result) with `message`.
+fn hubspot_400(message: &str) -> ResponseTemplate {
+    let body = json!({"status": "error", "message": message,
+        "correlationId": "019c7a40-1d2e-7b3f-8c4d-5e6f7a8b9c0d", "category": "VALIDATION_ERROR"});
+    ResponseTemplate::new(400).set_body_json(body)
+}
+
+#[tokio::test]
+async fn the_access_token_echoed_by_hubspot_reaches_neither_tool_results_nor_the_log() {
+    let server = MockServer::start().await;
+    let cases = [
+        ("bare", "9000000001", hubspot_400(&format!("The access token {TOKEN} is not valid for this portal"))),
+        ("basic base64", "9000000002", hubspot_400(&format!("Unsupported authorization basic {}", b64(TOKEN)))),
+        ("bearer", "9000000003", hubspot_400(&format!("Unsupported authorization bearer {TOKEN}"))),
+    ];
+    for (_, id, answer) in &cases {
+        Mock::given(path(format!("/crm/v3/objects/contacts/{id}"))).respond_with(answer.clone()).mount(&server).await;
+    }
+    // A search page whose `total` (a number) carries the token: serde quotes the offending string.
+    let mut wrongly_typed: Value = serde_json::from_str(&fixture("hubspot/contacts_search_page1.json")).unwrap();
+    wrongly_typed["total"] = TOKEN.into();
+    Mock::given(path("/crm/v3/objects/contacts/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(wrongly_typed))
+        .mount(&server)
+        .await;
+    let served = serve_binary(&[("HUBSPOT_ACCESS_TOKEN", TOKEN), ("HUBSPOT_BASE_URL", &server.uri())]).await;
+    let mut places = Vec::new();
+    for (case, id, _) in &cases {
+        let result = call(&served.client, "get_lead", json!({"lead_id": id})).await;
+        assert_eq!(result.is_error, Some(true), "{case}: {result:?}");
+        assert!(shown(&result).contains("[REDACTED]"), "{case}: {result:?}");
+        places.push((format!("tool result ({case})"), shown(&result)));
+    }
+    let result = call(&served.client, "find_leads", json!({"company": "Textiles"})).await;
+    assert_eq!(result.is_error, Some(true), "{result:?}");
+    assert!(shown(&result).contains("[REDACTED]"), "{result:?}");
+    places.push(("tool result (wrongly typed 2xx field)".to_string(), shown(&result)));
+    let log = served.log().await;
+    assert_eq!(log.matches("tool call failed upstream").count(), cases.len() + 1, "every failure is logged: {log}");
+    places.push(("log".to_string(), log));
+    assert_nothing_leaked(&places, &[TOKEN.to_string(), b64(TOKEN)]);
 }

@@ -1,6 +1,9 @@
 //! Razorpay client against a wiremock stub speaking Razorpay's wire format.
 
-use crate::helpers::{RZ_KEY_ID, RZ_SECRET, fast_outbound, fixture};
+use crate::helpers::{
+    RZ_KEY_ID, RZ_SECRET, assert_nothing_leaked, b64, call, config, connect, fast_outbound, fixture, serve_binary,
+    shown, structured,
+};
 use base64::Engine;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -8,6 +11,7 @@ use switchboard::config::RazorpayConfig;
 use switchboard::domain::{CustomerRef, Email, InvoiceQuery, InvoiceStatus};
 use switchboard::providers::http::HttpClient;
 use switchboard::providers::razorpay::RazorpayClient;
+use switchboard::providers::redact::Redactor;
 use switchboard::providers::{Payments, ProviderError};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -20,7 +24,7 @@ fn client(server: &MockServer) -> RazorpayClient {
         key_secret: RZ_SECRET.to_string().into(),
         base_url: server.uri().parse().unwrap(),
     };
-    RazorpayClient::new(config, Arc::new(HttpClient::new(fast_outbound())))
+    RazorpayClient::new(config, Arc::new(HttpClient::new(fast_outbound(), Arc::new(Redactor::default()))))
 }
 
 fn basic_auth() -> String {
@@ -232,4 +236,65 @@ async fn customer_email_and_status_filter_client_side_across_pages() {
     let page = client(&server).list_invoices(&q).await.unwrap();
     assert_eq!(page.invoices.iter().map(|i| i.id.as_str()).collect::<Vec<_>>(), [INVOICE_ID]);
     assert_eq!(page.next_position, None, "a short page means the end");
+}
+
+/// Razorpay's error envelope (a 400, so the description reaches the tool result) with `description`.
+fn razorpay_400(description: &str) -> ResponseTemplate {
+    let body = serde_json::json!({"error": {"code": "BAD_REQUEST_ERROR", "description": description,
+        "source": "NA", "step": "NA", "reason": "NA", "metadata": {}}});
+    ResponseTemplate::new(400).set_body_json(body)
+}
+
+#[tokio::test]
+async fn the_key_secret_echoed_by_razorpay_reaches_neither_tool_results_nor_the_log() {
+    let server = MockServer::start().await;
+    let pair = format!("{RZ_KEY_ID}:{RZ_SECRET}");
+    let mut wrongly_typed: serde_json::Value = serde_json::from_str(&fixture("razorpay/invoice_issued.json")).unwrap();
+    wrongly_typed["line_items"] = RZ_SECRET.into();
+    let cases = [
+        ("bare", "inv_LeakBare000001", razorpay_400(&format!("The api secret {RZ_SECRET} provided is invalid"))),
+        ("after key_id:", "inv_LeakPair000002", razorpay_400(&format!("Authentication failed for {pair}"))),
+        (
+            "basic base64",
+            "inv_LeakBasic00003",
+            razorpay_400(&format!("Unsupported authorization basic {}", b64(&pair))),
+        ),
+        ("bearer", "inv_LeakBearer0004", razorpay_400(&format!("Unsupported authorization bearer {RZ_SECRET}"))),
+        ("wrongly typed 2xx field", "inv_LeakTyped00005", ResponseTemplate::new(200).set_body_json(wrongly_typed)),
+    ];
+    for (_, id, answer) in &cases {
+        Mock::given(path(format!("/v1/invoices/{id}"))).respond_with(answer.clone()).mount(&server).await;
+    }
+    let served = serve_binary(&[
+        ("RAZORPAY_KEY_ID", RZ_KEY_ID),
+        ("RAZORPAY_KEY_SECRET", RZ_SECRET),
+        ("RAZORPAY_BASE_URL", &server.uri()),
+    ])
+    .await;
+    let mut places = Vec::new();
+    for (case, id, _) in &cases {
+        let result = call(&served.client, "get_invoice", serde_json::json!({"invoice_id": id})).await;
+        assert_eq!(result.is_error, Some(true), "{case}: {result:?}");
+        assert!(shown(&result).contains("[REDACTED]"), "{case}: {result:?}");
+        places.push((format!("tool result ({case})"), shown(&result)));
+    }
+    let log = served.log().await;
+    assert_eq!(log.matches("tool call failed upstream").count(), cases.len(), "every failure is logged: {log}");
+    places.push(("log".to_string(), log));
+    assert_nothing_leaked(&places, &[RZ_SECRET.to_string(), b64(&pair), b64(RZ_SECRET)]);
+}
+
+#[tokio::test]
+async fn a_key_secret_inside_a_successful_answer_is_masked_in_the_tool_result() {
+    let server = MockServer::start().await;
+    let mut invoice: serde_json::Value = serde_json::from_str(&fixture("razorpay/invoice_issued.json")).unwrap();
+    invoice["description"] = format!("Retainer (debug: key {RZ_SECRET})").into();
+    Mock::given(path(format!("/v1/invoices/{INVOICE_ID}")))
+        .respond_with(ResponseTemplate::new(200).set_body_json(invoice))
+        .mount(&server)
+        .await;
+    let client = connect(config(Some(&server.uri()), None)).await;
+    let result = call(&client, "get_invoice", serde_json::json!({"invoice_id": INVOICE_ID})).await;
+    assert_eq!(structured(&result)["description"], "Retainer (debug: key [REDACTED])");
+    assert_nothing_leaked(&[("tool result".to_string(), shown(&result))], &[RZ_SECRET.to_string()]);
 }

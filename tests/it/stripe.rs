@@ -1,11 +1,12 @@
 //! Stripe client against a wiremock stub speaking Stripe's wire format.
 
-use crate::helpers::{STRIPE_KEY, fast_outbound, fixture};
+use crate::helpers::{STRIPE_KEY, assert_nothing_leaked, b64, call, fast_outbound, fixture, serve_binary, shown};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::StripeConfig;
 use switchboard::domain::{CustomerRef, Email, InvoiceQuery, InvoiceStatus};
 use switchboard::providers::http::HttpClient;
+use switchboard::providers::redact::Redactor;
 use switchboard::providers::stripe::{STRIPE_API_VERSION, StripeClient};
 use switchboard::providers::{Payments, ProviderError};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
@@ -15,7 +16,7 @@ const INVOICE_ID: &str = "in_1SzK8dq8LwT2kP5dHq3Vb7Ne";
 
 fn client(server: &MockServer) -> StripeClient {
     let config = StripeConfig { api_key: STRIPE_KEY.to_string().into(), base_url: server.uri().parse().unwrap() };
-    StripeClient::new(config, Arc::new(HttpClient::new(fast_outbound())))
+    StripeClient::new(config, Arc::new(HttpClient::new(fast_outbound(), Arc::new(Redactor::default()))))
 }
 
 fn json(status: u16, body: String) -> ResponseTemplate {
@@ -189,4 +190,40 @@ async fn pagination_resumes_after_the_last_invoice_returned() {
     let page = client(&server).list_invoices(&q).await.unwrap();
     assert_eq!(page.invoices.len(), 1);
     assert_eq!(page.next_position.as_deref(), Some(INVOICE_ID));
+}
+
+/// Stripe's error envelope (a 400, so the message reaches the tool result) with `message`.
+fn stripe_400(message: &str) -> ResponseTemplate {
+    let body = serde_json::json!({"error": {"type": "invalid_request_error", "message": message}});
+    ResponseTemplate::new(400).set_body_json(body)
+}
+
+#[tokio::test]
+async fn the_api_key_echoed_by_stripe_reaches_neither_tool_results_nor_the_log() {
+    let server = MockServer::start().await;
+    // `curl -u sk_test_…:` sends the key as the Basic user with an empty password.
+    let basic_user = format!("{STRIPE_KEY}:");
+    let mut wrongly_typed: serde_json::Value = serde_json::from_str(&fixture("stripe/invoice_open.json")).unwrap();
+    wrongly_typed["total"] = STRIPE_KEY.into();
+    let cases = [
+        ("bare", "in_LeakBare", stripe_400(&format!("Invalid API Key provided: {STRIPE_KEY}"))),
+        ("basic base64", "in_LeakBasic", stripe_400(&format!("Unsupported authorization basic {}", b64(&basic_user)))),
+        ("bearer", "in_LeakBearer", stripe_400(&format!("Unsupported authorization bearer {STRIPE_KEY}"))),
+        ("wrongly typed 2xx field", "in_LeakTyped", ResponseTemplate::new(200).set_body_json(wrongly_typed)),
+    ];
+    for (_, id, answer) in &cases {
+        Mock::given(path(format!("/v1/invoices/{id}"))).respond_with(answer.clone()).mount(&server).await;
+    }
+    let served = serve_binary(&[("STRIPE_API_KEY", STRIPE_KEY), ("STRIPE_BASE_URL", &server.uri())]).await;
+    let mut places = Vec::new();
+    for (case, id, _) in &cases {
+        let result = call(&served.client, "get_invoice", serde_json::json!({"invoice_id": id})).await;
+        assert_eq!(result.is_error, Some(true), "{case}: {result:?}");
+        assert!(shown(&result).contains("[REDACTED]"), "{case}: {result:?}");
+        places.push((format!("tool result ({case})"), shown(&result)));
+    }
+    let log = served.log().await;
+    assert_eq!(log.matches("tool call failed upstream").count(), cases.len(), "every failure is logged: {log}");
+    places.push(("log".to_string(), log));
+    assert_nothing_leaked(&places, &[STRIPE_KEY.to_string(), b64(&basic_user), b64(STRIPE_KEY)]);
 }

@@ -63,8 +63,8 @@ struct WireLineItem {
 
 impl WireInvoice {
     pub(super) fn into_domain(self, now: i64) -> Result<Invoice, ProviderError> {
-        let currency =
-            Currency::parse(self.currency.as_deref().unwrap_or("INR")).map_err(|e| ProviderError::decode(P, e))?;
+        let code = self.currency.as_deref().unwrap_or("INR");
+        let currency = Currency::parse(code).map_err(|_| ProviderError::unknown_currency(P, code))?;
         let money = |minor: Option<i64>| Money::from_minor(minor.unwrap_or(0), currency).to_amount();
         let total = self.amount.unwrap_or(0);
         let paid = self.amount_paid.unwrap_or(0);

@@ -74,7 +74,7 @@ impl RazorpayClient {
 
 fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
     if reply.status.is_success() {
-        return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(P, e));
+        return reply.json(P);
     }
     let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
     let description = error.as_ref().and_then(|e| e.description.clone());
@@ -114,7 +114,9 @@ impl Payments for RazorpayClient {
         match created {
             Ok(link) => link.into_domain(),
             // Our key is the link's unique reference_id: this answer means an earlier attempt created it.
-            Err(ProviderError::Rejected { message, .. }) if message.contains("reference ID already attempted") => {
+            Err(ProviderError::Rejected { message, .. })
+                if message.as_str().contains("reference ID already attempted") =>
+            {
                 self.find_payment_link(key).await?.ok_or(ProviderError::Conflict { provider: P.into(), message })
             }
             Err(e) => Err(e),

@@ -101,8 +101,8 @@ struct WirePayment {
 
 impl WireLink {
     pub(super) fn into_domain(self) -> Result<PaymentLink, ProviderError> {
-        let currency =
-            Currency::parse(self.currency.as_deref().unwrap_or("INR")).map_err(|e| ProviderError::decode(P, e))?;
+        let code = self.currency.as_deref().unwrap_or("INR");
+        let currency = Currency::parse(code).map_err(|_| ProviderError::unknown_currency(P, code))?;
         let money = |minor: Option<i64>| Money::from_minor(minor.unwrap_or(0), currency).to_amount();
         let status = match self.status.as_str() {
             "partially_paid" => PaymentLinkStatus::PartiallyPaid,

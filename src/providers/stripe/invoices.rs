@@ -62,7 +62,8 @@ struct WirePricing {
 
 impl WireInvoice {
     pub(super) fn into_domain(self, now: i64) -> Result<Invoice, ProviderError> {
-        let currency = Currency::parse(&self.currency).map_err(|e| ProviderError::decode(P, e))?;
+        let currency =
+            Currency::parse(&self.currency).map_err(|_| ProviderError::unknown_currency(P, &self.currency))?;
         let money = |minor: i64| Money::from_minor(minor, currency).to_amount();
         let raw_status = self.status.unwrap_or_else(|| "draft".to_string());
         let status = match raw_status.as_str() {

@@ -110,7 +110,7 @@ struct Form<'a> {
 
 fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
     if reply.status.is_success() {
-        return serde_json::from_slice(&reply.body).map_err(|e| ProviderError::decode(P, e));
+        return reply.json(P);
     }
     let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
     let code = error.as_ref().and_then(|e| e.code.clone()).unwrap_or_default();
@@ -119,7 +119,7 @@ fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)
     }
     if error.as_ref().and_then(|e| e.kind.as_deref()) == Some("idempotency_error") {
         let message = error.and_then(|e| e.message).unwrap_or_default();
-        return Err(ProviderError::Conflict { provider: P.into(), message: super::http::redact(&message) });
+        return Err(ProviderError::Conflict { provider: P.into(), message: reply.redact(&message) });
     }
     let missing = reply.status.as_u16() == 404 || code == "resource_missing";
     let message = error.map(|e| match e.param {

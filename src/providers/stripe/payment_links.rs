@@ -105,7 +105,7 @@ impl WireLink {
             (None, Some((minor, code))) => (minor, code),
             (None, None) => (0, self.currency.clone().unwrap_or_else(|| "usd".into())),
         };
-        let currency = Currency::parse(&code).map_err(|e| ProviderError::decode(P, e))?;
+        let currency = Currency::parse(&code).map_err(|_| ProviderError::unknown_currency(P, &code))?;
         let money = |m: i64| Money::from_minor(m, currency).to_amount();
         let payments: Vec<LinkPayment> = sessions
             .into_iter()
