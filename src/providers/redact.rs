@@ -117,7 +117,7 @@ impl Redactor {
             secrets.token(token.expose_secret());
         }
         let WebhookConfig { sources, listen: _, max_body_bytes: _, retention_days: _, max_wait_secs: _ } = webhooks;
-        for WebhookSource { scheme: _, secrets: values } in sources.values() {
+        for WebhookSource { scheme: _, format: _, secrets: values } in sources.values() {
             for value in values {
                 secrets.token(value.expose_secret());
             }
@@ -344,6 +344,7 @@ mod tests {
     fn every_credential_in_the_configuration_is_registered_and_debug_shows_none() {
         let source = |secret: &str| WebhookSource {
             scheme: crate::webhooks::Scheme::Razorpay,
+            format: crate::webhooks::Format::Razorpay,
             secrets: vec![SecretString::from(secret)],
         };
         let config = Config {
