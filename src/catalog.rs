@@ -6,7 +6,6 @@
 //! The schemas are still derived from the Rust types: a test fails when the committed files differ from
 //! what the types derive, and another when the served tools differ from the derived ones.
 
-use crate::server::Switchboard;
 use rmcp::model::Tool;
 use std::collections::HashMap;
 use std::path::Path;
@@ -51,26 +50,21 @@ impl Committed {
     }
 }
 
-/// One `(file name, contents)` pair per catalog file: `<tool>.json` for each tool, then `README.md`.
-pub fn files() -> Result<Vec<(String, String)>, serde_json::Error> {
-    let tools = Switchboard::catalog();
+/// One `(file name, contents)` pair per catalog file of `tools` (as `Switchboard::catalog` derives them):
+/// `<tool>.json` for each tool, then `README.md`.
+pub fn files(tools: &[Tool]) -> Result<Vec<(String, String)>, serde_json::Error> {
     let mut files = Vec::with_capacity(tools.len() + 1);
-    for tool in &tools {
+    for tool in tools {
         files.push((format!("{}.json", tool.name), serde_json::to_string_pretty(tool)? + "\n"));
     }
-    files.push(("README.md".to_string(), readme(&tools)));
+    files.push(("README.md".to_string(), readme(tools)));
     Ok(files)
 }
 
-/// The whole catalog as one JSON array (what `switchboard tools` prints).
-pub fn json() -> Result<String, serde_json::Error> {
-    serde_json::to_string_pretty(&Switchboard::catalog())
-}
-
-/// Write the catalog into `dir`, removing `*.json` files of tools that no longer exist.
-pub fn write(dir: &Path) -> std::io::Result<usize> {
+/// Write the catalog of `tools` into `dir`, removing `*.json` files of tools that no longer exist.
+pub fn write(dir: &Path, tools: &[Tool]) -> std::io::Result<usize> {
     std::fs::create_dir_all(dir)?;
-    let files = files().map_err(std::io::Error::other)?;
+    let files = files(tools).map_err(std::io::Error::other)?;
     for entry in std::fs::read_dir(dir)? {
         let path = entry?.path();
         let stale = path.extension().is_some_and(|e| e == "json")

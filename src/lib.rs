@@ -27,7 +27,6 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod providers;
-pub mod resources;
 pub mod sandbox;
 pub mod server;
 pub mod state;

@@ -4,6 +4,7 @@ use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
 use switchboard::cli::{Cli, Command};
+use switchboard::server::Switchboard;
 use switchboard::{app, catalog, config::Config, demo, telemetry};
 
 /// mimalloc instead of glibc's malloc: a tool call or a webhook allocates and frees hundreds of small objects,
@@ -18,12 +19,13 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Tools(args) => match args.write {
             Some(dir) => {
-                let n =
-                    catalog::write(&dir).with_context(|| format!("writing the tool catalog to {}", dir.display()))?;
+                let n = catalog::write(&dir, &Switchboard::catalog())
+                    .with_context(|| format!("writing the tool catalog to {}", dir.display()))?;
                 eprintln!("wrote {n} tools to {}", dir.display());
             }
             None => {
-                let json = catalog::json().context("rendering the tool catalog")?;
+                let json =
+                    serde_json::to_string_pretty(&Switchboard::catalog()).context("rendering the tool catalog")?;
                 writeln!(std::io::stdout(), "{json}").context("writing to stdout")?;
             }
         },

@@ -26,9 +26,6 @@ pub struct AppState {
     stripe: Option<Arc<dyn Payments>>,
     /// The CRM, when HubSpot is configured.
     pub hubspot: Option<HubSpotClient>,
-    /// The served tools, built on first use (see `Switchboard::tools`).
-    pub(crate) tool_router:
-        std::sync::OnceLock<rmcp::handler::server::router::tool::ToolRouter<crate::server::Switchboard>>,
 }
 
 impl AppState {
@@ -52,7 +49,6 @@ impl AppState {
             razorpay,
             stripe,
             hubspot,
-            tool_router: std::sync::OnceLock::new(),
         }
     }
 

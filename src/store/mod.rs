@@ -1,16 +1,12 @@
-//! Durable state in an embedded SQLite database in the data directory (WAL, `synchronous=FULL`,
-//! `BEGIN IMMEDIATE` writes). Opened on first use, so start-up never waits for it.
+//! Durable state behind two interfaces, the event log ([`EventLog`]) and the idempotency ledger ([`Ledger`]),
+//! with one backend today: embedded SQLite in the data directory ([`sqlite`]). Tools and the receiver see only
+//! the interfaces. The event log owns its wake-up: `record` publishes, `subscribe` listens.
 
-mod commit;
-pub mod events;
-pub mod ledger;
+pub mod sqlite;
 
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use crate::domain::event::{Event, EventFilter, NewEvent};
 use std::path::PathBuf;
-use std::time::Duration;
-use tokio::sync::OnceCell;
-
-pub use ledger::{Claim, Entry, Ledger};
+use std::sync::Arc;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -28,50 +24,146 @@ pub enum StoreError {
     Unavailable(String),
 }
 
-/// The database file and its lazily opened pool.
-pub struct Store {
-    path: PathBuf,
-    pool: OnceCell<SqlitePool>,
-    /// The event log's group-commit writer, started on the first delivery.
-    writer: commit::Writer,
-    /// The newest stored event's sequence number: [`events::Events::record`] publishes, waiters subscribe.
-    stored: tokio::sync::watch::Sender<i64>,
+/// What recording an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Recorded {
+    /// Stored as a new event with this sequence number.
+    New(i64),
+    /// Already stored earlier (a retry or replay by the provider): nothing changed.
+    Duplicate,
+}
+
+/// The event log: verified webhook events, deduplicated on (source, provider event id) and, for senders whose
+/// id is not signed, on the signed bytes; durable before `record` returns.
+#[async_trait::async_trait]
+pub trait EventLog: Send + Sync {
+    /// Store the events of one delivery once each; one outcome per event, in order, each returned only after
+    /// its commit is durable. Subscribers hear of the new ones.
+    async fn record_all(&self, events: &[NewEvent]) -> Vec<Result<Recorded, StoreError>>;
+
+    /// Store one event (see [`EventLog::record_all`]).
+    async fn record(&self, event: &NewEvent) -> Result<Recorded, StoreError> {
+        self.record_all(std::slice::from_ref(event)).await.pop().unwrap_or(Err(StoreError::WriterGone))
+    }
+
+    /// Events matching `filter`, oldest first (by arrival), at most `limit`, with their sequence numbers.
+    async fn list(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError>;
+
+    /// Events matching `filter`, newest first, at most `limit`.
+    async fn recent(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError>;
+
+    /// The most recent event matching `filter`.
+    async fn newest(&self, filter: &EventFilter) -> Result<Option<(i64, Event)>, StoreError> {
+        Ok(self.recent(filter, 1).await?.into_iter().next())
+    }
+
+    /// One event by sequence number.
+    async fn get(&self, seq: i64) -> Result<Option<Event>, StoreError>;
+
+    /// The verified body of event `seq`, byte for byte as it was signed (replayable against its signature).
+    async fn body(&self, seq: i64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The newest sequence number stored (0 when empty).
+    async fn latest_seq(&self) -> Result<i64, StoreError>;
+
+    /// Delete events (and with them their dedupe keys) received before `cutoff` (unix seconds).
+    async fn prune(&self, cutoff: i64) -> Result<u64, StoreError>;
+
+    /// Hears of every event stored after this call (the newest sequence number). Subscribe first, then read
+    /// the log: nothing stored in between is missed.
+    fn subscribe(&self) -> tokio::sync::watch::Receiver<i64>;
+}
+
+/// How long a claim protects an in-flight call (longer than any outbound deadline).
+pub const LOCK_SECONDS: i64 = 180;
+
+/// What [`Ledger::claim`] found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// New call: the caller owns the key and must `finish` or `release` it.
+    Acquired,
+    /// An earlier attempt died mid-flight; the caller owns the key again but must reconcile with the
+    /// provider (look the object up by key) before creating. `age_secs` is how long ago the key was first claimed.
+    Abandoned { age_secs: i64 },
+    /// Finished before: here is the stored result.
+    Replay(serde_json::Value),
+    /// The key was used with different parameters.
+    Conflict,
+    /// Another caller is creating it right now.
+    Busy { retry_after_secs: i64 },
+}
+
+/// One logical call: its key and what identifies it.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub key: String,
+    pub tool: String,
+    pub provider: String,
+    pub request_hash: String,
+}
+
+/// The idempotency ledger: the same logical money-moving call runs upstream at most once, and every repeat gets
+/// the first result back.
+///
+/// Phases: [`Ledger::claim`] the key → call the provider with the key as its idempotency handle →
+/// [`Ledger::finish`] with the result. A crash between the phases leaves an in-progress claim whose lock
+/// expires; whoever claims it next is told the outcome is unknown and must look the object up at the provider
+/// before creating anything.
+#[async_trait::async_trait]
+pub trait Ledger: Send + Sync {
+    /// The stored result for `key` if it finished with this `request_hash` (no lock taken).
+    async fn finished(&self, key: &str, request_hash: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Claim `key` for one call, or learn why not.
+    async fn claim(&self, entry: &Entry) -> Result<Claim, StoreError>;
+
+    /// Record the call's result; every later claim of `key` replays it (kept even if the claim was released
+    /// meanwhile).
+    async fn finish(&self, entry: &Entry, response: &serde_json::Value) -> Result<(), StoreError>;
+
+    /// Renew the claim on `key` just before the provider call, so a slow reconcile cannot let it lapse mid-call.
+    async fn touch(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Forget a claim whose call certainly created nothing (the provider refused it), so a retry runs again.
+    async fn release(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Leave a claim whose outcome is unknown (timeout, 5xx) for the next caller to reconcile at once.
+    async fn mark_unknown(&self, key: &str) -> Result<(), StoreError>;
+
+    /// Entries left in progress whose lock expired before `cutoff` (unix seconds). At start-up pass `i64::MAX`:
+    /// every in-progress entry then belongs to a process that is gone.
+    async fn abandoned(&self, cutoff: i64) -> Result<Vec<Entry>, StoreError>;
+}
+
+/// The configured backend. One today; PostgreSQL joins as a second variant.
+#[derive(Clone)]
+pub enum Store {
+    /// `data_dir/switchboard.db`, opened on first use.
+    Sqlite(Arc<sqlite::SqliteStore>),
 }
 
 impl Store {
-    /// `data_dir/switchboard.db`; nothing is touched until the first query.
+    /// The embedded store in `data_dir`; nothing is touched until the first query.
     pub fn new(data_dir: PathBuf) -> Self {
-        Store {
-            path: data_dir.join("switchboard.db"),
-            pool: OnceCell::new(),
-            writer: commit::Writer::default(),
-            stored: tokio::sync::watch::Sender::new(0),
+        Store::Sqlite(Arc::new(sqlite::SqliteStore::new(data_dir)))
+    }
+
+    pub fn events(&self) -> &dyn EventLog {
+        match self {
+            Store::Sqlite(s) => s.as_ref(),
         }
     }
 
-    /// Whether the database file has been created (by any earlier run).
+    pub fn ledger(&self) -> &dyn Ledger {
+        match self {
+            Store::Sqlite(s) => s.as_ref(),
+        }
+    }
+
+    /// Whether anything was ever stored (false means reads would only create an empty database).
     pub fn exists(&self) -> bool {
-        self.path.exists()
+        match self {
+            Store::Sqlite(s) => s.exists(),
+        }
     }
-
-    pub(crate) async fn pool(&self) -> Result<&SqlitePool, StoreError> {
-        self.pool.get_or_try_init(|| open(self.path.clone())).await
-    }
-}
-
-async fn open(path: PathBuf) -> Result<SqlitePool, StoreError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_path_buf(), source })?;
-    }
-    let options = SqliteConnectOptions::new()
-        .filename(&path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .busy_timeout(Duration::from_secs(5))
-        .foreign_keys(true);
-    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
-    tracing::debug!(path = %path.display(), "opened the store");
-    Ok(pool)
 }

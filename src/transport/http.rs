@@ -4,7 +4,7 @@
 //! config allows; a foreign Origin gets 403), and an optional bearer token guards every route. Binding a
 //! non-loopback address without a token is refused at start-up.
 
-use crate::server::Switchboard;
+use crate::server::{SharedTools, Switchboard};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
@@ -50,8 +50,9 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         if http.token.is_some() && http.allowed_hosts.is_empty() { config.disable_allowed_hosts() } else { config };
     let token = http.token.clone();
     let service_state = state.clone();
+    let tools = SharedTools::default();
     let mcp = StreamableHttpService::new(
-        move || Ok(Switchboard::new(service_state.clone())),
+        move || Ok(Switchboard::sharing(service_state.clone(), tools.clone())),
         LocalSessionManager::default().into(),
         config,
     );

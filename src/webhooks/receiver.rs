@@ -8,7 +8,7 @@
 use super::{Delivery, Unverified, Verified, Verifier, VerifyError};
 use crate::domain::time;
 use crate::state::AppState;
-use crate::store::events::Recorded;
+use crate::store::Recorded;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{DefaultBodyLimit, Path, State};

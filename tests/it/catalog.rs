@@ -10,7 +10,7 @@ fn tools_dir() -> PathBuf {
 
 #[test]
 fn committed_catalog_matches_the_binary() {
-    let files = switchboard::catalog::files().unwrap();
+    let files = switchboard::catalog::files(&switchboard::server::Switchboard::catalog()).unwrap();
     let mut drift = Vec::new();
     for (name, expected) in &files {
         match std::fs::read_to_string(tools_dir().join(name)) {

@@ -7,6 +7,7 @@ mod helpers;
 mod http_security;
 mod hubspot;
 mod invoice_tools;
+mod layout;
 mod payment_links;
 mod razorpay;
 mod readme;

@@ -2,8 +2,8 @@
 //! `events://recent` yields `notifications/resources/updated` whenever a webhook event is stored — through
 //! `resources/subscribe` on sessions up to 2025-11-25, through `subscriptions/listen` on 2026-07-28.
 
+use super::Switchboard;
 use crate::domain::event::parse_event_id;
-use crate::server::Switchboard;
 use rmcp::ErrorData as McpError;
 use rmcp::RoleServer;
 use rmcp::model::{

@@ -1,8 +1,10 @@
-//! The MCP server: identity, instructions, the merged tool routers and the event resources.
+//! The MCP server: identity, instructions, the merged tool routers and the event resources ([`resources`]).
+
+pub mod resources;
 
 use crate::providers::redact::Redactor;
-use crate::resources::{self, Subscriptions};
 use crate::state::AppState;
+use resources::Subscriptions;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{CallToolRequestParams, CallToolResponse};
@@ -13,7 +15,7 @@ use rmcp::model::{
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 pub const SERVER_NAME: &str = "switchboard";
 
@@ -41,24 +43,31 @@ not part of the sandbox: use provider \"razorpay\" (the default) and do not ask 
 /// What `mode` says in sandbox results.
 const SANDBOX_MODE: &str = "sandbox";
 
+/// The served tools, built on first use and shared by every session of one server: building them is the
+/// costliest part of start-up, and `initialize` does not need them.
+pub type SharedTools = Arc<OnceLock<ToolRouter<Switchboard>>>;
+
 /// One MCP session's handler. Cheap to clone: the state is shared.
 #[derive(Clone)]
 pub struct Switchboard {
     state: Arc<AppState>,
+    tools: SharedTools,
     subscriptions: Subscriptions,
 }
 
 impl Switchboard {
+    /// A handler with its own tool router (one session, e.g. stdio).
     pub fn new(state: Arc<AppState>) -> Self {
-        Switchboard { state, subscriptions: Subscriptions::default() }
+        Switchboard::sharing(state, SharedTools::default())
     }
 
-    /// The tools this server serves, built on first use and shared by every session: generating the schemas
-    /// is the costliest part of start-up, and `initialize` does not need them.
+    /// A handler that shares `tools` with the server's other sessions (Streamable HTTP).
+    pub fn sharing(state: Arc<AppState>, tools: SharedTools) -> Self {
+        Switchboard { state, tools, subscriptions: Subscriptions::default() }
+    }
+
     fn tools(&self) -> &ToolRouter<Self> {
-        self.state
-            .tool_router
-            .get_or_init(|| Self::served_router(self.state.config.read_only, self.state.config.sandbox))
+        self.tools.get_or_init(|| Self::served_router(self.state.config.read_only, self.state.config.sandbox))
     }
 
     fn served_router(read_only: bool, sandbox: bool) -> ToolRouter<Self> {

@@ -1,101 +1,27 @@
 //! The event log: verified webhook deliveries, deduplicated on (source, provider event id), committed durably
 //! before the sender is acknowledged.
 
-use super::{Store, StoreError};
+use super::SqliteStore;
 use crate::domain::event::{Correlation, Event, EventFilter, EventKind, NewEvent, event_id};
 use crate::domain::money::{Currency, Money};
 use crate::domain::time;
+use crate::store::{EventLog, Recorded, StoreError};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
-
-/// What recording a delivery did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Recorded {
-    /// Stored as a new event with this sequence number.
-    New(i64),
-    /// Already stored earlier (a retry or replay by the provider): nothing changed.
-    Duplicate,
-}
-
-/// Typed access to the `events` table.
-pub struct Events<'a> {
-    store: &'a Store,
-}
-
-impl Store {
-    pub fn events(&self) -> Events<'_> {
-        Events { store: self }
-    }
-}
 
 const COLUMNS: &str = "seq, source, kind, event_type, provider_event_id, received_at, occurred_at, amount_minor, currency, \
                        payload, payment_link_id, payment_id, order_id, invoice_id, reference_id, customer_email, \
                        customer_phone";
 
-impl Events<'_> {
-    /// Store one event of a verified delivery once; returns after the commit is durable (WAL,
-    /// synchronous=FULL). Deliveries arriving together share one commit (see [`super::commit`]).
-    pub async fn record(&self, event: &NewEvent) -> Result<Recorded, StoreError> {
-        self.record_all(std::slice::from_ref(event)).await.pop().unwrap_or(Err(StoreError::WriterGone))
-    }
-
-    /// Store the events of one delivery, in one commit when they fit; one outcome per event, in order. Waiters
-    /// hear of the new ones once they are durable.
-    pub async fn record_all(&self, events: &[NewEvent]) -> Vec<Result<Recorded, StoreError>> {
-        let pool = match self.store.pool().await {
-            Ok(pool) => pool,
-            Err(e) => {
-                let message = e.to_string();
-                return events.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect();
-            }
-        };
-        let outcomes = self.store.writer.record(pool, events.iter().cloned()).await;
-        if let Some(seq) = outcomes
-            .iter()
-            .filter_map(|o| match o {
-                Ok(Recorded::New(seq)) => Some(*seq),
-                _ => None,
-            })
-            .max()
-        {
-            self.store.stored.send_if_modified(|latest| {
-                let newer = seq > *latest;
-                *latest = (*latest).max(seq);
-                newer
-            });
-        }
-        outcomes
-    }
-
-    /// Hears of every event stored after this call. Subscribe first, then read the log: nothing stored in
-    /// between is missed.
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
-        self.store.stored.subscribe()
-    }
-
-    /// Events matching `filter`, oldest first (by arrival), at most `limit`.
-    pub async fn list(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
-        self.select(filter, limit, "ASC").await
-    }
-
-    /// The most recent event matching `filter`.
-    pub async fn newest(&self, filter: &EventFilter) -> Result<Option<(i64, Event)>, StoreError> {
-        Ok(self.recent(filter, 1).await?.into_iter().next())
-    }
-
-    /// Events matching `filter`, newest first, at most `limit`.
-    pub async fn recent(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
-        self.select(filter, limit, "DESC").await
-    }
-
+impl SqliteStore {
     async fn select(
         &self,
         filter: &EventFilter,
         limit: i64,
         order: &'static str,
     ) -> Result<Vec<(i64, Event)>, StoreError> {
-        let pool = self.store.pool().await?;
+        let pool = self.pool().await?;
         let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE 1 = 1"));
         if let Some(source) = &filter.source {
             q.push(" AND source = ").push_bind(source.clone());
@@ -141,10 +67,56 @@ impl Events<'_> {
         let rows = q.build().fetch_all(pool).await?;
         rows.iter().map(|r| Ok((r.try_get::<i64, _>("seq")?, to_event(r)?))).collect()
     }
+}
+
+#[async_trait::async_trait]
+impl EventLog for SqliteStore {
+    /// One commit for the events of a delivery when they fit in one batch (see [`super::commit`]).
+    async fn record_all(&self, events: &[NewEvent]) -> Vec<Result<Recorded, StoreError>> {
+        let pool = match self.pool().await {
+            Ok(pool) => pool,
+            Err(e) => {
+                let message = e.to_string();
+                return events.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect();
+            }
+        };
+        let outcomes = self.writer.record(pool, events.iter().cloned()).await;
+        if let Some(seq) = outcomes
+            .iter()
+            .filter_map(|o| match o {
+                Ok(Recorded::New(seq)) => Some(*seq),
+                _ => None,
+            })
+            .max()
+        {
+            self.stored.send_if_modified(|latest| {
+                let newer = seq > *latest;
+                *latest = (*latest).max(seq);
+                newer
+            });
+        }
+        outcomes
+    }
+
+    /// Hears of every event stored after this call. Subscribe first, then read the log: nothing stored in
+    /// between is missed.
+    fn subscribe(&self) -> tokio::sync::watch::Receiver<i64> {
+        self.stored.subscribe()
+    }
+
+    /// Events matching `filter`, oldest first (by arrival), at most `limit`.
+    async fn list(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.select(filter, limit, "ASC").await
+    }
+
+    /// Events matching `filter`, newest first, at most `limit`.
+    async fn recent(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
+        self.select(filter, limit, "DESC").await
+    }
 
     /// One event by sequence number.
-    pub async fn get(&self, seq: i64) -> Result<Option<Event>, StoreError> {
-        let pool = self.store.pool().await?;
+    async fn get(&self, seq: i64) -> Result<Option<Event>, StoreError> {
+        let pool = self.pool().await?;
         let row = sqlx::query(AssertSqlSafe(format!("SELECT {COLUMNS} FROM events WHERE seq = ?")))
             .bind(seq)
             .fetch_optional(pool)
@@ -153,21 +125,21 @@ impl Events<'_> {
     }
 
     /// The verified body of event `seq`, byte for byte as it was signed (replayable against its signature).
-    pub async fn body(&self, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
-        let pool = self.store.pool().await?;
+    async fn body(&self, seq: i64) -> Result<Option<Vec<u8>>, StoreError> {
+        let pool = self.pool().await?;
         let row = sqlx::query("SELECT payload FROM events WHERE seq = ?").bind(seq).fetch_optional(pool).await?;
         Ok(row.map(|r| r.try_get("payload")).transpose()?)
     }
 
     /// The newest sequence number stored (0 when empty).
-    pub async fn latest_seq(&self) -> Result<i64, StoreError> {
-        let pool = self.store.pool().await?;
+    async fn latest_seq(&self) -> Result<i64, StoreError> {
+        let pool = self.pool().await?;
         Ok(sqlx::query("SELECT COALESCE(MAX(seq), 0) AS seq FROM events").fetch_one(pool).await?.try_get("seq")?)
     }
 
     /// Delete events (and with them their dedupe keys) received before `cutoff` (unix seconds).
-    pub async fn prune(&self, cutoff: i64) -> Result<u64, StoreError> {
-        let pool = self.store.pool().await?;
+    async fn prune(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let pool = self.pool().await?;
         Ok(sqlx::query("DELETE FROM events WHERE received_at < ?").bind(cutoff).execute(pool).await?.rows_affected())
     }
 }
@@ -305,7 +277,7 @@ mod tests {
         sqlx::migrate::Migrator::new(old.path()).await.unwrap().run(&pool).await.unwrap();
         let insert = "INSERT INTO events (source, event_type, provider_event_id, received_at, payload, payment_link_id) \
                       VALUES (?, ?, ?, 0, ?, ?)";
-        let razorpay = include_str!("../../tests/fixtures/razorpay/webhook_payment_link_paid.json");
+        let razorpay = include_str!("../../../tests/fixtures/razorpay/webhook_payment_link_paid.json");
         let unpaid = r#"{"type":"checkout.session.completed","data":{"object":{"payment_status":"unpaid","amount_total":500,"currency":"usd"}}}"#;
         let paid = r#"{"type":"checkout.session.completed","data":{"object":{"payment_status":"paid","amount_total":29995,"currency":"usd"}}}"#;
         for (source, kind, id, body, link) in [

@@ -1,74 +1,31 @@
-//! The idempotency ledger: the same logical money-moving call runs upstream at most once, and every
-//! repeat gets the first result back.
-//!
-//! Phases (each a short `BEGIN IMMEDIATE` transaction): [`Ledger::claim`] the key → call the provider with the
-//! key as its idempotency handle → [`Ledger::finish`] with the result. A crash between the phases leaves an
-//! `in_progress` row whose lock expires; whoever claims it next is told the outcome is unknown and must look
-//! the object up at the provider before creating anything.
+//! The idempotency ledger in the `idempotency` table: each phase is a short `BEGIN IMMEDIATE` transaction.
 
-use super::{Store, StoreError};
+use super::SqliteStore;
 use crate::domain::time;
+use crate::store::{Claim, Entry, LOCK_SECONDS, Ledger, StoreError};
 use sqlx::Row;
 
-/// How long a claim protects an in-flight call (longer than any outbound deadline).
-pub const LOCK_SECONDS: i64 = 180;
-
-/// What [`Ledger::claim`] found.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Claim {
-    /// New call: the caller owns the key and must `finish` or `release` it.
-    Acquired,
-    /// An earlier attempt died mid-flight; the caller owns the key again but must reconcile with the
-    /// provider (look the object up by key) before creating. `age_secs` is how long ago the key was first claimed.
-    Abandoned { age_secs: i64 },
-    /// Finished before: here is the stored result.
-    Replay(serde_json::Value),
-    /// The key was used with different parameters.
-    Conflict,
-    /// Another caller is creating it right now.
-    Busy { retry_after_secs: i64 },
-}
-
-/// One logical call: its key and what identifies it.
-#[derive(Debug, Clone)]
-pub struct Entry {
-    pub key: String,
-    pub tool: String,
-    pub provider: String,
-    pub request_hash: String,
-}
-
-/// Typed access to the `idempotency` table.
-pub struct Ledger<'a> {
-    store: &'a Store,
-}
-
-impl Store {
-    pub fn ledger(&self) -> Ledger<'_> {
-        Ledger { store: self }
-    }
-}
-
-impl Ledger<'_> {
+#[async_trait::async_trait]
+impl Ledger for SqliteStore {
     /// The stored result for `key` if it finished with this `request_hash` (no lock taken).
-    pub async fn finished(&self, key: &str, request_hash: &str) -> Result<Option<serde_json::Value>, StoreError> {
-        let pool = self.store.pool().await?;
+    async fn finished(&self, key: &str, request_hash: &str) -> Result<Option<serde_json::Value>, StoreError> {
+        let pool = self.pool().await?;
         let row = sqlx::query("SELECT request_hash, response FROM idempotency WHERE key = ? AND state = 'done'")
             .bind(key)
             .fetch_optional(pool)
             .await?;
         match row {
-            Some(row) if row.get::<String, _>("request_hash") == request_hash => {
-                parse(row.get::<Option<String>, _>("response")).map(Some)
+            Some(row) if row.try_get::<String, _>("request_hash")? == request_hash => {
+                parse(row.try_get::<Option<String>, _>("response")?).map(Some)
             }
             _ => Ok(None),
         }
     }
 
     /// Claim `key` for one call, or learn why not.
-    pub async fn claim(&self, entry: &Entry) -> Result<Claim, StoreError> {
+    async fn claim(&self, entry: &Entry) -> Result<Claim, StoreError> {
         let (key, request_hash) = (entry.key.as_str(), entry.request_hash.as_str());
-        let pool = self.store.pool().await?;
+        let pool = self.pool().await?;
         let now = time::now();
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         let row = sqlx::query(
@@ -94,20 +51,24 @@ impl Ledger<'_> {
                 .await?;
                 Claim::Acquired
             }
-            Some(row) if row.get::<String, _>("request_hash") != request_hash => Claim::Conflict,
-            Some(row) if row.get::<String, _>("state") == "done" => Claim::Replay(parse(row.get("response"))?),
-            Some(row) if row.get::<i64, _>("locked_until") > now => {
-                Claim::Busy { retry_after_secs: row.get::<i64, _>("locked_until") - now }
-            }
             Some(row) => {
-                let age_secs = now - row.get::<i64, _>("created_at");
-                sqlx::query("UPDATE idempotency SET locked_until = ?, updated_at = ? WHERE key = ?")
-                    .bind(now + LOCK_SECONDS)
-                    .bind(now)
-                    .bind(key)
-                    .execute(&mut *tx)
-                    .await?;
-                Claim::Abandoned { age_secs }
+                let locked_until: i64 = row.try_get("locked_until")?;
+                if row.try_get::<String, _>("request_hash")? != request_hash {
+                    Claim::Conflict
+                } else if row.try_get::<String, _>("state")? == "done" {
+                    Claim::Replay(parse(row.try_get("response")?)?)
+                } else if locked_until > now {
+                    Claim::Busy { retry_after_secs: locked_until - now }
+                } else {
+                    let age_secs = now - row.try_get::<i64, _>("created_at")?;
+                    sqlx::query("UPDATE idempotency SET locked_until = ?, updated_at = ? WHERE key = ?")
+                        .bind(now + LOCK_SECONDS)
+                        .bind(now)
+                        .bind(key)
+                        .execute(&mut *tx)
+                        .await?;
+                    Claim::Abandoned { age_secs }
+                }
             }
         };
         tx.commit().await?;
@@ -116,8 +77,8 @@ impl Ledger<'_> {
 
     /// Record the call's result; every later claim of `key` replays it. An upsert, so the result is kept even
     /// if another process released the claim meanwhile.
-    pub async fn finish(&self, entry: &Entry, response: &serde_json::Value) -> Result<(), StoreError> {
-        let pool = self.store.pool().await?;
+    async fn finish(&self, entry: &Entry, response: &serde_json::Value) -> Result<(), StoreError> {
+        let pool = self.pool().await?;
         let now = time::now();
         let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
         sqlx::query(
@@ -139,8 +100,8 @@ impl Ledger<'_> {
     }
 
     /// Renew the claim on `key` just before the provider call, so a slow reconcile cannot let it lapse mid-call.
-    pub async fn touch(&self, key: &str) -> Result<(), StoreError> {
-        let pool = self.store.pool().await?;
+    async fn touch(&self, key: &str) -> Result<(), StoreError> {
+        let pool = self.pool().await?;
         let now = time::now();
         sqlx::query("UPDATE idempotency SET locked_until = ?, updated_at = ? WHERE key = ? AND state = 'in_progress'")
             .bind(now + LOCK_SECONDS)
@@ -152,15 +113,15 @@ impl Ledger<'_> {
     }
 
     /// Forget a claim whose call certainly created nothing (the provider refused it), so a retry runs again.
-    pub async fn release(&self, key: &str) -> Result<(), StoreError> {
-        let pool = self.store.pool().await?;
+    async fn release(&self, key: &str) -> Result<(), StoreError> {
+        let pool = self.pool().await?;
         sqlx::query("DELETE FROM idempotency WHERE key = ? AND state = 'in_progress'").bind(key).execute(pool).await?;
         Ok(())
     }
 
     /// Leave a claim whose outcome is unknown (timeout, 5xx) for the next caller to reconcile at once.
-    pub async fn mark_unknown(&self, key: &str) -> Result<(), StoreError> {
-        let pool = self.store.pool().await?;
+    async fn mark_unknown(&self, key: &str) -> Result<(), StoreError> {
+        let pool = self.pool().await?;
         sqlx::query("UPDATE idempotency SET locked_until = 0, updated_at = ? WHERE key = ? AND state = 'in_progress'")
             .bind(time::now())
             .bind(key)
@@ -171,23 +132,24 @@ impl Ledger<'_> {
 
     /// Entries left in progress whose lock expired before `cutoff` (unix seconds). At start-up pass `i64::MAX`:
     /// every in-progress entry then belongs to a process that is gone.
-    pub async fn abandoned(&self, cutoff: i64) -> Result<Vec<Entry>, StoreError> {
-        let pool = self.store.pool().await?;
+    async fn abandoned(&self, cutoff: i64) -> Result<Vec<Entry>, StoreError> {
+        let pool = self.pool().await?;
         let rows = sqlx::query(
             "SELECT key, tool, provider, request_hash FROM idempotency WHERE state = 'in_progress' AND locked_until <= ?",
         )
         .bind(cutoff)
         .fetch_all(pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Entry {
-                key: r.get("key"),
-                tool: r.get("tool"),
-                provider: r.get("provider"),
-                request_hash: r.get("request_hash"),
+        rows.into_iter()
+            .map(|r| {
+                Ok(Entry {
+                    key: r.try_get("key")?,
+                    tool: r.try_get("tool")?,
+                    provider: r.try_get("provider")?,
+                    request_hash: r.try_get("request_hash")?,
+                })
             })
-            .collect())
+            .collect()
     }
 }
 
@@ -212,7 +174,7 @@ mod tests {
     #[tokio::test]
     async fn a_key_is_claimed_once_then_replayed_and_guards_its_parameters() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf());
+        let store = crate::store::Store::new(dir.path().to_path_buf());
         let ledger = store.ledger();
         assert_eq!(ledger.claim(&entry("k1", "h1")).await.unwrap(), Claim::Acquired);
         assert!(matches!(ledger.claim(&entry("k1", "h1")).await.unwrap(), Claim::Busy { .. }));
@@ -229,7 +191,7 @@ mod tests {
     #[tokio::test]
     async fn unknown_outcomes_are_reclaimed_as_abandoned_and_refusals_are_forgotten() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Store::new(dir.path().to_path_buf());
+        let store = crate::store::Store::new(dir.path().to_path_buf());
         let ledger = store.ledger();
         ledger.claim(&entry("k2", "h")).await.unwrap();
         ledger.mark_unknown("k2").await.unwrap();

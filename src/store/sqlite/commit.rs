@@ -5,9 +5,9 @@
 //! Why: an fsync costs about 0.5 ms on this class of disk, so a commit per delivery caps ingest near 1,000–2,000
 //! per second, and concurrent writers then queue in SQLite's busy handler, which sleeps in millisecond steps.
 
-use super::StoreError;
-use super::events::{Recorded, insert_all};
+use super::events::insert_all;
 use crate::domain::event::NewEvent;
+use crate::store::{Recorded, StoreError};
 use sqlx::SqlitePool;
 use std::sync::Mutex;
 use tokio::sync::{mpsc, oneshot};
@@ -106,8 +106,7 @@ async fn commit<'a>(
 mod tests {
     use super::*;
     use crate::domain::event::{EventKind, Extracted};
-    use crate::store::Store;
-    use crate::store::events::Recorded;
+    use crate::store::{Recorded, Store};
 
     fn new_event(id: &str, body_key: Option<&str>) -> NewEvent {
         let extracted = Extracted {

@@ -1,0 +1,61 @@
+//! The embedded backend: SQLite in the data directory (WAL, `synchronous=FULL`, `BEGIN IMMEDIATE` writes),
+//! opened on first use so start-up never waits for it. Event log writes go through one group-commit writer.
+
+mod commit;
+mod events;
+mod ledger;
+
+use super::StoreError;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous};
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::OnceCell;
+
+/// The database file and its lazily opened pool.
+pub struct SqliteStore {
+    path: PathBuf,
+    pool: OnceCell<SqlitePool>,
+    /// The event log's group-commit writer, started on the first delivery.
+    writer: commit::Writer,
+    /// The newest stored event's sequence number: recording publishes, waiters subscribe.
+    stored: tokio::sync::watch::Sender<i64>,
+}
+
+impl SqliteStore {
+    /// `data_dir/switchboard.db`; nothing is touched until the first query.
+    pub fn new(data_dir: PathBuf) -> Self {
+        SqliteStore {
+            path: data_dir.join("switchboard.db"),
+            pool: OnceCell::new(),
+            writer: commit::Writer::default(),
+            stored: tokio::sync::watch::Sender::new(0),
+        }
+    }
+
+    /// Whether the database file has been created (by any earlier run).
+    pub fn exists(&self) -> bool {
+        self.path.exists()
+    }
+
+    pub(crate) async fn pool(&self) -> Result<&SqlitePool, StoreError> {
+        self.pool.get_or_try_init(|| open(self.path.clone())).await
+    }
+}
+
+async fn open(path: PathBuf) -> Result<SqlitePool, StoreError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_path_buf(), source })?;
+    }
+    let options = SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(Duration::from_secs(5))
+        .foreign_keys(true);
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    sqlx::migrate!("./migrations").run(&pool).await?;
+    tracing::debug!(path = %path.display(), "opened the store");
+    Ok(pool)
+}
