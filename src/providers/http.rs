@@ -11,7 +11,7 @@
 use super::ProviderError;
 use super::redact::{Redacted, Redactor};
 use crate::config::OutboundConfig;
-use crate::domain::Service;
+use crate::domain::ProviderId;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -39,9 +39,9 @@ pub struct Reply {
 impl Reply {
     /// The body of a success, decoded. serde quotes an offending value ("invalid type: string \"…\", expected
     /// u64"), so its message is redacted: a wrongly typed field must not carry a credential out.
-    pub fn json<T: DeserializeOwned>(&self, provider: impl Into<Service>) -> Result<T, ProviderError> {
+    pub fn json<T: DeserializeOwned>(&self, provider: ProviderId) -> Result<T, ProviderError> {
         serde_json::from_slice(&self.body)
-            .map_err(|e| ProviderError::Decode { provider: provider.into(), message: self.redact(&e.to_string()) })
+            .map_err(|e| ProviderError::Decode { provider, message: self.redact(&e.to_string()) })
     }
 
     /// Upstream text (say, from the error body) with every credential masked.
@@ -179,11 +179,6 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
     Some(Duration::from_secs(secs.unsigned_abs()))
-}
-
-/// `base` (a configured provider URL, with or without a trailing slash) joined with an absolute API `path`.
-pub fn endpoint(base: &reqwest::Url, path: &str) -> String {
-    format!("{}{path}", base.as_str().trim_end_matches('/'))
 }
 
 #[cfg(test)]
