@@ -4,9 +4,9 @@
 //! ([`Retry::Safe`]: GETs, or POSTs that carry a provider idempotency key) are retried, on 408/429/5xx and
 //! on connection failures. A POST without a key is sent exactly once. Redirects are never followed.
 //!
-//! The client holds the configuration's [`Redactor`]; every [`Reply`] carries it, so the error mapping
-//! (`ProviderError::from_status`, [`Reply::json`]) and transport errors mask credentials with no code in
-//! the provider clients.
+//! The client holds the configuration's [`Redactor`]; every [`Reply`] carries it, so the error mapping in
+//! [`super::api`] ([`Reply::redact`], [`Reply::json`]) and transport errors mask credentials with no code in
+//! the provider clients. Provider clients do not call [`HttpClient::send`] themselves: [`super::api::Api`] does.
 
 use super::ProviderError;
 use super::redact::{Redacted, Redactor};

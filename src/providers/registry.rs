@@ -53,7 +53,7 @@ pub enum Claim {
 }
 
 /// What a provider says about itself without credentials: who it is, what it serves, how to set it up, and
-/// which ids are its own. One per provider module, listed in [`KNOWN`].
+/// which ids are its own. One per provider module, listed in the registry's `KNOWN`.
 pub trait Profile: Sync {
     fn id(&self) -> ProviderId;
 

@@ -44,8 +44,8 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_tampering() {
-        let c = encode(ProviderId::Stripe, "in_123");
-        assert_eq!(decode(ProviderId::Stripe, &c).unwrap(), "in_123");
+        let c = encode(ProviderId::Stripe, "position_123");
+        assert_eq!(decode(ProviderId::Stripe, &c).unwrap(), "position_123");
         assert!(decode(ProviderId::Razorpay, &c).is_err());
         assert!(decode(ProviderId::Stripe, "not-a-cursor").is_err());
     }
