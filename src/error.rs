@@ -70,3 +70,24 @@ impl IntoContents for ToolError {
         vec![ContentBlock::text(self.to_string())]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ProviderId;
+
+    #[test]
+    fn a_server_fault_is_not_blamed_on_the_arguments_and_keeps_its_detail_out_of_the_text() {
+        let text = ToolError::internal("rendering the result", "key must be a string at line 1").to_string();
+        assert!(!text.contains("Invalid argument") && !text.contains("line 1"), "{text}");
+        assert!(text.contains("rendering the result") && text.contains("not in the arguments"), "{text}");
+    }
+
+    #[test]
+    fn a_provider_name_contradicting_the_id_is_an_invalid_argument_and_a_missing_one_is_not() {
+        let mismatch = Unserved::Mismatch { named: ProviderId::Stripe, owner: ProviderId::Razorpay };
+        assert!(matches!(ToolError::from(mismatch), ToolError::InvalidArgument(_)));
+        let ambiguous = Unserved::Ambiguous { candidates: vec![ProviderId::Razorpay, ProviderId::Stripe] };
+        assert!(matches!(ToolError::from(ambiguous), ToolError::Unserved(_)));
+    }
+}
