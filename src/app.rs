@@ -30,7 +30,7 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
     start_background_work(state.clone());
-    let providers: Vec<&str> = state.config.configured_providers().iter().map(|p| p.as_str()).collect();
+    let providers: Vec<&str> = state.providers.configured().iter().map(|p| p.as_str()).collect();
     match transport {
         Transport::Stdio => {
             if let Some(addr) = state.config.webhooks.listen {

@@ -360,18 +360,6 @@ impl Config {
             sandbox: false,
         })
     }
-
-    /// Which providers have credentials.
-    pub fn configured_providers(&self) -> Vec<Provider> {
-        let mut out = Vec::new();
-        if self.razorpay.is_some() {
-            out.push(Provider::Razorpay);
-        }
-        if self.stripe.is_some() {
-            out.push(Provider::Stripe);
-        }
-        out
-    }
 }
 
 /// Empty values and unexpanded placeholders ("${STRIPE_API_KEY}", left by a client config that does not
@@ -387,14 +375,6 @@ fn is_set(key: &str, value: &str) -> bool {
 /// `$XDG_DATA_HOME/switchboard` (e.g. ~/.local/share/switchboard), else `./.switchboard`.
 pub fn default_data_dir() -> PathBuf {
     dirs::data_dir().map(|d| d.join("switchboard")).unwrap_or_else(|| PathBuf::from(".switchboard"))
-}
-
-/// The environment variables that configure a provider, for "not configured" messages.
-pub fn provider_env_vars(provider: Provider) -> &'static [&'static str] {
-    match provider {
-        Provider::Razorpay => &[env::RAZORPAY_KEY_ID, env::RAZORPAY_KEY_SECRET],
-        Provider::Stripe => &[env::STRIPE_API_KEY],
-    }
 }
 
 fn read_file(path: &Path) -> Result<FileConfig, ConfigError> {

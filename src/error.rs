@@ -1,9 +1,13 @@
 //! `ToolError`: the one error type at the MCP edge. Every variant becomes an `isError: true` tool result
 //! whose text tells the model what to change; JSON-RPC errors are left to protocol faults.
+//!
+//! The variant says whose fault it is: the model's ([`ToolError::InvalidArgument`]), the server's setup
+//! ([`ToolError::Unserved`]), the provider's ([`ToolError::Upstream`]), a deliberate stop by the tool
+//! ([`ToolError::Refused`], with each toolset's own refusal enum next to its tools), local storage
+//! ([`ToolError::Store`]), or Switchboard's own ([`ToolError::Internal`]: logged in full, a generic sentence
+//! for the model). Provider- and tool-specific words live with the provider or the tool, not here.
 
-use crate::config::provider_env_vars;
-use crate::domain::Provider;
-use crate::providers::ProviderError;
+use crate::providers::{ProviderError, Unserved};
 use rmcp::model::{ContentBlock, IntoContents};
 
 #[derive(Debug, thiserror::Error)]
@@ -11,75 +15,79 @@ pub enum ToolError {
     /// A bad argument. The message starts with the field name and says what to send instead.
     #[error("Invalid argument: {0}")]
     InvalidArgument(String),
-    /// The provider the call needs has no credentials in this server.
-    #[error("{} is not configured on this Switchboard server. Ask the user to set {} in the server's environment (or the [{}] section of its config file) and restart it.{}", .provider, provider_env_vars(*.provider).join(" and "), .provider.as_str(), configured_hint(.configured))]
-    NotConfigured { provider: Provider, configured: Vec<Provider> },
-    /// The CRM tools need HubSpot credentials.
-    #[error(
-        "HubSpot is not configured on this Switchboard server. Ask the user to create a HubSpot private app with the scopes crm.objects.contacts.read, crm.objects.companies.read and crm.objects.deals.read, then set HUBSPOT_ACCESS_TOKEN to its access token (or [hubspot] access_token in the config file) and restart Switchboard."
-    )]
-    CrmNotConfigured,
-    /// No provider was named and none could be inferred.
-    #[error("{0}")]
-    AmbiguousProvider(String),
+    /// No configured provider serves the call: which one to configure, or which one to name.
     #[error(transparent)]
-    Provider(#[from] ProviderError),
-    /// The same idempotency key was used with different arguments.
-    #[error(
-        "Conflict: an earlier create_payment_link call with the same {0} had different arguments, so nothing was created. To repeat the earlier call, send exactly the same arguments; to create a different link on purpose, use a new reference_id or idempotency_key."
-    )]
-    IdempotencyConflict(&'static str),
-    /// An identical call is being processed right now (another client or process).
-    #[error(
-        "An identical create_payment_link call is still in progress. Wait {0} s and call again with the same arguments: you will get its result, not a second link."
-    )]
-    InProgress(i64),
-    /// A write whose outcome at the provider is unknown; the next identical call reconciles it.
-    #[error(
-        "{0} The link may or may not exist. Call create_payment_link again with exactly the same arguments: Switchboard looks it up first and never creates a second one."
-    )]
-    OutcomeUnknown(ProviderError),
-    /// A lost Stripe create older than Stripe's idempotency window: only a person can tell whether it exists.
-    #[error(
-        "An earlier attempt to create this Stripe payment link, more than a day ago, ended without an answer, and Stripe no longer guarantees to recognise its idempotency key. Switchboard will not risk a duplicate: ask the user to check the Stripe dashboard for the link, or create a new one with a different reference_id."
-    )]
-    StaleUnknown,
-    /// The user said no (or dismissed the question).
-    #[error(
-        "The user did not confirm, so no payment link was created. Ask the user what to change before trying again."
-    )]
-    Declined,
-    /// Confirmation is required but this client cannot ask the user.
-    #[error(
-        "This Switchboard server requires the user to confirm every payment link, but this MCP client cannot show a confirmation (no elicitation support), so nothing was created. Use a client that supports elicitation, or ask the server's operator to set confirm = \"elicit\"."
-    )]
-    ConfirmationUnavailable,
+    Unserved(Unserved),
+    /// The provider failed or refused.
+    #[error(transparent)]
+    Upstream(#[from] ProviderError),
+    /// The tool stopped on purpose (the user declined, an identical call is in flight, …); the text says why
+    /// and what to do next.
+    #[error(transparent)]
+    Refused(Box<dyn std::error::Error + Send + Sync>),
     /// Durable state could not be read or written; nothing was sent upstream.
     #[error(
         "Switchboard could not use its local database ({0}); nothing was sent to the provider. Try again; if it persists the server's data directory needs attention."
     )]
     Store(#[from] crate::store::StoreError),
-}
-
-fn configured_hint(configured: &[Provider]) -> String {
-    match configured {
-        [] => " No payments provider is configured at all.".to_string(),
-        list => format!(" Configured now: {}.", list.iter().map(|p| p.as_str()).collect::<Vec<_>>().join(", ")),
-    }
+    /// A fault in Switchboard itself. `detail` is logged, never shown: it is nothing the model can act on.
+    #[error(
+        "Switchboard failed while {during}. This is a fault in the server, not in the arguments; it has been logged for the server's operator."
+    )]
+    Internal { during: &'static str, detail: String },
 }
 
 impl ToolError {
     pub fn invalid(message: impl Into<String>) -> Self {
         ToolError::InvalidArgument(message.into())
     }
+
+    /// A server fault while doing `during` ("rendering the result"); `detail` goes to the log only.
+    pub fn internal(during: &'static str, detail: impl std::fmt::Display) -> Self {
+        ToolError::Internal { during, detail: detail.to_string() }
+    }
+}
+
+impl From<Unserved> for ToolError {
+    fn from(e: Unserved) -> Self {
+        match e {
+            // Naming one provider and passing another's id is the model's to fix.
+            Unserved::Mismatch { .. } => ToolError::InvalidArgument(e.to_string()),
+            e => ToolError::Unserved(e),
+        }
+    }
 }
 
 impl IntoContents for ToolError {
     fn into_contents(self) -> Vec<ContentBlock> {
         match &self {
-            ToolError::Provider(e) => tracing::info!(error = %e, "tool call failed upstream"),
+            ToolError::Upstream(e) => tracing::info!(error = %e, "tool call failed upstream"),
+            ToolError::Internal { during, detail } => {
+                tracing::error!(during, detail, "tool call failed in Switchboard")
+            }
             other => tracing::debug!(error = %other, "tool call rejected"),
         }
         vec![ContentBlock::text(self.to_string())]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ProviderId;
+
+    #[test]
+    fn a_server_fault_is_not_blamed_on_the_arguments_and_keeps_its_detail_out_of_the_text() {
+        let text = ToolError::internal("rendering the result", "key must be a string at line 1").to_string();
+        assert!(!text.contains("Invalid argument") && !text.contains("line 1"), "{text}");
+        assert!(text.contains("rendering the result") && text.contains("not in the arguments"), "{text}");
+    }
+
+    #[test]
+    fn a_provider_name_contradicting_the_id_is_an_invalid_argument_and_a_missing_one_is_not() {
+        let mismatch = Unserved::Mismatch { named: ProviderId::Stripe, owner: ProviderId::Razorpay };
+        assert!(matches!(ToolError::from(mismatch), ToolError::InvalidArgument(_)));
+        let ambiguous = Unserved::Ambiguous { candidates: vec![ProviderId::Razorpay, ProviderId::Stripe] };
+        assert!(matches!(ToolError::from(ambiguous), ToolError::Unserved(_)));
     }
 }

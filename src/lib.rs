@@ -9,9 +9,11 @@
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers.
 //! - [`resources`]: `events://recent` and `events://{id}`, with subscriptions.
 //! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.
-//! - [`error`]: `ToolError`, the in-band error at the MCP edge.
-//! - [`domain`]: provider-neutral types that validate on construction (money, invoices, payment links, e-mail).
-//! - [`providers`]: Razorpay, Stripe and HubSpot clients over one shared HTTP client (deadlines, retries).
+//! - [`error`]: `ToolError`, the in-band error at the MCP edge; its variant says whose fault it is.
+//! - [`domain`]: provider-neutral types that validate on construction (money, invoices, payment links, e-mail,
+//!   the provider id).
+//! - [`providers`]: the `Invoices` and `PaymentLinks` seams, the `Registry` that picks a configured provider for
+//!   a call, and the Razorpay, Stripe and HubSpot clients over one call path (`api`) and one HTTP client (`http`).
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
 //! - [`store`]: durable state in embedded SQLite (the idempotency ledger).

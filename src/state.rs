@@ -1,13 +1,9 @@
 //! Shared state behind every MCP session and the webhook listener: config, provider clients, the store.
 
 use crate::config::Config;
-use crate::domain::Provider;
-use crate::providers::Payments;
+use crate::providers::Registry;
 use crate::providers::http::HttpClient;
-use crate::providers::hubspot::HubSpotClient;
-use crate::providers::razorpay::RazorpayClient;
 use crate::providers::redact::Redactor;
-use crate::providers::stripe::StripeClient;
 use crate::store::Store;
 use rmcp::model::RequestStateCodec;
 use std::collections::HashMap;
@@ -22,10 +18,8 @@ pub struct AppState {
     pub request_state: RequestStateCodec,
     /// Masks the configured credentials: in provider errors (through the HTTP client) and in every tool result.
     pub redactor: Arc<Redactor>,
-    razorpay: Option<Arc<dyn Payments>>,
-    stripe: Option<Arc<dyn Payments>>,
-    /// The CRM, when HubSpot is configured.
-    pub hubspot: Option<HubSpotClient>,
+    /// The configured provider clients, and which one serves a call.
+    pub providers: Registry,
 }
 
 impl AppState {
@@ -33,10 +27,7 @@ impl AppState {
     pub fn new(config: Config) -> Self {
         let redactor = Arc::new(Redactor::from_config(&config));
         let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()));
-        let razorpay =
-            config.razorpay.clone().map(|c| Arc::new(RazorpayClient::new(c, http.clone())) as Arc<dyn Payments>);
-        let stripe = config.stripe.clone().map(|c| Arc::new(StripeClient::new(c, http.clone())) as Arc<dyn Payments>);
-        let hubspot = config.hubspot.clone().map(|c| HubSpotClient::new(c, http.clone()));
+        let providers = Registry::from_config(&config, http);
         let key: [u8; 32] = rand::random();
         AppState {
             store: Store::new(config.data_dir.clone()),
@@ -46,17 +37,7 @@ impl AppState {
                 .unwrap_or_else(|_| RequestStateCodec::new_unchecked(key.to_vec())),
             config,
             redactor,
-            razorpay,
-            stripe,
-            hubspot,
-        }
-    }
-
-    /// The client for `provider`, if it is configured.
-    pub fn payments(&self, provider: Provider) -> Option<Arc<dyn Payments>> {
-        match provider {
-            Provider::Razorpay => self.razorpay.clone(),
-            Provider::Stripe => self.stripe.clone(),
+            providers,
         }
     }
 }

@@ -1,6 +1,6 @@
 //! The provider-neutral invoice, and the query that lists them.
 
-use super::{Amount, Email, Provider};
+use super::{Amount, Email, Provider, ProviderId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -10,7 +10,8 @@ pub struct Invoice {
     /// The provider's invoice id (`inv_…` Razorpay, `in_…` Stripe). Pass it to `get_invoice`.
     pub id: String,
     /// Which provider holds this invoice.
-    pub provider: Provider,
+    #[schemars(with = "Provider")]
+    pub provider: ProviderId,
     /// The human invoice number printed on the invoice, if it has one.
     pub number: Option<String>,
     /// Normalised status, the same vocabulary for every provider.

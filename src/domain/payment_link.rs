@@ -1,6 +1,6 @@
 //! Payment links: what the agent asks for (validated) and what it gets back (provider-neutral).
 
-use super::{Amount, Email, Money, Provider};
+use super::{Amount, Email, Money, Provider, ProviderId};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -56,7 +56,8 @@ pub struct PaymentLink {
     /// The provider's payment link id (`plink_…`). Pass it to `get_payment_link` or `cancel_payment_link`.
     pub id: String,
     /// Which provider holds the link.
-    pub provider: Provider,
+    #[schemars(with = "Provider")]
+    pub provider: ProviderId,
     /// The URL to send the customer; they pay there.
     pub url: Option<String>,
     /// Normalised status, the same vocabulary for every provider.

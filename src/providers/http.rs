@@ -4,14 +4,14 @@
 //! ([`Retry::Safe`]: GETs, or POSTs that carry a provider idempotency key) are retried, on 408/429/5xx and
 //! on connection failures. A POST without a key is sent exactly once. Redirects are never followed.
 //!
-//! The client holds the configuration's [`Redactor`]; every [`Reply`] carries it, so the error mapping
-//! (`ProviderError::from_status`, [`Reply::json`]) and transport errors mask credentials with no code in
-//! the provider clients.
+//! The client holds the configuration's [`Redactor`]; every [`Reply`] carries it, so the error mapping in
+//! [`super::api`] ([`Reply::redact`], [`Reply::json`]) and transport errors mask credentials with no code in
+//! the provider clients. Provider clients do not call [`HttpClient::send`] themselves: [`super::api::Api`] does.
 
 use super::ProviderError;
 use super::redact::{Redacted, Redactor};
 use crate::config::OutboundConfig;
-use crate::domain::Service;
+use crate::domain::ProviderId;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -39,9 +39,9 @@ pub struct Reply {
 impl Reply {
     /// The body of a success, decoded. serde quotes an offending value ("invalid type: string \"…\", expected
     /// u64"), so its message is redacted: a wrongly typed field must not carry a credential out.
-    pub fn json<T: DeserializeOwned>(&self, provider: impl Into<Service>) -> Result<T, ProviderError> {
+    pub fn json<T: DeserializeOwned>(&self, provider: ProviderId) -> Result<T, ProviderError> {
         serde_json::from_slice(&self.body)
-            .map_err(|e| ProviderError::Decode { provider: provider.into(), message: self.redact(&e.to_string()) })
+            .map_err(|e| ProviderError::Decode { provider, message: self.redact(&e.to_string()) })
     }
 
     /// Upstream text (say, from the error body) with every credential masked.
@@ -179,11 +179,6 @@ fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
     let secs = (when.timestamp() - chrono::Utc::now().timestamp()).max(0);
     Some(Duration::from_secs(secs.unsigned_abs()))
-}
-
-/// `base` (a configured provider URL, with or without a trailing slash) joined with an absolute API `path`.
-pub fn endpoint(base: &reqwest::Url, path: &str) -> String {
-    format!("{}{path}", base.as_str().trim_end_matches('/'))
 }
 
 #[cfg(test)]

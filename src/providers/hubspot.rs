@@ -6,25 +6,58 @@
 //! HTTP client honouring `Retry-After`.
 
 use super::ProviderError;
-use super::http::{HttpClient, Reply, Retry};
-use crate::config::HubSpotConfig;
+use super::api::{Api, Auth, Body, Call, ErrorBody, Object};
+use super::http::{HttpClient, Retry};
+use super::registry::{self, Capability, Claim, IdKind};
+use crate::config::{HubSpotConfig, env};
 use crate::domain::lead::{ContactRef, Deal, Lead, LeadCompany, LeadDetail, LeadPage, LeadQuery};
-use crate::domain::{Service, text, time};
+use crate::domain::{ProviderId, text, time};
 use governor::clock::MonotonicClock;
 use governor::middleware::NoOpMiddleware;
 use governor::state::{InMemoryState, NotKeyed};
 use governor::{Quota, RateLimiter};
-use reqwest::Method;
-use secrecy::ExposeSecret;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-const S: Service = Service::HubSpot;
+const S: ProviderId = ProviderId::HubSpot;
+
+/// What HubSpot says about itself: how to configure it (a private app and its scopes). Its contact ids are
+/// plain digits, which the CRM tools check; none of the payments ids is its.
+pub struct HubSpotProfile;
+pub static PROFILE: HubSpotProfile = HubSpotProfile;
+
+impl registry::Profile for HubSpotProfile {
+    fn id(&self) -> ProviderId {
+        S
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::Crm]
+    }
+
+    fn setup(&self) -> String {
+        format!(
+            "create a HubSpot private app with the scopes crm.objects.contacts.read, crm.objects.companies.read and \
+             crm.objects.deals.read, then set {} to its access token (or [hubspot] access_token in the config file)",
+            env::HUBSPOT_ACCESS_TOKEN
+        )
+    }
+
+    fn claim(&self, _kind: IdKind, _id: &str) -> Claim {
+        Claim::No
+    }
+
+    fn check_id(&self, _kind: IdKind, field: &str, _id: &str) -> Result<(), String> {
+        Err(format!("{field}: HubSpot has no invoices, customers or payment links"))
+    }
+
+    fn id_shape(&self, _kind: IdKind) -> Option<&'static str> {
+        None
+    }
+}
 
 /// Contact properties every lead carries.
 const CONTACT_PROPERTIES: &[&str] = &[
@@ -48,8 +81,7 @@ const DEAL_PROPERTIES: &[&str] =
 pub const MAX_SEARCH_LIMIT: usize = 100;
 
 pub struct HubSpotClient {
-    http: Arc<HttpClient>,
-    config: HubSpotConfig,
+    api: Api<WireError>,
     search_gate: SearchGate,
 }
 
@@ -63,15 +95,17 @@ impl HubSpotClient {
         let period = Duration::from_nanos(1_000_000_000 / u64::from(per_second));
         // `with_period` is None only for a zero period, which a rate ≤ 1e9/s cannot produce.
         let quota = Quota::with_period(period).unwrap_or_else(|| Quota::per_second(NonZeroU32::MIN));
-        HubSpotClient { http, config, search_gate: RateLimiter::direct_with_clock(quota, MonotonicClock) }
+        let api = Api::new(S, config.base_url, Auth::Bearer(config.access_token), http);
+        HubSpotClient { api, search_gate: RateLimiter::direct_with_clock(quota, MonotonicClock) }
     }
 
     /// Search contacts; no match is an empty page.
     pub async fn find_leads(&self, query: &LeadQuery) -> Result<LeadPage, ProviderError> {
         let body = search_body(query);
         self.search_gate.until_ready().await;
-        let page: SearchPage =
-            self.call(Method::POST, "/crm/v3/objects/contacts/search", &[], Some(&body), None).await?;
+        // A search changes nothing, so it may be retried.
+        let call = Call::post("/crm/v3/objects/contacts/search", Body::Json(&body)).retry(Retry::Safe);
+        let page: SearchPage = self.api.call(call).await?;
         Ok(LeadPage {
             leads: page.results.into_iter().map(WireObject::into_lead).collect(),
             total: page.total,
@@ -90,7 +124,8 @@ impl HubSpotClient {
             }
         };
         let path = format!("/crm/v3/objects/contacts/{path_id}");
-        let wire: WireObject = self.call(Method::GET, &path, &query, None, Some(("contact", &shown))).await?;
+        let wire: WireObject =
+            self.api.call(Call::get(&path).query(&query).about(Object::new("contact", &shown))).await?;
         let company_id = wire.associated("companies").into_iter().next();
         let deal_ids = wire.associated("deals");
         let company = match company_id {
@@ -104,7 +139,7 @@ impl HubSpotClient {
     async fn company(&self, id: &str) -> Result<LeadCompany, ProviderError> {
         let query = [("properties", COMPANY_PROPERTIES.join(","))];
         let path = format!("/crm/v3/objects/companies/{id}");
-        let wire: WireObject = self.call(Method::GET, &path, &query, None, Some(("company", id))).await?;
+        let wire: WireObject = self.api.call(Call::get(&path).query(&query).about(Object::new("company", id))).await?;
         let p = |k: &str| wire.text(k);
         Ok(LeadCompany { name: p("name"), domain: p("domain"), industry: p("industry"), id: wire.id.clone() })
     }
@@ -113,9 +148,14 @@ impl HubSpotClient {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let inputs: Vec<Value> = ids.iter().take(100).map(|id| json!({"id": id})).collect();
-        let body = json!({"properties": DEAL_PROPERTIES, "propertiesWithHistory": [], "inputs": inputs});
-        let batch: Batch = self.call(Method::POST, "/crm/v3/objects/deals/batch/read", &[], Some(&body), None).await?;
+        let body = BatchRead {
+            properties: DEAL_PROPERTIES,
+            properties_with_history: &[],
+            inputs: ids.iter().take(100).map(|id| BatchInput { id }).collect(),
+        };
+        // A batch read changes nothing, so it may be retried.
+        let call = Call::post("/crm/v3/objects/deals/batch/read", Body::Json(&body)).retry(Retry::Safe);
+        let batch: Batch = self.api.call(call).await?;
         Ok(batch
             .results
             .into_iter()
@@ -130,37 +170,58 @@ impl HubSpotClient {
             })
             .collect())
     }
+}
 
-    /// One HubSpot call. Searches and batch reads are POSTs that change nothing, so they may be retried.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&Value>,
-        object: Option<(&'static str, &str)>,
-    ) -> Result<T, ProviderError> {
-        let url = super::http::endpoint(&self.config.base_url, path);
-        let reply = self
-            .http
-            .send(Retry::Safe, |c| {
-                let request =
-                    c.request(method.clone(), &url).bearer_auth(self.config.access_token.expose_secret()).query(query);
-                match body {
-                    Some(body) => request.json(body),
-                    None => request,
-                }
-            })
-            .await
-            .map_err(|e| ProviderError::transport(S, e))?;
-        decode(reply, object)
-    }
+/// The search request body, as HubSpot documents it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SearchRequest<'a> {
+    filter_groups: Vec<FilterGroup<'a>>,
+    properties: &'static [&'static str],
+    sorts: [Sort; 1],
+    limit: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    after: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+struct FilterGroup<'a> {
+    filters: Vec<Filter<'a>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Filter<'a> {
+    property_name: &'static str,
+    operator: &'static str,
+    value: &'a str,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Sort {
+    property_name: &'static str,
+    direction: &'static str,
+}
+
+/// The deals batch read body.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct BatchRead<'a> {
+    properties: &'static [&'static str],
+    properties_with_history: &'static [&'static str],
+    inputs: Vec<BatchInput<'a>>,
+}
+
+#[derive(Serialize)]
+struct BatchInput<'a> {
+    id: &'a str,
 }
 
 /// The search request: filters that must all hold, times the alternatives (phone or mobile phone; a single
 /// name word as first or last name), as OR-ed filter groups.
-pub fn search_body(q: &LeadQuery) -> Value {
-    let filter = |property: &str, operator: &str, value: &str| json!({"propertyName": property, "operator": operator, "value": value});
+pub fn search_body(q: &LeadQuery) -> SearchRequest<'_> {
+    let filter = |property_name, operator, value| Filter { property_name, operator, value };
     let mut all = Vec::new();
     if let Some(email) = &q.email {
         all.push(filter("email", "EQ", email.as_str()));
@@ -169,7 +230,7 @@ pub fn search_body(q: &LeadQuery) -> Value {
         all.extend(company.split_whitespace().take(3).map(|w| filter("company", "CONTAINS_TOKEN", w)));
     }
     let words: Vec<&str> = q.name.as_deref().map(|n| n.split_whitespace().collect()).unwrap_or_default();
-    let name_choices: Vec<Vec<Value>> = match words.as_slice() {
+    let name_choices: Vec<Vec<Filter<'_>>> = match words.as_slice() {
         [] => vec![vec![]],
         [one] => {
             vec![vec![filter("firstname", "CONTAINS_TOKEN", one)], vec![filter("lastname", "CONTAINS_TOKEN", one)]]
@@ -178,29 +239,26 @@ pub fn search_body(q: &LeadQuery) -> Value {
             vec![vec![filter("firstname", "CONTAINS_TOKEN", first), filter("lastname", "CONTAINS_TOKEN", last)]]
         }
     };
-    let phone_choices: Vec<Vec<Value>> = match &q.phone {
+    let phone_choices: Vec<Vec<Filter<'_>>> = match &q.phone {
         None => vec![vec![]],
         Some(p) => vec![vec![filter("phone", "EQ", p.as_str())], vec![filter("mobilephone", "EQ", p.as_str())]],
     };
-    let mut groups = Vec::new();
+    let mut filter_groups = Vec::new();
     for name in &name_choices {
         for phone in &phone_choices {
-            let filters: Vec<Value> = all.iter().chain(name).chain(phone).cloned().collect();
+            let filters: Vec<Filter<'_>> = all.iter().chain(name).chain(phone).cloned().collect();
             if !filters.is_empty() {
-                groups.push(json!({"filters": filters}));
+                filter_groups.push(FilterGroup { filters });
             }
         }
     }
-    let mut body = json!({
-        "filterGroups": groups,
-        "properties": CONTACT_PROPERTIES,
-        "sorts": [{"propertyName": "createdate", "direction": "DESCENDING"}],
-        "limit": q.limit.min(MAX_SEARCH_LIMIT),
-    });
-    if let Some(after) = &q.after {
-        body["after"] = json!(after);
+    SearchRequest {
+        filter_groups,
+        properties: CONTACT_PROPERTIES,
+        sorts: [Sort { property_name: "createdate", direction: "DESCENDING" }],
+        limit: q.limit.min(MAX_SEARCH_LIMIT),
+        after: q.after.as_deref(),
     }
-    body
 }
 
 /// Percent-encode a path segment (an e-mail used as the contact id).
@@ -212,15 +270,6 @@ fn encode_path(segment: &str) -> String {
             _ => format!("%{b:02X}"),
         })
         .collect()
-}
-
-fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
-    if reply.status.is_success() {
-        return reply.json(S);
-    }
-    let message = serde_json::from_slice::<WireError>(&reply.body).ok().and_then(WireError::into_message);
-    let missing = reply.status.as_u16() == 404;
-    Err(ProviderError::from_status(S, &reply, message, object.filter(|_| missing)))
 }
 
 // ---- wire format ----
@@ -238,7 +287,7 @@ struct WireErrorDetail {
     context: HashMap<String, Vec<String>>,
 }
 
-impl WireError {
+impl ErrorBody for WireError {
     /// HubSpot's message, plus the scopes a 403 says are missing (so the fix is in the error).
     fn into_message(self) -> Option<String> {
         let scopes: Vec<String> = self

@@ -1,32 +1,53 @@
-//! Provider clients: Razorpay and Stripe (payments). Each speaks its provider's real wire format and
-//! maps it to the provider-neutral types in [`crate::domain`].
+//! Provider clients and the seams between them and the tools.
+//!
+//! Seams: [`Invoices`] (Razorpay, Stripe) and [`PaymentLinks`] (Razorpay, Stripe), used as `Arc<dyn …>` through
+//! the [`Registry`], which also knows each provider's ids ([`registry::Profile`]). The CRM has one
+//! implementation, so it is the concrete [`hubspot::HubSpotClient`]. Each client speaks its provider's real
+//! wire format over the shared plumbing in [`http`] and maps it to the provider-neutral types in
+//! [`crate::domain`]; [`ProviderError`] is what can go wrong, in words the model can act on.
 
+pub mod api;
 pub mod http;
 pub mod hubspot;
 pub mod razorpay;
 pub mod redact;
+pub mod registry;
 pub mod stripe;
 
+pub use registry::{IdKind, Registry, Unserved};
+
 use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
-use crate::domain::{Invoice, InvoicePage, InvoiceQuery, Provider, Service};
+use crate::domain::{Invoice, InvoicePage, InvoiceQuery, ProviderId};
 use redact::Redacted;
 use std::future::Future;
 use std::time::Duration;
 
-/// What a payments provider can do. Two implementations (Razorpay, Stripe), used as `Arc<dyn Payments>`.
+/// An invoice book: Razorpay and Stripe (Notion next).
 #[async_trait::async_trait]
-pub trait Payments: Send + Sync {
-    fn provider(&self) -> Provider;
+pub trait Invoices: Send + Sync {
+    fn provider(&self) -> ProviderId;
 
-    /// One invoice by id. The id has already been validated for this provider.
+    /// One invoice by id. The id has already been checked against this provider's format.
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError>;
 
     /// A page of invoices matching `query`, oldest position first as the provider orders them.
     async fn list_invoices(&self, query: &InvoiceQuery) -> Result<InvoicePage, ProviderError>;
+}
+
+/// Payment links: Razorpay and Stripe.
+#[async_trait::async_trait]
+pub trait PaymentLinks: Send + Sync {
+    fn provider(&self) -> ProviderId;
 
     /// Refuse, before anything is sent, a request this provider cannot honour exactly (a sentence naming the
     /// argument), so no argument is ever silently dropped.
     fn check_payment_link(&self, request: &PaymentLinkRequest) -> Result<(), String>;
+
+    /// How long after a create the provider is sure to still recognise its idempotency key; `None` when it
+    /// always does. Past it, a create that ended without an answer is never re-sent automatically.
+    fn key_memory(&self) -> Option<Duration> {
+        None
+    }
 
     /// Create a payment link carrying `key` as the provider's idempotency handle (Stripe `Idempotency-Key`,
     /// Razorpay `reference_id`). Sent once; an unknown outcome is reported, never retried blindly.
@@ -48,35 +69,35 @@ pub enum ProviderError {
     #[error(
         "{provider} has no {what} with id '{id}'. Check the id (ids are case-sensitive) or list them to find the right one."
     )]
-    NotFound { provider: Service, what: &'static str, id: String },
+    NotFound { provider: ProviderId, what: &'static str, id: String },
     #[error(
         "{provider} rejected Switchboard's API credentials. The server's {provider} key is wrong, revoked, or for the other mode (test vs live); fix it in the server configuration and restart. Retrying will not help."
     )]
-    Unauthorized { provider: Service },
+    Unauthorized { provider: ProviderId },
     #[error(
         "{provider} refused this operation for the configured API key: {message}. Give the key the needed permission (restricted keys need it granted explicitly)."
     )]
-    Forbidden { provider: Service, message: Redacted },
+    Forbidden { provider: ProviderId, message: Redacted },
     #[error("{provider} is rate limiting requests and Switchboard's retries ran out. {}", retry_hint(*retry_after))]
-    RateLimited { provider: Service, retry_after: Option<Duration> },
+    RateLimited { provider: ProviderId, retry_after: Option<Duration> },
     #[error("{provider} rejected the request: {message}")]
-    Rejected { provider: Service, message: Redacted },
+    Rejected { provider: ProviderId, message: Redacted },
     #[error("{provider} reports a conflicting request still in flight or already made: {message}")]
-    Conflict { provider: Service, message: Redacted },
+    Conflict { provider: ProviderId, message: Redacted },
     #[error("{provider} had a server error (HTTP {status}) and retries ran out: {message}. Try again in a minute.")]
-    Upstream { provider: Service, status: u16, message: Redacted },
+    Upstream { provider: ProviderId, status: u16, message: Redacted },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
-    Timeout { provider: Service },
+    Timeout { provider: ProviderId },
     #[error(
         "could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again."
     )]
-    Unreachable { provider: Service, message: Redacted },
+    Unreachable { provider: ProviderId, message: Redacted },
     #[error("the connection to {provider} failed mid-request: {message}")]
-    Network { provider: Service, message: Redacted },
+    Network { provider: ProviderId, message: Redacted },
     #[error(
         "{provider} sent a response Switchboard could not read ({message}). This is a Switchboard bug or an API change; please report it."
     )]
-    Decode { provider: Service, message: Redacted },
+    Decode { provider: ProviderId, message: Redacted },
 }
 
 fn retry_hint(retry_after: Option<Duration>) -> String {
@@ -101,8 +122,7 @@ impl ProviderError {
         )
     }
 
-    pub(crate) fn transport(provider: impl Into<Service>, e: http::TransportError) -> Self {
-        let provider = provider.into();
+    pub(crate) fn transport(provider: ProviderId, e: http::TransportError) -> Self {
         match e {
             http::TransportError::Timeout => ProviderError::Timeout { provider },
             http::TransportError::Connect(message) => ProviderError::Unreachable { provider, message },
@@ -110,23 +130,9 @@ impl ProviderError {
         }
     }
 
-    /// Map a non-success HTTP answer. `message` is the provider's own error text, `not_found` says
-    /// whether the provider's answer means "no such object" (Razorpay sends those as 400).
-    pub(crate) fn from_status(
-        provider: impl Into<Service>,
-        reply: &http::Reply,
-        message: Option<String>,
-        not_found: Option<(&'static str, &str)>,
-    ) -> Self {
-        let provider = provider.into();
+    /// Map a non-success HTTP answer by its status. `message` is the provider's own error text, redacted.
+    pub(crate) fn from_status(provider: ProviderId, reply: &http::Reply, message: Redacted) -> Self {
         let status = reply.status.as_u16();
-        let message = match message {
-            Some(text) => reply.redact(&text),
-            None => Redacted::own(format!("HTTP {status}")),
-        };
-        if let Some((what, id)) = not_found {
-            return ProviderError::NotFound { provider, what, id: id.to_string() };
-        }
         match status {
             401 => ProviderError::Unauthorized { provider },
             403 => ProviderError::Forbidden { provider, message },
@@ -139,14 +145,14 @@ impl ProviderError {
 
     /// The provider sent a currency Switchboard does not know. Only a three-letter code is quoted: anything
     /// else is upstream text that could hold anything, a credential included.
-    pub(crate) fn unknown_currency(provider: impl Into<Service>, code: &str) -> Self {
+    pub(crate) fn unknown_currency(provider: ProviderId, code: &str) -> Self {
         let code = code.trim();
         let message = if code.len() == 3 && code.bytes().all(|b| b.is_ascii_alphabetic()) {
             format!("unknown currency code '{code}'")
         } else {
             "a currency that is not a three-letter ISO 4217 code".to_string()
         };
-        ProviderError::Decode { provider: provider.into(), message: Redacted::own(message) }
+        ProviderError::Decode { provider, message: Redacted::own(message) }
     }
 }
 

@@ -5,6 +5,7 @@
 //! sealed `requestState`; the client asks the user and calls again with the answer. The sealed state binds the
 //! answer to this exact request, so an answer cannot be supplied without the question having been asked.
 
+use super::payment_links::Refusal;
 use crate::config::ConfirmMode;
 use crate::error::ToolError;
 use crate::state::AppState;
@@ -53,7 +54,7 @@ pub async fn confirm(
     let can_ask = ctx.client_capabilities().is_some_and(|c| c.elicitation.is_some());
     if !can_ask {
         return match mode {
-            ConfirmMode::Require => Err(ToolError::ConfirmationUnavailable),
+            ConfirmMode::Require => Err(Refusal::ConfirmationUnavailable.into()),
             _ => Ok(Confirmation::Proceed { asked: false }),
         };
     }
@@ -64,15 +65,15 @@ pub async fn confirm(
     match ctx.peer.elicit::<ConfirmPayment>(question).await {
         Ok(Some(ConfirmPayment { confirm: true })) => Ok(Confirmation::Proceed { asked: true }),
         Ok(_) | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled | ElicitationError::NoContent) => {
-            Err(ToolError::Declined)
+            Err(Refusal::Declined.into())
         }
         Err(ElicitationError::CapabilityNotSupported) if mode == ConfirmMode::Elicit => {
             Ok(Confirmation::Proceed { asked: false })
         }
-        Err(ElicitationError::CapabilityNotSupported) => Err(ToolError::ConfirmationUnavailable),
+        Err(ElicitationError::CapabilityNotSupported) => Err(Refusal::ConfirmationUnavailable.into()),
         Err(e) => {
             tracing::warn!(error = %e, "asking the user to confirm failed");
-            Err(ToolError::Declined)
+            Err(Refusal::Declined.into())
         }
     }
 }
@@ -94,12 +95,12 @@ fn round_trip(
                 .map_err(|_| ToolError::invalid("inputResponses.confirm_payment_link is not an elicitation result"))?;
             let confirmed = result.action == ElicitationAction::Accept
                 && result.content.as_ref().and_then(|c| c.get("confirm")).and_then(|v| v.as_bool()) == Some(true);
-            if confirmed { Ok(Confirmation::Proceed { asked: true }) } else { Err(ToolError::Declined) }
+            if confirmed { Ok(Confirmation::Proceed { asked: true }) } else { Err(Refusal::Declined.into()) }
         }
         // No answer yet, or an answer not tied to a question we asked: ask now.
         _ => {
             let schema = ElicitationSchema::from_type::<ConfirmPayment>()
-                .map_err(|e| ToolError::invalid(format!("cannot build the confirmation form: {e}")))?;
+                .map_err(|e| ToolError::internal("building the confirmation form", e))?;
             let mut requests = InputRequests::new();
             requests.insert(
                 INPUT_ID.into(),

@@ -137,7 +137,7 @@ impl Switchboard {
 
 impl Switchboard {
     fn crm(&self) -> Result<&HubSpotClient, ToolError> {
-        self.state().hubspot.as_ref().ok_or(ToolError::CrmNotConfigured)
+        Ok(self.providers().crm()?)
     }
 }
 

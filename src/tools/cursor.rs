@@ -1,6 +1,6 @@
 //! Opaque pagination cursors: the model passes back `next_cursor` verbatim to continue a listing.
 
-use crate::domain::Provider;
+use crate::domain::ProviderId;
 use crate::error::ToolError;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -9,19 +9,19 @@ use serde::{Deserialize, Serialize};
 #[derive(Serialize, Deserialize)]
 struct Cursor {
     /// Which provider's listing this continues.
-    p: Provider,
+    p: ProviderId,
     /// The provider's own position (an offset or the last object id).
     at: String,
 }
 
 /// Wrap a provider position into a cursor string.
-pub fn encode(provider: Provider, position: &str) -> String {
+pub fn encode(provider: ProviderId, position: &str) -> String {
     let json = serde_json::json!({ "p": provider, "at": position });
     URL_SAFE_NO_PAD.encode(json.to_string())
 }
 
 /// Unwrap a cursor, checking it belongs to `provider`.
-pub fn decode(provider: Provider, cursor: &str) -> Result<String, ToolError> {
+pub fn decode(provider: ProviderId, cursor: &str) -> Result<String, ToolError> {
     let bad = || {
         ToolError::invalid(
             "cursor is not one Switchboard returned; pass next_cursor exactly as given, or omit it to start over",
@@ -44,9 +44,9 @@ mod tests {
 
     #[test]
     fn cursors_round_trip_and_reject_tampering() {
-        let c = encode(Provider::Stripe, "in_123");
-        assert_eq!(decode(Provider::Stripe, &c).unwrap(), "in_123");
-        assert!(decode(Provider::Razorpay, &c).is_err());
-        assert!(decode(Provider::Stripe, "not-a-cursor").is_err());
+        let c = encode(ProviderId::Stripe, "position_123");
+        assert_eq!(decode(ProviderId::Stripe, &c).unwrap(), "position_123");
+        assert!(decode(ProviderId::Razorpay, &c).is_err());
+        assert!(decode(ProviderId::Stripe, "not-a-cursor").is_err());
     }
 }

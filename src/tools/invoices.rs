@@ -3,8 +3,9 @@
 use super::cursor;
 use crate::catalog::Committed;
 use crate::domain::time::{DayEdge, parse_instant};
-use crate::domain::{CustomerRef, Email, Invoice, InvoiceQuery, InvoiceStatus, Provider, validate_object_id};
+use crate::domain::{CustomerRef, Email, Invoice, InvoiceQuery, InvoiceStatus, Provider, ProviderId, text};
 use crate::error::ToolError;
+use crate::providers::IdKind;
 use crate::server::Switchboard;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -60,7 +61,8 @@ pub struct ListInvoicesArgs {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct InvoiceList {
     /// The provider these invoices came from.
-    pub provider: Provider,
+    #[schemars(with = "Provider")]
+    pub provider: ProviderId,
     /// Matching invoices, newest first.
     pub invoices: Vec<Invoice>,
     /// True when more matching invoices may exist: call again with `cursor` = `next_cursor`.
@@ -82,14 +84,11 @@ impl Switchboard {
     ))]
     async fn get_invoice(&self, Parameters(args): Parameters<GetInvoiceArgs>) -> Result<Json<Invoice>, ToolError> {
         let id = args.invoice_id.trim();
-        let implied = invoice_provider(id);
-        let payments = self.payments(args.provider, implied)?;
-        let prefixes: &[&str] = match payments.provider() {
-            Provider::Razorpay => &["inv_"],
-            Provider::Stripe => &["in_"],
-        };
-        validate_object_id("invoice_id", id, prefixes).map_err(ToolError::invalid)?;
-        Ok(Json(payments.get_invoice(id).await?))
+        let invoices = self.providers().invoices(super::named(args.provider), Some((IdKind::Invoice, id)))?;
+        self.providers()
+            .check_id(invoices.provider(), IdKind::Invoice, "invoice_id", id)
+            .map_err(ToolError::invalid)?;
+        Ok(Json(invoices.get_invoice(id).await?))
     }
 
     /// List invoices, newest first, to find a client's invoices: filter by customer e-mail or customer id,
@@ -105,14 +104,13 @@ impl Switchboard {
         &self,
         Parameters(args): Parameters<ListInvoicesArgs>,
     ) -> Result<Json<InvoiceList>, ToolError> {
-        let customer = args.customer.as_deref().map(parse_customer).transpose()?;
-        let implied = match &customer {
-            Some(CustomerRef::Id(id)) if id.starts_with("cust_") => Some(Provider::Razorpay),
-            Some(CustomerRef::Id(_)) => Some(Provider::Stripe),
+        let customer = args.customer.as_deref().map(|c| self.parse_customer(c)).transpose()?;
+        let customer_id = match &customer {
+            Some(CustomerRef::Id(id)) => Some((IdKind::Customer, id.as_str())),
             _ => None,
         };
-        let payments = self.payments(args.provider, implied)?;
-        let provider = payments.provider();
+        let invoices = self.providers().invoices(super::named(args.provider), customer_id)?;
+        let provider = invoices.provider();
         let created_from =
             args.created_from.as_deref().map(|t| parse_instant("created_from", t, DayEdge::Start)).transpose();
         let created_to = args.created_to.as_deref().map(|t| parse_instant("created_to", t, DayEdge::End)).transpose();
@@ -126,7 +124,7 @@ impl Switchboard {
         let limit = super::page_limit(args.limit, 10)?;
         let position = args.cursor.as_deref().map(|c| cursor::decode(provider, c)).transpose()?;
         let query = InvoiceQuery { customer, status: args.status, created_from, created_to, limit, position };
-        let page = payments.list_invoices(&query).await?;
+        let page = invoices.list_invoices(&query).await?;
         let next_cursor = page.next_position.as_deref().map(|p| cursor::encode(provider, p));
         Ok(Json(InvoiceList { provider, invoices: page.invoices, has_more: next_cursor.is_some(), next_cursor }))
     }
@@ -148,27 +146,20 @@ fn status_arg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<InvoiceSt
     super::enum_arg("status", d)
 }
 
-/// `inv_` is Razorpay's invoice prefix, `in_` Stripe's.
-fn invoice_provider(id: &str) -> Option<Provider> {
-    if id.starts_with("inv_") {
-        Some(Provider::Razorpay)
-    } else if id.starts_with("in_") {
-        Some(Provider::Stripe)
-    } else {
-        None
+impl Switchboard {
+    /// A customer e-mail, or a customer id some provider Switchboard knows would accept.
+    fn parse_customer(&self, customer: &str) -> Result<CustomerRef, ToolError> {
+        let customer = customer.trim();
+        if customer.contains('@') {
+            return Email::parse("customer", customer).map(CustomerRef::Email).map_err(ToolError::invalid);
+        }
+        if !self.providers().is_known_id(IdKind::Customer, customer) {
+            return Err(ToolError::invalid(format!(
+                "customer '{}' is neither an e-mail address nor a customer id ({})",
+                text::clip(customer, 80),
+                self.providers().id_shapes(IdKind::Customer)
+            )));
+        }
+        Ok(CustomerRef::Id(customer.to_string()))
     }
-}
-
-fn parse_customer(text: &str) -> Result<CustomerRef, ToolError> {
-    let text = text.trim();
-    if text.contains('@') {
-        return Email::parse("customer", text).map(CustomerRef::Email).map_err(ToolError::invalid);
-    }
-    validate_object_id("customer", text, &["cust_", "cus_"]).map_err(|_| {
-        ToolError::invalid(format!(
-            "customer '{}' is neither an e-mail address nor a customer id (cust_… for Razorpay, cus_… for Stripe)",
-            crate::domain::text::clip(text, 80)
-        ))
-    })?;
-    Ok(CustomerRef::Id(text.to_string()))
 }

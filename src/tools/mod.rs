@@ -9,45 +9,15 @@ pub mod invoices;
 pub mod once;
 pub mod payment_links;
 
-use crate::domain::Provider;
+use crate::domain::{Provider, ProviderId};
 use crate::error::ToolError;
-use crate::providers::Payments;
+use crate::providers::Registry;
 use crate::server::Switchboard;
-use std::sync::Arc;
 
 impl Switchboard {
-    /// The payments provider for a call: the one named, else the one the ids imply, else the default.
-    pub(crate) fn payments(
-        &self,
-        named: Option<Provider>,
-        implied: Option<Provider>,
-    ) -> Result<Arc<dyn Payments>, ToolError> {
-        let state = self.state();
-        let configured = state.config.configured_providers();
-        let chosen = match (named, implied) {
-            (Some(n), Some(i)) if n != i => {
-                return Err(ToolError::invalid(format!(
-                    "provider is '{}' but the id belongs to {}; drop provider or use a {} id",
-                    n.as_str(),
-                    i,
-                    n
-                )));
-            }
-            (Some(p), _) | (None, Some(p)) => p,
-            (None, None) => match (state.config.default_provider, configured.as_slice()) {
-                (Some(p), _) => p,
-                (None, [only]) => *only,
-                (None, []) => {
-                    return Err(ToolError::NotConfigured { provider: Provider::Razorpay, configured });
-                }
-                (None, _) => {
-                    return Err(ToolError::AmbiguousProvider(
-                        "Both Razorpay and Stripe are configured and no default is set: pass provider (\"razorpay\" or \"stripe\").".to_string(),
-                    ));
-                }
-            },
-        };
-        state.payments(chosen).ok_or(ToolError::NotConfigured { provider: chosen, configured })
+    /// The configured providers, and which one serves a call.
+    pub(crate) fn providers(&self) -> &Registry {
+        &self.state().providers
     }
 }
 
@@ -79,6 +49,11 @@ where
 /// `provider` argument: "razorpay" or "stripe".
 pub(crate) fn provider_arg<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Provider>, D::Error> {
     enum_arg("provider", d)
+}
+
+/// The provider a call names, as the id the registry speaks.
+pub(crate) fn named(provider: Option<Provider>) -> Option<ProviderId> {
+    provider.map(ProviderId::from)
 }
 
 /// Make an argument schema portable to single-`type` dialects (e.g. Gemini's): an optional argument is simply

@@ -5,12 +5,13 @@
 //! before anything is re-sent; the provider call itself runs in its own task, so a client that cancels or
 //! disconnects cannot leave a created link unrecorded.
 
-use crate::domain::Provider;
+use super::payment_links::Refusal;
+use crate::domain::ProviderId;
 use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
 use crate::error::ToolError;
-use crate::providers::Payments;
+use crate::providers::PaymentLinks;
 use crate::state::AppState;
-use crate::store::{Claim, Entry, StoreError};
+use crate::store::{Claim, Entry, Ledger, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
@@ -24,7 +25,7 @@ pub struct Outcome {
 
 /// The idempotency key: from the caller's explicit key, else from the call's business identity
 /// (provider, reference, amount, currency, customer, description). ≤ 40 chars, Razorpay's `reference_id` limit.
-pub fn idempotency_key(provider: Provider, explicit: Option<&str>, request: &PaymentLinkRequest) -> String {
+pub fn idempotency_key(provider: ProviderId, explicit: Option<&str>, request: &PaymentLinkRequest) -> String {
     let identity = match explicit {
         Some(key) => serde_json::json!({"tool": CREATE_TOOL, "provider": provider, "key": key}),
         None => {
@@ -44,7 +45,7 @@ pub fn idempotency_key(provider: Provider, explicit: Option<&str>, request: &Pay
 }
 
 /// A fingerprint of every argument: the same key with a different fingerprint is a conflict.
-pub fn request_hash(provider: Provider, request: &PaymentLinkRequest) -> String {
+pub fn request_hash(provider: ProviderId, request: &PaymentLinkRequest) -> String {
     let c = &request.customer;
     let all = serde_json::json!({
         "provider": provider,
@@ -68,14 +69,10 @@ pub async fn replay(state: &AppState, key: &str, hash: &str) -> Result<Option<Pa
     }
 }
 
-/// Past this age a Stripe idempotency key may have been pruned (Stripe keeps them ≥ 24 h), so a lost
-/// create is never re-sent automatically.
-const STRIPE_KEY_SAFE_SECS: i64 = 23 * 3600;
-
 /// Create the link at most once for `key`.
 pub async fn create(
     state: Arc<AppState>,
-    payments: Arc<dyn Payments>,
+    payments: Arc<dyn PaymentLinks>,
     request: PaymentLinkRequest,
     key: String,
     hash: String,
@@ -89,15 +86,18 @@ pub async fn create(
         let ledger = state.store.ledger();
         match ledger.claim(&entry).await? {
             Claim::Replay(stored) => return Ok(Outcome { link: decode(stored)?, replayed: true }),
-            Claim::Conflict => return Err(ToolError::IdempotencyConflict("reference, amount, currency and customer")),
-            Claim::Busy { retry_after_secs } => return Err(ToolError::InProgress(retry_after_secs.max(1))),
+            Claim::Conflict => return Err(Refusal::Conflict.into()),
+            Claim::Busy { retry_after_secs } => return Err(Refusal::InProgress(retry_after_secs.max(1)).into()),
             Claim::Abandoned { age_secs } => {
                 if let Some(link) = recover(&state, payments.as_ref(), &entry).await? {
                     return Ok(Outcome { link, replayed: true });
                 }
-                if payments.provider() == Provider::Stripe && age_secs > STRIPE_KEY_SAFE_SECS {
+                // Past the provider's memory of keys, re-sending could create a second link.
+                let forgotten =
+                    payments.key_memory().is_some_and(|m| age_secs > i64::try_from(m.as_secs()).unwrap_or(i64::MAX));
+                if forgotten {
                     ledger.mark_unknown(&entry.key).await?;
-                    return Err(ToolError::StaleUnknown);
+                    return Err(Refusal::StaleUnknown { provider }.into());
                 }
             }
             Claim::Acquired => {}
@@ -105,16 +105,14 @@ pub async fn create(
         ledger.touch(&entry.key).await?;
         match payments.create_payment_link(&request, &entry.key).await {
             Ok(link) => {
-                // The link exists whatever happens next: a failed write is logged, and the next identical call
+                // The link exists whatever happens next: a failed record is logged, and the next identical call
                 // finds the link at the provider instead of creating another.
-                if let Err(e) = ledger.finish(&entry, &encode(&link)?).await {
-                    tracing::error!(key = %entry.key, link = %link.id, error = %e, "created a payment link but could not record it");
-                }
+                record(ledger, &entry, &link).await;
                 Ok(Outcome { link, replayed: false })
             }
             Err(e) if e.outcome_unknown() => {
                 ledger.mark_unknown(&entry.key).await?;
-                Err(ToolError::OutcomeUnknown(e))
+                Err(Refusal::OutcomeUnknown(e).into())
             }
             Err(e) => {
                 ledger.release(&entry.key).await?;
@@ -123,32 +121,47 @@ pub async fn create(
         }
     });
     task.await.unwrap_or_else(|e| {
+        // Its claim stays in progress, so the next identical call reconciles with the provider.
         tracing::error!(error = %e, "the create task failed");
-        Err(ToolError::OutcomeUnknown(crate::providers::ProviderError::Network {
-            provider: provider.into(),
-            message: crate::providers::redact::Redacted::own("the create task stopped unexpectedly"),
-        }))
+        Err(Refusal::Interrupted.into())
     })
+}
+
+/// Record a created link in the ledger. The link exists at the provider either way, so a failure is logged, not
+/// returned: the next identical call finds the link there instead of creating another.
+async fn record(ledger: &dyn Ledger, entry: &Entry, link: &PaymentLink) {
+    let stored = match serde_json::to_value(link) {
+        Ok(stored) => stored,
+        Err(e) => {
+            tracing::error!(key = %entry.key, link = %link.id, error = %e, "created a payment link but could not encode it");
+            return;
+        }
+    };
+    if let Err(e) = ledger.finish(entry, &stored).await {
+        tracing::error!(key = %entry.key, link = %link.id, error = %e, "created a payment link but could not record it");
+    }
 }
 
 /// Settle an abandoned key: if the provider has the link, record and return it. `None` means it was never
 /// created, and the caller (who holds the claim) may create it.
 pub async fn recover(
     state: &AppState,
-    payments: &dyn Payments,
+    payments: &dyn PaymentLinks,
     entry: &Entry,
 ) -> Result<Option<PaymentLink>, ToolError> {
     let ledger = state.store.ledger();
     match payments.find_payment_link(&entry.key).await {
         Ok(Some(link)) => {
-            ledger.finish(entry, &encode(&link)?).await?;
+            let stored =
+                serde_json::to_value(&link).map_err(|e| ToolError::internal("recording a recovered link", e))?;
+            ledger.finish(entry, &stored).await?;
             tracing::info!(key = %entry.key, link = %link.id, "reconciled an interrupted create with the provider");
             Ok(Some(link))
         }
         Ok(None) => Ok(None),
         Err(e) => {
             ledger.mark_unknown(&entry.key).await?;
-            Err(ToolError::OutcomeUnknown(e))
+            Err(Refusal::OutcomeUnknown(e).into())
         }
     }
 }
@@ -162,17 +175,13 @@ pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> 
     // mid-create: releasing its claim is safe because the provider itself refuses a second create with the
     // same key (Razorpay reference_id, Stripe Idempotency-Key), and `finish` records its result regardless.
     for entry in ledger.abandoned(i64::MAX).await? {
-        let provider = match entry.provider.as_str() {
-            "razorpay" => Provider::Razorpay,
-            "stripe" => Provider::Stripe,
-            _ => continue,
-        };
-        let Some(payments) = state.payments(provider) else { continue };
+        let Ok(provider) = entry.provider.parse::<ProviderId>() else { continue };
+        let Some(payments) = state.providers.payment_links_of(provider) else { continue };
         let lock = state.key_locks.get(&entry.key);
         let _serialised = lock.lock().await;
         match payments.find_payment_link(&entry.key).await {
             Ok(Some(link)) => {
-                let stored = encode(&link).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+                let stored = serde_json::to_value(&link).map_err(|e| StoreError::Corrupt(e.to_string()))?;
                 ledger.finish(&entry, &stored).await?
             }
             Ok(None) => ledger.mark_unknown(&entry.key).await?,
@@ -182,10 +191,6 @@ pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> 
         settled += 1;
     }
     Ok(settled)
-}
-
-fn encode(link: &PaymentLink) -> Result<serde_json::Value, ToolError> {
-    serde_json::to_value(link).map_err(|e| ToolError::Store(StoreError::Corrupt(e.to_string())))
 }
 
 fn decode(stored: serde_json::Value) -> Result<PaymentLink, ToolError> {

@@ -5,8 +5,9 @@ use super::once;
 use crate::catalog::Committed;
 use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, PaymentLinkStatus, Phone};
 use crate::domain::time::{DayEdge, parse_instant};
-use crate::domain::{Currency, Email, Money, Provider, text, validate_object_id};
+use crate::domain::{Currency, Email, Money, Provider, ProviderId, text};
 use crate::error::ToolError;
+use crate::providers::{IdKind, PaymentLinks, ProviderError};
 use crate::server::Switchboard;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, schema_for_output};
@@ -16,6 +17,7 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Arguments for `create_payment_link`.
 #[derive(Debug, Deserialize, JsonSchema)]
@@ -100,6 +102,52 @@ pub struct CreatedPaymentLink {
     pub confirmed_by_user: bool,
 }
 
+/// Why `create_payment_link` stopped short of returning a link, and what to do next.
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The same idempotency key was used with different arguments.
+    #[error(
+        "Conflict: an earlier create_payment_link call with the same reference, amount, currency and customer had different arguments, so nothing was created. To repeat the earlier call, send exactly the same arguments; to create a different link on purpose, use a new reference_id or idempotency_key."
+    )]
+    Conflict,
+    /// An identical call is being processed right now (another client or process).
+    #[error(
+        "An identical create_payment_link call is still in progress. Wait {0} s and call again with the same arguments: you will get its result, not a second link."
+    )]
+    InProgress(i64),
+    /// A create whose outcome at the provider is unknown; the next identical call reconciles it.
+    #[error(
+        "{0} The link may or may not exist. Call create_payment_link again with exactly the same arguments: Switchboard looks it up first and never creates a second one."
+    )]
+    OutcomeUnknown(ProviderError),
+    /// The create stopped inside Switchboard (its task failed) before its outcome was recorded.
+    #[error(
+        "Switchboard's create task stopped unexpectedly (a fault in the server, logged for its operator), so the link may or may not exist. Call create_payment_link again with exactly the same arguments: Switchboard looks it up first and never creates a second one."
+    )]
+    Interrupted,
+    /// A lost create older than the provider's memory of idempotency keys: only a person can tell whether it exists.
+    #[error(
+        "An earlier attempt to create this {provider} payment link, more than a day ago, ended without an answer, and {provider} no longer guarantees to recognise its idempotency key. Switchboard will not risk a duplicate: ask the user to check the {provider} dashboard for the link, or create a new one with a different reference_id."
+    )]
+    StaleUnknown { provider: ProviderId },
+    /// The user said no (or dismissed the question).
+    #[error(
+        "The user did not confirm, so no payment link was created. Ask the user what to change before trying again."
+    )]
+    Declined,
+    /// Confirmation is required but this client cannot ask the user.
+    #[error(
+        "This Switchboard server requires the user to confirm every payment link, but this MCP client cannot show a confirmation (no elicitation support), so nothing was created. Use a client that supports elicitation, or ask the server's operator to set confirm = \"elicit\"."
+    )]
+    ConfirmationUnavailable,
+}
+
+impl From<Refusal> for ToolError {
+    fn from(refusal: Refusal) -> Self {
+        ToolError::Refused(Box::new(refusal))
+    }
+}
+
 #[tool_router(router = payment_link_router, vis = "pub(crate)")]
 impl Switchboard {
     /// Create a payment link the customer can pay (Razorpay or Stripe) and return its URL. The user is asked to
@@ -116,7 +164,7 @@ impl Switchboard {
         InputResponses(responses): InputResponses,
         RequestState(request_state): RequestState,
     ) -> Result<CallToolResponse, ToolError> {
-        let payments = self.payments(args.provider, None)?;
+        let payments = self.providers().payment_links(super::named(args.provider), None)?;
         let provider = payments.provider();
         let explicit_key = args.idempotency_key.clone().map(parse_idempotency_key).transpose()?;
         let request = parse_request(args)?;
@@ -194,17 +242,13 @@ impl Switchboard {
 }
 
 impl Switchboard {
-    fn link_target(
-        &self,
-        args: &PaymentLinkIdArgs,
-    ) -> Result<(std::sync::Arc<dyn crate::providers::Payments>, String), ToolError> {
+    fn link_target(&self, args: &PaymentLinkIdArgs) -> Result<(Arc<dyn PaymentLinks>, String), ToolError> {
         let id = args.payment_link_id.trim();
-        validate_object_id("payment_link_id", id, &["plink_"]).map_err(ToolError::invalid)?;
-        // Razorpay ids are the prefix plus exactly 14 characters; Stripe's are longer.
-        let implied = if id.len() == "plink_".len() + 14 { Provider::Razorpay } else { Provider::Stripe };
-        let implied =
-            (args.provider.is_none() && self.state().config.configured_providers().len() > 1).then_some(implied);
-        Ok((self.payments(args.provider, implied)?, id.to_string()))
+        let links = self.providers().payment_links(super::named(args.provider), Some((IdKind::PaymentLink, id)))?;
+        self.providers()
+            .check_id(links.provider(), IdKind::PaymentLink, "payment_link_id", id)
+            .map_err(ToolError::invalid)?;
+        Ok((links, id.to_string()))
     }
 }
 
@@ -215,11 +259,11 @@ fn created(
     confirmed_by_user: bool,
 ) -> Result<CallToolResponse, ToolError> {
     let value = serde_json::to_value(CreatedPaymentLink { link, replayed, idempotency_key, confirmed_by_user })
-        .map_err(|e| ToolError::invalid(format!("cannot render the result: {e}")))?;
+        .map_err(|e| ToolError::internal("rendering the created link (it exists; an identical call returns it)", e))?;
     Ok(CallToolResult::structured(value).into())
 }
 
-fn confirmation_question(provider: Provider, r: &PaymentLinkRequest) -> String {
+fn confirmation_question(provider: ProviderId, r: &PaymentLinkRequest) -> String {
     let c = &r.customer;
     let who =
         [c.name.clone(), c.email.as_ref().map(|e| e.to_string()), c.phone.as_ref().map(|p| p.as_str().to_string())]

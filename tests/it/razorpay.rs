@@ -12,7 +12,7 @@ use switchboard::domain::{CustomerRef, Email, InvoiceQuery, InvoiceStatus};
 use switchboard::providers::http::HttpClient;
 use switchboard::providers::razorpay::RazorpayClient;
 use switchboard::providers::redact::Redactor;
-use switchboard::providers::{Payments, ProviderError};
+use switchboard::providers::{Invoices, ProviderError};
 use wiremock::matchers::{header, method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -8,7 +8,7 @@ use switchboard::domain::{CustomerRef, Email, InvoiceQuery, InvoiceStatus};
 use switchboard::providers::http::HttpClient;
 use switchboard::providers::redact::Redactor;
 use switchboard::providers::stripe::{STRIPE_API_VERSION, StripeClient};
-use switchboard::providers::{Payments, ProviderError};
+use switchboard::providers::{Invoices, ProviderError};
 use wiremock::matchers::{header, method, path, query_param, query_param_is_missing};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 

@@ -3,15 +3,15 @@
 //! Wire quirks handled here: "not found" arrives as HTTP 400 ("The id provided does not exist"),
 //! `notes` is `[]`, `{}` or `null`, amounts may be numbers or numeric strings, unset times are `null` or `0`.
 
-use super::http::{HttpClient, Reply, Retry};
-use super::{Payments, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
-use crate::config::RazorpayConfig;
+use super::api::{Api, Auth, Body, Call, ErrorBody, Meaning, Object};
+use super::http::HttpClient;
+use super::registry::{self, Capability, Claim, IdKind};
+use super::{Invoices, PaymentLinks, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
+use crate::config::{RazorpayConfig, env};
 use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
-use crate::domain::{CustomerRef, Invoice, InvoicePage, InvoiceQuery, Provider, time};
-use reqwest::Method;
-use secrecy::ExposeSecret;
+use crate::domain::{CustomerRef, Invoice, InvoicePage, InvoiceQuery, ProviderId, time, validate_object_id};
+use reqwest::StatusCode;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
 
 mod invoices;
@@ -21,76 +21,82 @@ mod payment_links;
 use invoices::WireInvoice;
 use payment_links::{LinkList, WireLink};
 
-const P: Provider = Provider::Razorpay;
+const P: ProviderId = ProviderId::Razorpay;
+
+/// What Razorpay says about itself: how to configure it, and its ids (a prefix, then exactly 14 characters).
+pub struct RazorpayProfile;
+pub static PROFILE: RazorpayProfile = RazorpayProfile;
+
+/// Razorpay ids carry exactly this many characters after their prefix.
+const ID_LEN: usize = 14;
+
+impl RazorpayProfile {
+    fn prefix(kind: IdKind) -> &'static str {
+        match kind {
+            IdKind::Invoice => "inv_",
+            IdKind::Customer => "cust_",
+            IdKind::PaymentLink => "plink_",
+        }
+    }
+}
+
+impl registry::Profile for RazorpayProfile {
+    fn id(&self) -> ProviderId {
+        P
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::Invoices, Capability::PaymentLinks]
+    }
+
+    fn setup(&self) -> String {
+        format!(
+            "set {} and {} in the server's environment (or the [razorpay] section of its config file)",
+            env::RAZORPAY_KEY_ID,
+            env::RAZORPAY_KEY_SECRET
+        )
+    }
+
+    fn claim(&self, kind: IdKind, id: &str) -> Claim {
+        let prefix = Self::prefix(kind);
+        match kind {
+            // Stripe's payment links share the prefix; only the length tells them apart.
+            IdKind::PaymentLink if self.check_id(kind, "id", id).is_ok() && id.len() == prefix.len() + ID_LEN => {
+                Claim::Likely
+            }
+            IdKind::PaymentLink => Claim::No,
+            IdKind::Invoice | IdKind::Customer if id.starts_with(prefix) => Claim::Certain,
+            IdKind::Invoice | IdKind::Customer => Claim::No,
+        }
+    }
+
+    fn check_id(&self, kind: IdKind, field: &str, id: &str) -> Result<(), String> {
+        validate_object_id(field, id, &[Self::prefix(kind)])
+    }
+
+    fn id_shape(&self, kind: IdKind) -> Option<&'static str> {
+        Some(match kind {
+            IdKind::Invoice => "inv_…",
+            IdKind::Customer => "cust_…",
+            IdKind::PaymentLink => "plink_…",
+        })
+    }
+}
 
 pub struct RazorpayClient {
-    http: Arc<HttpClient>,
-    config: RazorpayConfig,
+    api: Api<ErrorEnvelope>,
 }
 
 impl RazorpayClient {
     pub fn new(config: RazorpayConfig, http: Arc<HttpClient>) -> Self {
-        RazorpayClient { http, config }
+        let auth = Auth::Basic { user: config.key_id, password: config.key_secret };
+        RazorpayClient { api: Api::new(P, config.base_url, auth, http) }
     }
-
-    /// GET `path` and decode the body, mapping Razorpay's error envelope.
-    async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-        object: Option<(&'static str, &str)>,
-    ) -> Result<T, ProviderError> {
-        self.call(Method::GET, path, query, None, Retry::Safe, object).await
-    }
-
-    /// One Razorpay call with Basic auth and an optional JSON body.
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        body: Option<&serde_json::Value>,
-        retry: Retry,
-        object: Option<(&'static str, &str)>,
-    ) -> Result<T, ProviderError> {
-        let url = super::http::endpoint(&self.config.base_url, path);
-        let reply = self
-            .http
-            .send(retry, |c| {
-                let request = c
-                    .request(method.clone(), &url)
-                    .basic_auth(&self.config.key_id, Some(self.config.key_secret.expose_secret()))
-                    .query(query);
-                match body {
-                    Some(body) => request.json(body),
-                    None => request,
-                }
-            })
-            .await
-            .map_err(|e| ProviderError::transport(P, e))?;
-        decode(reply, object)
-    }
-}
-
-fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
-    if reply.status.is_success() {
-        return reply.json(P);
-    }
-    let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
-    let description = error.as_ref().and_then(|e| e.description.clone());
-    let missing = reply.status.as_u16() == 404
-        || (reply.status.as_u16() == 400
-            && description.as_deref().is_some_and(|d| d.contains("does not exist") || d.starts_with("invalid input")));
-    let message = error.map(|e| match e.field.filter(|f| !f.is_empty() && f != "NA") {
-        Some(field) => format!("{} (field: {field})", e.description.unwrap_or_default()),
-        None => e.description.unwrap_or_default(),
-    });
-    Err(ProviderError::from_status(P, &reply, message, object.filter(|_| missing)))
 }
 
 #[async_trait::async_trait]
-impl Payments for RazorpayClient {
-    fn provider(&self) -> Provider {
+impl PaymentLinks for RazorpayClient {
+    fn provider(&self) -> ProviderId {
         P
     }
 
@@ -108,40 +114,48 @@ impl Payments for RazorpayClient {
     }
 
     async fn create_payment_link(&self, request: &PaymentLinkRequest, key: &str) -> Result<PaymentLink, ProviderError> {
-        let body = payment_links::create_body(request, key);
-        let created =
-            self.call::<WireLink>(Method::POST, "/v1/payment_links", &[], Some(&body), Retry::Never, None).await;
+        let body = payment_links::CreateLink::new(request, key);
+        let created = self.api.call::<WireLink, _>(Call::post("/v1/payment_links", Body::Json(&body))).await;
         match created {
             Ok(link) => link.into_domain(),
             // Our key is the link's unique reference_id: this answer means an earlier attempt created it.
             Err(ProviderError::Rejected { message, .. })
                 if message.as_str().contains("reference ID already attempted") =>
             {
-                self.find_payment_link(key).await?.ok_or(ProviderError::Conflict { provider: P.into(), message })
+                self.find_payment_link(key).await?.ok_or(ProviderError::Conflict { provider: P, message })
             }
             Err(e) => Err(e),
         }
     }
 
     async fn find_payment_link(&self, key: &str) -> Result<Option<PaymentLink>, ProviderError> {
-        let list: LinkList = self.get("/v1/payment_links", &[("reference_id", key.to_string())], None).await?;
+        let query = [("reference_id", key.to_string())];
+        let list: LinkList = self.api.call(Call::get("/v1/payment_links").query(&query)).await?;
         list.payment_links.into_iter().next().map(WireLink::into_domain).transpose()
     }
 
     async fn get_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
-        let wire: WireLink = self.get(&format!("/v1/payment_links/{id}"), &[], Some(("payment link", id))).await?;
+        let path = format!("/v1/payment_links/{id}");
+        let wire: WireLink = self.api.call(Call::get(&path).about(Object::new("payment link", id))).await?;
         wire.into_domain()
     }
 
     async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
         let path = format!("/v1/payment_links/{id}/cancel");
-        let wire: WireLink =
-            self.call(Method::POST, &path, &[], None, Retry::Never, Some(("payment link", id))).await?;
+        let wire: WireLink = self.api.call(Call::post_empty(&path).about(Object::new("payment link", id))).await?;
         wire.into_domain()
+    }
+}
+
+#[async_trait::async_trait]
+impl Invoices for RazorpayClient {
+    fn provider(&self) -> ProviderId {
+        P
     }
 
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError> {
-        let wire: WireInvoice = self.get(&format!("/v1/invoices/{id}"), &[], Some(("invoice", id))).await?;
+        let path = format!("/v1/invoices/{id}");
+        let wire: WireInvoice = self.api.call(Call::get(&path).about(Object::new("invoice", id))).await?;
         wire.into_domain(time::now())
     }
 
@@ -166,7 +180,8 @@ impl Payments for RazorpayClient {
             params.push(("count", count.to_string()));
             params.push(("skip", skip.to_string()));
             async move {
-                let collection: Collection<WireInvoice> = self.get("/v1/invoices", &params, None).await?;
+                let collection: Collection<WireInvoice> =
+                    self.api.call(Call::get("/v1/invoices").query(&params)).await?;
                 let more = collection.items.len() >= count;
                 let items = collection
                     .items
@@ -186,6 +201,24 @@ impl Payments for RazorpayClient {
 #[derive(Deserialize)]
 struct ErrorEnvelope {
     error: WireError,
+}
+
+impl ErrorBody for ErrorEnvelope {
+    /// Razorpay answers a missing object with 400 and "The id provided does not exist" (or "invalid input" for
+    /// an id of the wrong shape).
+    fn meaning(&self, status: StatusCode) -> Meaning {
+        let description = self.error.description.as_deref().unwrap_or_default();
+        let missing = description.contains("does not exist") || description.starts_with("invalid input");
+        if status == StatusCode::BAD_REQUEST && missing { Meaning::NotFound } else { Meaning::Status }
+    }
+
+    fn into_message(self) -> Option<String> {
+        let e = self.error;
+        Some(match e.field.filter(|f| !f.is_empty() && f != "NA") {
+            Some(field) => format!("{} (field: {field})", e.description.unwrap_or_default()),
+            None => e.description.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Deserialize)]

@@ -7,8 +7,8 @@ use super::lenient;
 use crate::domain::payment_link::{LinkCustomer, LinkPayment, PaymentLink, PaymentLinkRequest, PaymentLinkStatus};
 use crate::domain::{Currency, Money, text, time};
 use crate::providers::ProviderError;
-use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Razorpay refuses expiries sooner than this.
 pub(super) const MIN_EXPIRY_SECONDS: i64 = 15 * 60;
@@ -16,40 +16,71 @@ pub(super) const MIN_EXPIRY_SECONDS: i64 = 15 * 60;
 pub(super) const MAX_EXPIRY_SECONDS: i64 = 180 * 24 * 3600;
 
 /// The create body, exactly as Razorpay documents it.
-pub(super) fn create_body(request: &PaymentLinkRequest, key: &str) -> Value {
-    let mut body = Map::new();
-    body.insert("amount".into(), json!(request.amount.minor_units()));
-    body.insert("currency".into(), json!(request.amount.currency().code()));
-    body.insert("reference_id".into(), json!(key));
-    if let Some(description) = &request.description {
-        body.insert("description".into(), json!(description));
+#[derive(Serialize)]
+pub(super) struct CreateLink<'a> {
+    amount: i64,
+    currency: &'static str,
+    /// Our idempotency key: Razorpay refuses a second link with the same one.
+    reference_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    customer: Option<CreateCustomer<'a>>,
+    notify: Notify,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expire_by: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_url: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    callback_method: Option<&'static str>,
+    /// The caller's own reference.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    notes: Option<Notes<'a>>,
+}
+
+#[derive(Serialize)]
+struct CreateCustomer<'a> {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    name: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    email: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    contact: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Notify {
+    sms: bool,
+    email: bool,
+}
+
+#[derive(Serialize)]
+struct Notes<'a> {
+    reference_id: &'a str,
+}
+
+impl<'a> CreateLink<'a> {
+    pub(super) fn new(request: &'a PaymentLinkRequest, key: &'a str) -> Self {
+        let c = &request.customer;
+        let customer = CreateCustomer {
+            name: c.name.as_deref(),
+            email: c.email.as_ref().map(|e| e.as_str()),
+            contact: c.phone.as_ref().map(|p| p.as_str()),
+        };
+        let has_customer = customer.name.is_some() || customer.email.is_some() || customer.contact.is_some();
+        CreateLink {
+            amount: request.amount.minor_units(),
+            currency: request.amount.currency().code(),
+            reference_id: key,
+            description: request.description.as_deref(),
+            customer: has_customer.then_some(customer),
+            notify: Notify { sms: request.notify_sms, email: request.notify_email },
+            expire_by: request.expires_at,
+            callback_url: request.callback_url.as_deref(),
+            callback_method: request.callback_url.as_ref().map(|_| "get"),
+            notes: request.reference_id.as_deref().map(|reference_id| Notes { reference_id }),
+        }
     }
-    let c = &request.customer;
-    let mut customer = Map::new();
-    if let Some(name) = &c.name {
-        customer.insert("name".into(), json!(name));
-    }
-    if let Some(email) = &c.email {
-        customer.insert("email".into(), json!(email.as_str()));
-    }
-    if let Some(phone) = &c.phone {
-        customer.insert("contact".into(), json!(phone.as_str()));
-    }
-    if !customer.is_empty() {
-        body.insert("customer".into(), Value::Object(customer));
-    }
-    body.insert("notify".into(), json!({"sms": request.notify_sms, "email": request.notify_email}));
-    if let Some(expires_at) = request.expires_at {
-        body.insert("expire_by".into(), json!(expires_at));
-    }
-    if let Some(url) = &request.callback_url {
-        body.insert("callback_url".into(), json!(url));
-        body.insert("callback_method".into(), json!("get"));
-    }
-    if let Some(reference) = &request.reference_id {
-        body.insert("notes".into(), json!({"reference_id": reference}));
-    }
-    Value::Object(body)
 }
 
 #[derive(Deserialize)]

@@ -1,16 +1,17 @@
 //! Stripe REST client: Bearer auth, a pinned `Stripe-Version`, form-encoded bodies, amounts in cents.
 
-use super::http::{HttpClient, Reply, Retry};
-use super::{Payments, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
-use crate::config::StripeConfig;
+use super::api::{Api, Auth, Body, Call, ErrorBody, Meaning, Object};
+use super::http::HttpClient;
+use super::registry::{self, Capability, Claim, IdKind};
+use super::{Invoices, PaymentLinks, ProviderError, SCAN_PAGE_SIZE, ScannedPage, scan};
+use crate::config::{StripeConfig, env};
 use crate::domain::invoice::InvoiceStatus;
 use crate::domain::payment_link::{PaymentLink, PaymentLinkRequest};
-use crate::domain::{CustomerRef, Invoice, InvoicePage, InvoiceQuery, Provider, time};
-use reqwest::Method;
-use secrecy::ExposeSecret;
+use crate::domain::{CustomerRef, Invoice, InvoicePage, InvoiceQuery, ProviderId, time, validate_object_id};
+use reqwest::StatusCode;
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use std::sync::Arc;
+use std::time::Duration;
 
 mod invoices;
 mod payment_links;
@@ -18,121 +19,107 @@ mod payment_links;
 use invoices::WireInvoice;
 use payment_links::{WireLink, WireSession};
 
-const P: Provider = Provider::Stripe;
+const P: ProviderId = ProviderId::Stripe;
+
+/// What Stripe says about itself: how to configure it, and its ids (a prefix, then 24 or so characters).
+pub struct StripeProfile;
+pub static PROFILE: StripeProfile = StripeProfile;
+
+/// Stripe ids are long; one with at most this many characters after its prefix is not likely Stripe's.
+const SHORTEST_LIKELY_ID: usize = 15;
+
+/// Past this age a Stripe idempotency key may have been pruned (Stripe keeps them at least 24 hours).
+const KEY_MEMORY: Duration = Duration::from_secs(23 * 3600);
+
+impl StripeProfile {
+    fn prefix(kind: IdKind) -> &'static str {
+        match kind {
+            IdKind::Invoice => "in_",
+            IdKind::Customer => "cus_",
+            IdKind::PaymentLink => "plink_",
+        }
+    }
+}
+
+impl registry::Profile for StripeProfile {
+    fn id(&self) -> ProviderId {
+        P
+    }
+
+    fn capabilities(&self) -> &'static [Capability] {
+        &[Capability::Invoices, Capability::PaymentLinks]
+    }
+
+    fn setup(&self) -> String {
+        format!("set {} in the server's environment (or the [stripe] section of its config file)", env::STRIPE_API_KEY)
+    }
+
+    fn claim(&self, kind: IdKind, id: &str) -> Claim {
+        let prefix = Self::prefix(kind);
+        match kind {
+            // Razorpay's payment links share the prefix; Stripe's are the long ones.
+            IdKind::PaymentLink
+                if self.check_id(kind, "id", id).is_ok() && id.len() >= prefix.len() + SHORTEST_LIKELY_ID =>
+            {
+                Claim::Likely
+            }
+            IdKind::PaymentLink => Claim::No,
+            IdKind::Invoice | IdKind::Customer if id.starts_with(prefix) => Claim::Certain,
+            IdKind::Invoice | IdKind::Customer => Claim::No,
+        }
+    }
+
+    fn check_id(&self, kind: IdKind, field: &str, id: &str) -> Result<(), String> {
+        validate_object_id(field, id, &[Self::prefix(kind)])
+    }
+
+    fn id_shape(&self, kind: IdKind) -> Option<&'static str> {
+        Some(match kind {
+            IdKind::Invoice => "in_…",
+            IdKind::Customer => "cus_…",
+            IdKind::PaymentLink => "plink_…",
+        })
+    }
+}
 
 /// The API version every request pins, so a dashboard upgrade never changes what we parse.
 /// `price_data` on payment links needs at least 2025-07-30.basil.
 pub const STRIPE_API_VERSION: &str = "2026-07-29.dahlia";
 
 pub struct StripeClient {
-    http: Arc<HttpClient>,
-    config: StripeConfig,
+    api: Api<ErrorEnvelope>,
 }
 
 impl StripeClient {
     pub fn new(config: StripeConfig, http: Arc<HttpClient>) -> Self {
-        StripeClient { http, config }
-    }
-
-    async fn get<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        query: &[(&str, String)],
-        object: Option<(&'static str, &str)>,
-    ) -> Result<T, ProviderError> {
-        self.call(Method::GET, path, query, None, object).await
-    }
-
-    /// A form-encoded POST. With an idempotency key Stripe replays the first answer, so it may be retried;
-    /// without one it is sent once.
-    async fn post<T: DeserializeOwned>(
-        &self,
-        path: &str,
-        form: &[(String, String)],
-        idempotency_key: Option<&str>,
-        object: Option<(&'static str, &str)>,
-    ) -> Result<T, ProviderError> {
-        self.call(Method::POST, path, &[], Some(Form { fields: form, idempotency_key }), object).await
-    }
-
-    async fn call<T: DeserializeOwned>(
-        &self,
-        method: Method,
-        path: &str,
-        query: &[(&str, String)],
-        form: Option<Form<'_>>,
-        object: Option<(&'static str, &str)>,
-    ) -> Result<T, ProviderError> {
-        let url = super::http::endpoint(&self.config.base_url, path);
-        let keyed = form.as_ref().is_some_and(|f| f.idempotency_key.is_some());
-        let retry = if method == Method::GET || keyed { Retry::Safe } else { Retry::Never };
-        let reply = self
-            .http
-            .send(retry, |c| {
-                let request = c
-                    .request(method.clone(), &url)
-                    .bearer_auth(self.config.api_key.expose_secret())
-                    .header("Stripe-Version", STRIPE_API_VERSION)
-                    .query(query);
-                match &form {
-                    Some(Form { fields, idempotency_key: Some(key) }) => {
-                        request.header("Idempotency-Key", *key).form(fields)
-                    }
-                    Some(Form { fields, idempotency_key: None }) => request.form(fields),
-                    None => request,
-                }
-            })
-            .await
-            .map_err(|e| ProviderError::transport(P, e))?;
-        decode(reply, object)
+        let api = Api::new(P, config.base_url, Auth::Bearer(config.api_key), http)
+            .with_headers(&[("Stripe-Version", STRIPE_API_VERSION)]);
+        StripeClient { api }
     }
 
     /// Checkout Sessions started from a payment link: where Stripe records what was paid through it.
     async fn sessions(&self, link_id: &str) -> Result<Vec<WireSession>, ProviderError> {
         let query = [("payment_link", link_id.to_string()), ("limit", "100".to_string())];
-        let list: List<WireSession> = self.get("/v1/checkout/sessions", &query, None).await?;
+        let list: List<WireSession> = self.api.call(Call::get("/v1/checkout/sessions").query(&query)).await?;
         Ok(list.data)
     }
 
     /// Stripe customer ids with this e-mail (exact match, read-after-write safe list filter).
     async fn customers_by_email(&self, email: &str) -> Result<Vec<String>, ProviderError> {
-        let list: List<IdOnly> =
-            self.get("/v1/customers", &[("email", email.to_string()), ("limit", "100".to_string())], None).await?;
+        let query = [("email", email.to_string()), ("limit", "100".to_string())];
+        let list: List<IdOnly> = self.api.call(Call::get("/v1/customers").query(&query)).await?;
         Ok(list.data.into_iter().map(|c| c.id).collect())
     }
 }
 
-/// A form-encoded body and the idempotency key that makes re-sending it safe.
-struct Form<'a> {
-    fields: &'a [(String, String)],
-    idempotency_key: Option<&'a str>,
-}
-
-fn decode<T: DeserializeOwned>(reply: Reply, object: Option<(&'static str, &str)>) -> Result<T, ProviderError> {
-    if reply.status.is_success() {
-        return reply.json(P);
-    }
-    let error = serde_json::from_slice::<ErrorEnvelope>(&reply.body).ok().map(|e| e.error);
-    let code = error.as_ref().and_then(|e| e.code.clone()).unwrap_or_default();
-    if code == "rate_limit" {
-        return Err(ProviderError::RateLimited { provider: P.into(), retry_after: reply.retry_after });
-    }
-    if error.as_ref().and_then(|e| e.kind.as_deref()) == Some("idempotency_error") {
-        let message = error.and_then(|e| e.message).unwrap_or_default();
-        return Err(ProviderError::Conflict { provider: P.into(), message: reply.redact(&message) });
-    }
-    let missing = reply.status.as_u16() == 404 || code == "resource_missing";
-    let message = error.map(|e| match e.param {
-        Some(param) => format!("{} (parameter: {param})", e.message.unwrap_or_default()),
-        None => e.message.unwrap_or_default(),
-    });
-    Err(ProviderError::from_status(P, &reply, message, object.filter(|_| missing)))
-}
-
 #[async_trait::async_trait]
-impl Payments for StripeClient {
-    fn provider(&self) -> Provider {
+impl PaymentLinks for StripeClient {
+    fn provider(&self) -> ProviderId {
         P
+    }
+
+    fn key_memory(&self) -> Option<Duration> {
+        Some(KEY_MEMORY)
     }
 
     fn check_payment_link(&self, request: &PaymentLinkRequest) -> Result<(), String> {
@@ -141,7 +128,8 @@ impl Payments for StripeClient {
 
     async fn create_payment_link(&self, request: &PaymentLinkRequest, key: &str) -> Result<PaymentLink, ProviderError> {
         let form = payment_links::create_form(request, key);
-        let wire: WireLink = self.post("/v1/payment_links", &form, Some(key), None).await?;
+        let wire: WireLink =
+            self.api.call(Call::post("/v1/payment_links", Body::Form(form.as_slice())).idempotency_key(key)).await?;
         let mut link = wire.into_domain(Some(request.amount), Vec::new())?;
         link.description = request.description.clone();
         Ok(link)
@@ -155,7 +143,7 @@ impl Payments for StripeClient {
             if let Some(after) = &after {
                 query.push(("starting_after", after.clone()));
             }
-            let list: List<WireLink> = self.get("/v1/payment_links", &query, None).await?;
+            let list: List<WireLink> = self.api.call(Call::get("/v1/payment_links").query(&query)).await?;
             after = list.data.last().map(|l| l.id.clone());
             let more = list.has_more;
             if let Some(link) = list
@@ -175,20 +163,31 @@ impl Payments for StripeClient {
 
     async fn get_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
         let query = [("expand[]", "line_items".to_string())];
-        let wire: WireLink = self.get(&format!("/v1/payment_links/{id}"), &query, Some(("payment link", id))).await?;
+        let path = format!("/v1/payment_links/{id}");
+        let call = Call::get(&path).query(&query).about(Object::new("payment link", id));
+        let wire: WireLink = self.api.call(call).await?;
         let sessions = self.sessions(id).await?;
         wire.into_domain(None, sessions)
     }
 
     async fn cancel_payment_link(&self, id: &str) -> Result<PaymentLink, ProviderError> {
-        let form = [("active".to_string(), "false".to_string())];
-        let _: WireLink =
-            self.post(&format!("/v1/payment_links/{id}"), &form, None, Some(("payment link", id))).await?;
+        let form = [("active", "false")];
+        let path = format!("/v1/payment_links/{id}");
+        let call = Call::post(&path, Body::Form(&form)).about(Object::new("payment link", id));
+        let _: WireLink = self.api.call(call).await?;
         self.get_payment_link(id).await
+    }
+}
+
+#[async_trait::async_trait]
+impl Invoices for StripeClient {
+    fn provider(&self) -> ProviderId {
+        P
     }
 
     async fn get_invoice(&self, id: &str) -> Result<Invoice, ProviderError> {
-        let wire: WireInvoice = self.get(&format!("/v1/invoices/{id}"), &[], Some(("invoice", id))).await?;
+        let path = format!("/v1/invoices/{id}");
+        let wire: WireInvoice = self.api.call(Call::get(&path).about(Object::new("invoice", id))).await?;
         wire.into_domain(time::now())
     }
 
@@ -241,7 +240,7 @@ impl Payments for StripeClient {
                 params.push(("starting_after", after));
             }
             async move {
-                let list: List<WireInvoice> = self.get("/v1/invoices", &params, None).await?;
+                let list: List<WireInvoice> = self.api.call(Call::get("/v1/invoices").query(&params)).await?;
                 let items = list
                     .data
                     .into_iter()
@@ -271,6 +270,26 @@ struct WireError {
     code: Option<String>,
     message: Option<String>,
     param: Option<String>,
+}
+
+impl ErrorBody for ErrorEnvelope {
+    fn meaning(&self, _status: StatusCode) -> Meaning {
+        match (self.error.kind.as_deref(), self.error.code.as_deref()) {
+            (_, Some("rate_limit")) => Meaning::RateLimited,
+            // The same Idempotency-Key with different parameters, or its first request still running.
+            (Some("idempotency_error"), _) => Meaning::Conflict,
+            (_, Some("resource_missing")) => Meaning::NotFound,
+            _ => Meaning::Status,
+        }
+    }
+
+    fn into_message(self) -> Option<String> {
+        let e = self.error;
+        Some(match e.param {
+            Some(param) => format!("{} (parameter: {param})", e.message.unwrap_or_default()),
+            None => e.message.unwrap_or_default(),
+        })
+    }
 }
 
 #[derive(Deserialize)]
