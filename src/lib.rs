@@ -6,20 +6,23 @@
 //! - [`telemetry`]: tracing to stderr.
 //! - [`app`]: wiring and graceful shutdown.
 //! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token).
-//! - [`server`]: the MCP handler: identity, instructions, merged tool routers.
-//! - [`resources`]: `events://recent` and `events://{id}`, with subscriptions.
+//! - [`server`]: the MCP handler: identity, instructions, merged tool routers, and its `resources`
+//!   (`events://recent`, `events://{id}`, with subscriptions).
 //! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.
 //! - [`error`]: `ToolError`, the in-band error at the MCP edge; its variant says whose fault it is.
 //! - [`domain`]: provider-neutral types that validate on construction (money, invoices, payment links, e-mail,
-//!   the provider id).
+//!   the provider id, events and their kinds, a webhook source's scheme and format).
 //! - [`providers`]: the `Invoices` and `PaymentLinks` seams, the `Registry` that picks a configured provider for
 //!   a call, and the Razorpay, Stripe and HubSpot clients over one call path (`api`) and one HTTP client (`http`).
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
-//! - [`store`]: durable state in embedded SQLite (the idempotency ledger).
+//! - [`store`]: durable state behind two interfaces, the event log (which also wakes waiters) and the
+//!   idempotency ledger; one backend today, embedded SQLite (`store::sqlite`).
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
-//! - [`webhooks`]: provider webhook signature schemes (Razorpay, Stripe, Standard Webhooks, X-Hub-Signature-256).
+//! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,
+//!   X-Hub-Signature-256), payload formats that turn a verified delivery into events (`sources`), and the
+//!   receiver routes (`receiver`).
 
 pub mod app;
 pub mod catalog;
