@@ -26,6 +26,8 @@ pub enum RunError {
 
 /// Serve until the client leaves (stdio) or a shutdown signal arrives.
 pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
+    // Before any listener: the connection cap is derived from the limit this leaves.
+    transport::http::raise_open_file_limit();
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
@@ -65,9 +67,10 @@ async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown
         Ok(local) => tracing::info!("receiving webhooks on http://{local}/webhooks/{{source}}"),
         Err(e) => tracing::warn!(error = %e, "webhook listener address unknown"),
     }
-    let app = crate::webhooks::receiver::routes(state);
+    let limits = state.config.http.limits.clone();
+    let app = transport::http::webhook_routes(state);
     tokio::spawn(async move {
-        let served = transport::http::serve_app(listener, app, shutdown).await;
+        let served = transport::http::serve_app(listener, app, &limits, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "the webhook listener stopped");
         }

@@ -30,6 +30,13 @@ pub mod env {
     pub const RAZORPAY_WEBHOOK_SECRET: &str = "RAZORPAY_WEBHOOK_SECRET";
     pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
     pub const HUBSPOT_BASE_URL: &str = "HUBSPOT_BASE_URL";
+    pub const HTTP_MAX_CONNECTIONS: &str = "SWITCHBOARD_HTTP_MAX_CONNECTIONS";
+    pub const HTTP_MAX_SESSIONS: &str = "SWITCHBOARD_HTTP_MAX_SESSIONS";
+    pub const HTTP_SESSION_IDLE_SECS: &str = "SWITCHBOARD_HTTP_SESSION_IDLE_SECS";
+    pub const HTTP_HEADER_READ_TIMEOUT_SECS: &str = "SWITCHBOARD_HTTP_HEADER_READ_TIMEOUT_SECS";
+    pub const HTTP_BODY_TIMEOUT_SECS: &str = "SWITCHBOARD_HTTP_BODY_TIMEOUT_SECS";
+    pub const HTTP_MAX_HEADER_BYTES: &str = "SWITCHBOARD_HTTP_MAX_HEADER_BYTES";
+    pub const HTTP_MAX_BODY_BYTES: &str = "SWITCHBOARD_HTTP_MAX_BODY_BYTES";
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -146,6 +153,42 @@ pub struct HttpConfig {
     pub allowed_hosts: Vec<String>,
     /// Extra browser `Origin`s to accept besides loopback (e.g. "https://app.example.com").
     pub allowed_origins: Vec<String>,
+    /// What one HTTP server (`serve --http`, the stdio-mode webhook listener, `demo`) holds for strangers.
+    pub limits: HttpLimits,
+}
+
+/// Bounds on what clients can make an HTTP server hold: connections, MCP sessions, time and bytes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpLimits {
+    /// Connections served at once; more wait in the listen backlog. `None`: derived from the open-file limit.
+    pub max_connections: Option<usize>,
+    /// Concurrent MCP sessions; one more `initialize` gets 503 with `Retry-After`.
+    pub max_sessions: usize,
+    /// An MCP session with no request in flight, no open stream and no message for this long is closed.
+    pub session_idle: Duration,
+    /// Time a connection has to deliver a complete request head, counted from when it is ready for one (just
+    /// accepted, or its previous response sent): so it is also how long an idle keep-alive connection stays open.
+    pub header_read_timeout: Duration,
+    /// Time a request body has to arrive in full, from the end of its head.
+    pub body_timeout: Duration,
+    /// Largest request head (request line and headers); larger gets 431.
+    pub max_header_bytes: usize,
+    /// Largest MCP request body; a larger declared `Content-Length` gets 413 before the body is read.
+    pub max_body_bytes: usize,
+}
+
+impl Default for HttpLimits {
+    fn default() -> Self {
+        HttpLimits {
+            max_connections: None,
+            max_sessions: 1000,
+            session_idle: Duration::from_secs(120),
+            header_read_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            max_header_bytes: 32 << 10,
+            max_body_bytes: 4 << 20,
+        }
+    }
 }
 
 /// Outbound provider calls.
@@ -246,6 +289,13 @@ struct FileHttp {
     allowed_hosts: Vec<String>,
     #[serde(default)]
     allowed_origins: Vec<String>,
+    max_connections: Option<usize>,
+    max_sessions: Option<usize>,
+    session_idle_secs: Option<u64>,
+    header_read_timeout_secs: Option<u64>,
+    body_timeout_secs: Option<u64>,
+    max_header_bytes: Option<usize>,
+    max_body_bytes: Option<usize>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -336,6 +386,7 @@ impl Config {
             min_backoff: defaults.min_backoff,
         };
         let data_dir = env(env::DATA_DIR).map(PathBuf::from).or(file.data_dir).unwrap_or_else(default_data_dir);
+        let limits = http_limits(&http, &env)?;
         Ok(Config {
             razorpay,
             stripe,
@@ -346,6 +397,7 @@ impl Config {
                 token: http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?,
                 allowed_hosts: http.allowed_hosts,
                 allowed_origins: http.allowed_origins,
+                limits,
             },
             outbound,
             data_dir,
@@ -431,6 +483,41 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
         max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes).clamp(1024, 16 << 20),
         retention_days: file.retention_days.unwrap_or(defaults.retention_days).max(30),
         max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs).clamp(1, 3600),
+    })
+}
+
+/// `[http]` limits: the environment over the file over the defaults, each clamped to a range that still works.
+fn http_limits(file: &FileHttp, env: &dyn Fn(&str) -> Option<String>) -> Result<HttpLimits, ConfigError> {
+    fn pick<T: std::str::FromStr>(
+        env: &dyn Fn(&str) -> Option<String>,
+        var: &str,
+        file: Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        match env(var) {
+            Some(text) => text
+                .parse()
+                .map(Some)
+                .map_err(|_| ConfigError::Invalid(format!("{var} must be a whole number, not '{text}'"))),
+            None => Ok(file),
+        }
+    }
+    let d = HttpLimits::default();
+    let secs =
+        |v: Option<u64>, default: Duration, max: u64| v.map_or(default, |s| Duration::from_secs(s.clamp(1, max)));
+    Ok(HttpLimits {
+        max_connections: pick(env, env::HTTP_MAX_CONNECTIONS, file.max_connections)?.map(|n| n.max(1)),
+        max_sessions: pick(env, env::HTTP_MAX_SESSIONS, file.max_sessions)?.map_or(d.max_sessions, |n| n.max(1)),
+        session_idle: secs(pick(env, env::HTTP_SESSION_IDLE_SECS, file.session_idle_secs)?, d.session_idle, 86_400),
+        header_read_timeout: secs(
+            pick(env, env::HTTP_HEADER_READ_TIMEOUT_SECS, file.header_read_timeout_secs)?,
+            d.header_read_timeout,
+            300,
+        ),
+        body_timeout: secs(pick(env, env::HTTP_BODY_TIMEOUT_SECS, file.body_timeout_secs)?, d.body_timeout, 3600),
+        max_header_bytes: pick(env, env::HTTP_MAX_HEADER_BYTES, file.max_header_bytes)?
+            .map_or(d.max_header_bytes, |n| n.clamp(4 << 10, 1 << 20)),
+        max_body_bytes: pick(env, env::HTTP_MAX_BODY_BYTES, file.max_body_bytes)?
+            .map_or(d.max_body_bytes, |n| n.clamp(1 << 10, 64 << 20)),
     })
 }
 
@@ -564,6 +651,37 @@ mod tests {
     fn a_short_http_token_is_refused() {
         let err = load(None, &[("SWITCHBOARD_HTTP_TOKEN", "secret")]).unwrap_err().to_string();
         assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn http_limits_come_from_the_file_and_the_environment_and_are_clamped() {
+        assert_eq!(load(None, &[]).unwrap().http.limits, HttpLimits::default());
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "[http]\nmax_connections = 300\nmax_sessions = 50\nsession_idle_secs = 60\nheader_read_timeout_secs = 5\n\
+             body_timeout_secs = 0\nmax_header_bytes = 16384\nmax_body_bytes = 10\n",
+        )
+        .unwrap();
+        let limits = load(Some(&path), &[("SWITCHBOARD_HTTP_MAX_SESSIONS", "7")]).unwrap().http.limits;
+        assert_eq!(
+            limits,
+            HttpLimits {
+                max_connections: Some(300),
+                max_sessions: 7,
+                session_idle: Duration::from_secs(60),
+                header_read_timeout: Duration::from_secs(5),
+                body_timeout: Duration::from_secs(1),
+                max_header_bytes: 16384,
+                max_body_bytes: 1024,
+            }
+        );
+        let err = load(None, &[("SWITCHBOARD_HTTP_MAX_CONNECTIONS", "lots")]).unwrap_err().to_string();
+        assert!(err.contains("SWITCHBOARD_HTTP_MAX_CONNECTIONS"), "{err}");
+        std::fs::write(&path, "[http]\nmax_sesions = 5\n").unwrap();
+        let err = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("max_sesions"), "{err}");
     }
 
     #[test]

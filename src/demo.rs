@@ -94,6 +94,7 @@ pub fn build(
 /// Run the demo until a shutdown signal.
 pub async fn run(config: Config, options: DemoOptions) -> Result<(), RunError> {
     check_demo_bind(options.addr, options.allow_remote).map_err(RunError::Refused)?;
+    transport::http::raise_open_file_limit();
     transport::http::check_bind(options.addr, config.http.token.as_ref()).map_err(RunError::Refused)?;
     let listener = tokio::net::TcpListener::bind(options.addr)
         .await
@@ -105,7 +106,7 @@ pub async fn run(config: Config, options: DemoOptions) -> Result<(), RunError> {
     start_background_work(demo.state.clone());
     tracing::info!("sandbox serving MCP on {}/mcp", demo.sandbox.base());
     print_banner(demo.sandbox.base(), &data_dir);
-    transport::http::serve_app(listener, demo.app, shutdown).await?;
+    transport::http::serve_app(listener, demo.app, &demo.state.config.http.limits, shutdown).await?;
     Ok(())
 }
 

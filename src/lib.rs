@@ -5,7 +5,8 @@
 //! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
 //! - [`telemetry`]: tracing to stderr.
 //! - [`app`]: wiring and graceful shutdown.
-//! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token).
+//! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token; connection, time, size and
+//!   session limits).
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers, and its `resources`
 //!   (`events://recent`, `events://{id}`, with subscriptions).
 //! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.

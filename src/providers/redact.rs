@@ -112,7 +112,7 @@ impl Redactor {
         if let Some(HubSpotConfig { access_token, base_url: _, search_per_second: _ }) = hubspot {
             secrets.token(access_token.expose_secret());
         }
-        let HttpConfig { token, allowed_hosts: _, allowed_origins: _ } = http;
+        let HttpConfig { token, allowed_hosts: _, allowed_origins: _, limits: _ } = http;
         if let Some(token) = token {
             secrets.token(token.expose_secret());
         }
@@ -367,6 +367,7 @@ mod tests {
                 token: Some(SecretString::from("http-token-7d1e6b0c9a")),
                 allowed_hosts: vec![],
                 allowed_origins: vec![],
+                limits: Default::default(),
             },
             webhooks: WebhookConfig {
                 sources: [("razorpay".to_string(), source("rz-webhook-secret-42"))].into(),

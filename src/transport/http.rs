@@ -3,15 +3,24 @@
 //! Security, per the MCP spec's transport MUSTs: `Host` and `Origin` are validated (loopback plus what the
 //! config allows; a foreign Origin gets 403), and an optional bearer token guards every route. Binding a
 //! non-loopback address without a token is refused at start-up.
+//!
+//! Limits (`[http]`, see [`HttpLimits`]): connections are capped below the open-file limit (more wait in the
+//! listen backlog), a request head must arrive within the header-read timeout (which also ends idle keep-alive
+//! connections), a body within the body timeout, a declared `Content-Length` over the limit gets 413 before the
+//! body is read, and MCP sessions are capped and closed when idle (see [`super::sessions`]).
 
+use super::sessions::{self, LimitedSessions};
+use crate::config::HttpLimits;
 use crate::server::{SharedTools, Switchboard};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -19,7 +28,10 @@ use std::sync::Arc;
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::RequestBodyDeadlineLayer;
 
 /// Hosts always accepted in `Host` (any port).
 const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
@@ -33,7 +45,12 @@ const LOOPBACK_ORIGINS: [&str; 6] = [
     "https://[::1]:*",
 ];
 
-/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured) and `/healthz`.
+/// Connections served at once when `[http] max_connections` is unset, however high the open-file limit: each
+/// costs memory (hyper's buffers, a task; see README "Limits"), and a Switchboard serves a few agents and
+/// webhook senders, not a crowd.
+pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
+
+/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured), `/healthz` and the webhooks.
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let http = &state.config.http;
     let config = StreamableHttpServerConfig::default()
@@ -42,6 +59,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
             LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).chain(http.allowed_origins.iter().cloned()),
         )
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
+        .with_max_request_body_bytes(http.limits.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
     // Host checks stop DNS rebinding against an unauthenticated local server. With a bearer token a rebinding
     // page cannot authenticate, and remote clients use names we cannot know: accept any Host unless the
@@ -50,36 +68,211 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         if http.token.is_some() && http.allowed_hosts.is_empty() { config.disable_allowed_hosts() } else { config };
     let token = http.token.clone();
     let service_state = state.clone();
+    let sessions = Arc::new(LimitedSessions::new(&http.limits, shutdown.child_token()));
     let tools = SharedTools::default();
     let mcp = StreamableHttpService::new(
         move || Ok(Switchboard::sharing(service_state.clone(), tools.clone())),
-        LocalSessionManager::default().into(),
+        sessions.clone(),
         config,
     );
-    let mcp = Router::new().nest_service("/mcp", mcp);
+    let edge = Arc::new(McpEdge {
+        sessions,
+        max_body_bytes: http.limits.max_body_bytes,
+        body_timeout: http.limits.body_timeout,
+    });
+    let mcp = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn_with_state(edge, mcp_edge));
     let mcp = match token {
         Some(token) => mcp.layer(middleware::from_fn_with_state(Arc::new(token), require_bearer)),
         None => mcp,
     };
     // Webhooks arrive from providers (often through a tunnel, under any Host): signatures guard them, not the
     // MCP token or the Host/Origin lists.
-    mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(crate::webhooks::receiver::routes(state))
+    mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(webhook_routes(state))
+}
+
+/// `POST /webhooks/{source}`, answering 413 to a declared `Content-Length` over `[webhooks] max_body_bytes`
+/// before reading the body (the receiver's own limit only fires once that much has arrived).
+pub fn webhook_routes(state: Arc<AppState>) -> Router {
+    let limit = state.config.webhooks.max_body_bytes;
+    crate::webhooks::receiver::routes(state).layer(RequestBodyLimitLayer::new(limit))
 }
 
 /// Serve on an already-bound listener until `shutdown` fires, then drain.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) -> std::io::Result<()> {
-    serve_app(listener, router(state, shutdown.clone()), shutdown).await
+    let limits = state.config.http.limits.clone();
+    serve_app(listener, router(state, shutdown.clone()), &limits, shutdown).await
 }
 
-/// Serve an app built on [`router`] (plus extra routes, such as the sandbox's) until `shutdown` fires.
-pub async fn serve_app(listener: TcpListener, app: Router, shutdown: CancellationToken) -> std::io::Result<()> {
-    // Small JSON answers must not wait for Nagle's algorithm (≈40 ms stalls against delayed ACKs).
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+/// What the edge of `/mcp` enforces before rmcp sees a request.
+struct McpEdge {
+    sessions: Arc<LimitedSessions>,
+    max_body_bytes: usize,
+    body_timeout: Duration,
+}
+
+/// The edge of `/mcp` for POSTs: a declared `Content-Length` over the limit gets 413 at once; the body is read
+/// whole (413 past the limit, 408 past the body timeout) before rmcp sees it; and one `initialize` past the
+/// session cap gets 503. By hand rather than tower-http's limit layer because rmcp answers any body error,
+/// including that layer's, with 500; reading here costs nothing extra, as rmcp buffers the body whole anyway.
+async fn mcp_edge(State(edge): State<Arc<McpEdge>>, request: Request, next: Next) -> Response {
+    if request.method() != Method::POST {
+        return next.run(request).await;
+    }
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > edge.max_body_bytes as u64) {
+        return too_large(edge.max_body_bytes);
+    }
+    let may_open_session = !request.headers().contains_key("mcp-session-id");
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, edge.max_body_bytes).await {
+        Ok(bytes) => bytes,
+        Err(e) => return body_refused(e, &edge),
+    };
+    if may_open_session && edge.sessions.is_full() && sessions::is_initialize(&bytes) {
+        return edge.sessions.refusal();
+    }
+    next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await
+}
+
+fn too_large(limit: usize) -> Response {
+    (StatusCode::PAYLOAD_TOO_LARGE, format!("the request body is larger than {limit} bytes")).into_response()
+}
+
+/// 413 past the size limit, 408 past the body deadline (set in [`serve_app`]), 400 for anything else.
+fn body_refused(e: axum::Error, edge: &McpEdge) -> Response {
+    let cause = e.into_inner();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&*cause);
+    while let Some(error) = source {
+        if error.is::<http_body_util::LengthLimitError>() {
+            return too_large(edge.max_body_bytes);
+        }
+        if error.is::<tower_http::timeout::TimeoutError>() {
+            let text = format!("the request body did not arrive within {:?}", edge.body_timeout);
+            return (StatusCode::REQUEST_TIMEOUT, text).into_response();
+        }
+        source = error.source();
+    }
+    (StatusCode::BAD_REQUEST, "could not read the request body").into_response()
+}
+
+/// Serve an app built on [`router`] (plus extra routes, such as the sandbox's) until `shutdown` fires, then
+/// drain: in-flight requests finish, SSE streams end on the shutdown token, idle connections close.
+///
+/// hyper's HTTP/1 connection builder directly rather than `axum::serve`, which sets no header-read timeout
+/// and no connection cap.
+pub async fn serve_app(
+    listener: TcpListener,
+    app: Router,
+    limits: &HttpLimits,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let app = app.layer(RequestBodyDeadlineLayer::new(limits.body_timeout));
+    let mut http1 = hyper::server::conn::http1::Builder::new();
+    http1
+        .timer(TokioTimer::new())
+        // hyper starts this clock whenever the connection is ready for a request head, so it also closes idle
+        // keep-alive connections.
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(limits.max_header_bytes)
+        // The read buffer bounds a head that never completes; bodies stream through it in chunks.
+        .max_buf_size(limits.max_header_bytes.max(8 << 10) + (8 << 10));
+    let cap = connection_cap(limits.max_connections);
+    tracing::debug!(max_connections = cap, ?limits, "HTTP limits");
+    let slots = Arc::new(Semaphore::new(cap));
+    let graceful = GracefulShutdown::new();
+    loop {
+        // At the cap, stop accepting: new connections wait in the kernel's listen backlog until one closes.
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => slot,
+        };
+        let Ok(slot) = slot else { break };
+        let tcp = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _)) => tcp,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+        };
+        // Small JSON answers must not wait for Nagle's algorithm (≈40 ms stalls against delayed ACKs).
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-    });
-    axum::serve(listener, app).with_graceful_shutdown(async move { shutdown.cancelled().await }).await
+        let connection =
+            graceful.watch(http1.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app.clone())));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(error = %e, "HTTP connection ended with an error");
+            }
+            drop(slot);
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+    Ok(())
+}
+
+/// As hyper and axum do: a peer that reset before we accepted is nothing; anything else (say, out of file
+/// descriptors) is logged and retried after a pause rather than spinning.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if !matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
+        tracing::error!(error = %e, "accepting a connection failed");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Raise the soft open-file limit to the hard one (many systems start processes at 1,024 while allowing far
+/// more), so that the connection cap can sit well above it. Returns the limit now in force.
+pub fn raise_open_file_limit() -> u64 {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            tracing::debug!(limit, "open-file limit");
+            limit
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+            open_file_limit() as u64
+        }
+    }
+}
+
+/// The connection cap: `[http] max_connections` when set, else the open-file limit less headroom, at most
+/// [`DEFAULT_MAX_CONNECTIONS`]. A configured cap above what the file limit allows is lowered to it, with a warning.
+pub fn connection_cap(configured: Option<usize>) -> usize {
+    let files = open_file_limit();
+    let room = files.saturating_sub(open_file_headroom(files)).max(1);
+    match configured {
+        Some(n) if n > room => {
+            tracing::warn!(
+                configured = n,
+                open_file_limit = files,
+                cap = room,
+                "[http] max_connections is above what the open-file limit allows; lowering it"
+            );
+            room
+        }
+        Some(n) => n,
+        None => room.min(DEFAULT_MAX_CONNECTIONS),
+    }
+}
+
+/// File descriptors kept for everything but inbound connections: the database (with its WAL and shared-memory
+/// files, per pooled connection), outbound provider connections, the listeners, stdio, the runtime's own.
+fn open_file_headroom(files: usize) -> usize {
+    (files / 8).max(128)
+}
+
+/// The soft `RLIMIT_NOFILE` (1,024 when it cannot be read).
+fn open_file_limit() -> usize {
+    #[cfg(unix)]
+    let limit = rlimit::Resource::NOFILE.get().ok().map(|(soft, _)| usize::try_from(soft).unwrap_or(usize::MAX));
+    #[cfg(not(unix))]
+    let limit = None;
+    limit.unwrap_or(1024)
 }
 
 /// Refuse to expose the server beyond this machine without a token.

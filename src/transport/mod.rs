@@ -1,4 +1,5 @@
 //! MCP transports: stdio (how Claude Desktop launches us) and Streamable HTTP at `/mcp`.
 
 pub mod http;
+pub mod sessions;
 pub mod stdio;

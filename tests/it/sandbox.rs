@@ -45,7 +45,9 @@ async fn start_demo(dir: &Path, reset: bool) -> RunningDemo {
     let shutdown = CancellationToken::new();
     let demo = demo::build(cfg, &options(dir, reset, false), addr, shutdown.clone()).unwrap();
     let app = demo.app.clone();
-    tokio::spawn(switchboard::transport::http::serve_app(listener, app, shutdown.clone()));
+    let limits = demo.state.config.http.limits.clone();
+    let serving = shutdown.clone();
+    tokio::spawn(async move { switchboard::transport::http::serve_app(listener, app, &limits, serving).await });
     RunningDemo { demo, base: format!("http://{addr}"), shutdown }
 }
 
