@@ -4,7 +4,7 @@ use crate::resources::{self, Subscriptions};
 use crate::state::AppState;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult};
 use rmcp::model::{
     Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
@@ -213,6 +213,17 @@ impl ServerHandler for Switchboard {
 
     async fn listen(&self, cx: SubscriptionContext) -> Result<(), McpError> {
         self.listen_events(cx).await
+    }
+
+    /// A request rmcp could read only as a custom one: its method is unknown (`-32601`, the name clipped), or its
+    /// params do not fit the method (`-32602`, saying why). rmcp's default echoes the whole method name as
+    /// `-32601` in both cases.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        Err(crate::transport::jsonrpc::custom_request_error(&request.method, request.params.as_ref()))
     }
 }
 

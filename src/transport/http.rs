@@ -3,17 +3,23 @@
 //! Security, per the MCP spec's transport MUSTs: `Host` and `Origin` are validated (loopback plus what the
 //! config allows; a foreign Origin gets 403), and an optional bearer token guards every route. Binding a
 //! non-loopback address without a token is refused at start-up.
+//!
+//! A POST body that is not a JSON-RPC message is answered as JSON-RPC (see [`super::jsonrpc`]): rmcp's own
+//! answer is a plain-text `415 Unsupported Media Type`.
 
+use super::jsonrpc::{self, MAX_MESSAGE_BYTES};
 use crate::server::Switchboard;
 use crate::state::AppState;
-use axum::Router;
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use secrecy::{ExposeSecret, SecretString};
+use std::error::Error as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +61,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         LocalSessionManager::default().into(),
         config,
     );
-    let mcp = Router::new().nest_service("/mcp", mcp);
+    let mcp = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn(answer_unparsable_bodies));
     let mcp = match token {
         Some(token) => mcp.layer(middleware::from_fn_with_state(Arc::new(token), require_bearer)),
         None => mcp,
@@ -91,6 +97,46 @@ pub fn check_bind(addr: SocketAddr, token: Option<&SecretString>) -> Result<(), 
              Set SWITCHBOARD_HTTP_TOKEN (clients then send 'Authorization: Bearer <token>'), or bind 127.0.0.1."
         ))
     }
+}
+
+/// Keep a copy of a JSON POST body for rmcp; when rmcp turns it down as not a JSON-RPC message (its plain-text
+/// 415), answer by the JSON-RPC rules instead: `400` with a `-32700`/`-32600`/`-32602`/`-32601` error, carrying
+/// the request's id when it can be read, or a bare `400` for a malformed notification or response (the Streamable
+/// HTTP spec's "cannot accept the input"). Bodies over [`MAX_MESSAGE_BYTES`] (rmcp's own cap) get `413`.
+async fn answer_unparsable_bodies(request: Request, next: Next) -> Response {
+    if request.method() != Method::POST || !is_json(request.headers()) {
+        return next.run(request).await;
+    }
+    let (parts, body) = request.into_parts();
+    let bytes = match axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await {
+        Ok(bytes) => bytes,
+        Err(e) if e.source().is_some_and(|e| e.is::<http_body_util::LengthLimitError>()) => {
+            let text = format!("Payload Too Large: request body exceeds {MAX_MESSAGE_BYTES} bytes");
+            return (StatusCode::PAYLOAD_TOO_LARGE, text).into_response();
+        }
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read a request body");
+            return (StatusCode::BAD_REQUEST, "could not read the request body").into_response();
+        }
+    };
+    let response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+    // The Content-Type is JSON (checked above), so rmcp's 415 means the body did not parse as a message.
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    match jsonrpc::answer_unparsed(&bytes) {
+        Some(answer) => (StatusCode::BAD_REQUEST, Json(answer)).into_response(),
+        None => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// Whether the Content-Type is `application/json` (parameters such as `charset` allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 async fn require_bearer(State(token): State<Arc<SecretString>>, request: Request, next: Next) -> Response {
