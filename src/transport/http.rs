@@ -7,21 +7,23 @@
 //! A POST body that is not a JSON-RPC message is answered as JSON-RPC (see [`super::jsonrpc`]): rmcp's own
 //! answer is a plain-text `415 Unsupported Media Type`.
 
-use super::jsonrpc::{self, MAX_MESSAGE_BYTES};
+use super::jsonrpc;
 use crate::server::Switchboard;
 use crate::state::AppState;
-use axum::body::Body;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
+use http_body::Frame;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use secrecy::{ExposeSecret, SecretString};
-use std::error::Error as _;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
@@ -99,34 +101,59 @@ pub fn check_bind(addr: SocketAddr, token: Option<&SecretString>) -> Result<(), 
     }
 }
 
-/// Keep a copy of a JSON POST body for rmcp; when rmcp turns it down as not a JSON-RPC message (its plain-text
-/// 415), answer by the JSON-RPC rules instead: `400` with a `-32700`/`-32600`/`-32602`/`-32601` error, carrying
-/// the request's id when it can be read, or a bare `400` for a malformed notification or response (the Streamable
-/// HTTP spec's "cannot accept the input"). Bodies over [`MAX_MESSAGE_BYTES`] (rmcp's own cap) get `413`.
+/// When rmcp turns a JSON POST body down as not a JSON-RPC message (its plain-text 415), answer by the JSON-RPC
+/// rules instead: `400` with a `-32700`/`-32600`/`-32602`/`-32601` error, carrying the request's id when it can be
+/// read, or a bare `400` for a malformed notification or response (the Streamable HTTP spec's "cannot accept the
+/// input"). The body reaches rmcp as it came (its Host/Origin checks and size cap run first, as before); the chunks
+/// rmcp reads are kept by reference to be looked at only in that case.
 async fn answer_unparsable_bodies(request: Request, next: Next) -> Response {
     if request.method() != Method::POST || !is_json(request.headers()) {
         return next.run(request).await;
     }
-    let (parts, body) = request.into_parts();
-    let bytes = match axum::body::to_bytes(body, MAX_MESSAGE_BYTES).await {
-        Ok(bytes) => bytes,
-        Err(e) if e.source().is_some_and(|e| e.is::<http_body_util::LengthLimitError>()) => {
-            let text = format!("Payload Too Large: request body exceeds {MAX_MESSAGE_BYTES} bytes");
-            return (StatusCode::PAYLOAD_TOO_LARGE, text).into_response();
-        }
-        Err(e) => {
-            tracing::debug!(error = %e, "could not read a request body");
-            return (StatusCode::BAD_REQUEST, "could not read the request body").into_response();
-        }
-    };
-    let response = next.run(Request::from_parts(parts, Body::from(bytes.clone()))).await;
+    let read = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let request = request.map(|body| Body::new(Recorded { body, read: read.clone() }));
+    let response = next.run(request).await;
     // The Content-Type is JSON (checked above), so rmcp's 415 means the body did not parse as a message.
     if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
         return response;
     }
-    match jsonrpc::answer_unparsed(&bytes) {
+    let body = match read.lock() {
+        Ok(chunks) => chunks.concat(),
+        Err(_) => return response,
+    };
+    match jsonrpc::answer_unparsed(&body) {
         Some(answer) => (StatusCode::BAD_REQUEST, Json(answer)).into_response(),
         None => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// A request body that keeps (reference-counted, not copied) each chunk read from it.
+struct Recorded {
+    body: Body,
+    read: Arc<std::sync::Mutex<Vec<Bytes>>>,
+}
+
+impl HttpBody for Recorded {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+            && let Ok(mut read) = self.read.lock()
+        {
+            read.push(data.clone());
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
     }
 }
 
