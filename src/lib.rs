@@ -3,10 +3,10 @@
 //! # Layout
 //! - [`cli`]: the command line (`serve`, `demo`, `tools`).
 //! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
-//! - [`telemetry`]: tracing to stderr.
+//! - [`telemetry`]: tracing to stderr, each event cut at 4 KiB.
 //! - [`app`]: wiring and graceful shutdown.
-//! - [`transport`]: stdio and Streamable HTTP (Host/Origin validation, bearer token; connection, time, size and
-//!   session limits).
+//! - [`transport`]: stdio (bounded lines) and Streamable HTTP (Host/Origin validation, bearer token; connection,
+//!   time, size and session limits); JSON-RPC error answers for malformed input.
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers, and its `resources`
 //!   (`events://recent`, `events://{id}`, with subscriptions).
 //! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.

@@ -1,5 +1,6 @@
 //! The MCP server: identity, instructions, the merged tool routers and the event resources ([`resources`]).
 
+pub mod jsonrpc;
 pub mod resources;
 
 use crate::providers::redact::Redactor;
@@ -7,7 +8,7 @@ use crate::state::AppState;
 use resources::Subscriptions;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
-use rmcp::model::{CallToolRequestParams, CallToolResponse};
+use rmcp::model::{CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult};
 use rmcp::model::{
     Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
     ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
@@ -224,6 +225,17 @@ impl ServerHandler for Switchboard {
 
     async fn listen(&self, cx: SubscriptionContext) -> Result<(), McpError> {
         self.listen_events(cx).await
+    }
+
+    /// A request rmcp could read only as a custom one: its method is unknown (`-32601`, the name clipped), or its
+    /// params do not fit the method (`-32602`, saying why). rmcp's default echoes the whole method name as
+    /// `-32601` in both cases.
+    async fn on_custom_request(
+        &self,
+        request: CustomRequest,
+        _: RequestContext<RoleServer>,
+    ) -> Result<CustomResult, McpError> {
+        Err(jsonrpc::custom_request_error(&request.method, request.params.as_ref()))
     }
 }
 

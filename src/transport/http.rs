@@ -8,23 +8,31 @@
 //! listen backlog), a request head must arrive within the header-read timeout (which also ends idle keep-alive
 //! connections), a body within the body timeout, a declared `Content-Length` over the limit gets 413 before the
 //! body is read, and MCP sessions are capped and closed when idle (see [`super::sessions`]).
+//!
+//! A POST body that is not a JSON-RPC message is answered as JSON-RPC (see [`crate::server::jsonrpc`]): rmcp's own
+//! answer is a plain-text `415 Unsupported Media Type`.
 
 use super::sessions::{self, LimitedSessions};
 use crate::config::HttpLimits;
+use crate::server::jsonrpc;
 use crate::server::{SharedTools, Switchboard};
 use crate::state::AppState;
-use axum::Router;
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
+use http_body::Frame;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
@@ -80,7 +88,12 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         max_body_bytes: http.limits.max_body_bytes,
         body_timeout: http.limits.body_timeout,
     });
-    let mcp = Router::new().nest_service("/mcp", mcp).layer(middleware::from_fn_with_state(edge, mcp_edge));
+    // Outermost first: the edge enforces size, time and the session cap; inside it, bodies rmcp cannot parse are
+    // answered as JSON-RPC.
+    let mcp = Router::new()
+        .nest_service("/mcp", mcp)
+        .layer(middleware::from_fn(answer_unparsable_bodies))
+        .layer(middleware::from_fn_with_state(edge, mcp_edge));
     let mcp = match token {
         Some(token) => mcp.layer(middleware::from_fn_with_state(Arc::new(token), require_bearer)),
         None => mcp,
@@ -285,6 +298,71 @@ pub fn check_bind(addr: SocketAddr, token: Option<&SecretString>) -> Result<(), 
              Set SWITCHBOARD_HTTP_TOKEN (clients then send 'Authorization: Bearer <token>'), or bind 127.0.0.1."
         ))
     }
+}
+
+/// When rmcp turns a JSON POST body down as not a JSON-RPC message (its plain-text 415), answer by the JSON-RPC
+/// rules instead: `400` with a `-32700`/`-32600`/`-32602`/`-32601` error, carrying the request's id when it can be
+/// read, or a bare `400` for a malformed notification or response (the Streamable HTTP spec's "cannot accept the
+/// input"). The body reaches rmcp as it came (its Host/Origin checks and size cap run first, as before); the chunks
+/// rmcp reads are kept by reference to be looked at only in that case.
+async fn answer_unparsable_bodies(request: Request, next: Next) -> Response {
+    if request.method() != Method::POST || !is_json(request.headers()) {
+        return next.run(request).await;
+    }
+    let read = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let request = request.map(|body| Body::new(Recorded { body, read: read.clone() }));
+    let response = next.run(request).await;
+    // The Content-Type is JSON (checked above), so rmcp's 415 means the body did not parse as a message.
+    if response.status() != StatusCode::UNSUPPORTED_MEDIA_TYPE {
+        return response;
+    }
+    let body = match read.lock() {
+        Ok(chunks) => chunks.concat(),
+        Err(_) => return response,
+    };
+    match jsonrpc::answer_unparsed(&body) {
+        Some(answer) => (StatusCode::BAD_REQUEST, Json(answer)).into_response(),
+        None => StatusCode::BAD_REQUEST.into_response(),
+    }
+}
+
+/// A request body that keeps (reference-counted, not copied) each chunk read from it.
+struct Recorded {
+    body: Body,
+    read: Arc<std::sync::Mutex<Vec<Bytes>>>,
+}
+
+impl HttpBody for Recorded {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let frame = std::task::ready!(Pin::new(&mut self.body).poll_frame(cx));
+        if let Some(Ok(frame)) = &frame
+            && let Some(data) = frame.data_ref()
+            && let Ok(mut read) = self.read.lock()
+        {
+            read.push(data.clone());
+        }
+        Poll::Ready(frame)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.body.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.body.size_hint()
+    }
+}
+
+/// Whether the Content-Type is `application/json` (parameters such as `charset` allowed).
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
 }
 
 async fn require_bearer(State(token): State<Arc<SecretString>>, request: Request, next: Next) -> Response {

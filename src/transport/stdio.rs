@@ -1,5 +1,6 @@
 //! MCP over stdin/stdout. stdout carries only JSON-RPC; logs go to stderr.
 
+use super::lines::LineTransport;
 use crate::server::Switchboard;
 use crate::state::AppState;
 use rmcp::ServiceExt;
@@ -10,8 +11,11 @@ use tokio_util::sync::CancellationToken;
 ///
 /// When stdin and stdout are pipes (how MCP clients launch servers) they are driven by the reactor, not by a
 /// hand-off to the blocking thread pool per read and write; a terminal or a file falls back to the blocking handles.
+/// Messages are read as bounded lines and what does not parse is answered by the JSON-RPC rules (see
+/// [`super::lines`]).
 pub async fn serve(state: Arc<AppState>, shutdown: CancellationToken) -> Result<(), std::io::Error> {
-    let service = match Switchboard::new(state).serve_with_ct(rmcp::transport::stdio_pipes(), shutdown).await {
+    let (read, write) = rmcp::transport::stdio_pipes();
+    let service = match Switchboard::new(state).serve_with_ct(LineTransport::new(read, write), shutdown).await {
         Ok(service) => service,
         // The client went away (or we were told to stop) before saying anything: nothing to serve.
         Err(e) => {

@@ -4,6 +4,7 @@
 mod catalog;
 mod events;
 mod helpers;
+mod http_jsonrpc;
 mod http_security;
 mod hubspot;
 mod invoice_tools;

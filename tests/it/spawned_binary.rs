@@ -12,6 +12,8 @@ use tokio::process::{Child, Command};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, MockServer, ResponseTemplate};
 
+mod jsonrpc_edges;
+
 async fn razorpay_stub() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path("/v1/invoices/inv_SBk3vL9qTm2XaP"))
