@@ -267,7 +267,7 @@ struct FileWebhooks {
 struct FileWebhookSource {
     /// Required for names other than "razorpay" and "stripe".
     scheme: Option<Scheme>,
-    /// Defaults to the provider's format for "razorpay" and "stripe", "generic" for others.
+    /// Defaults to the scheme's provider format for the Razorpay and Stripe schemes, "generic" for others.
     format: Option<Format>,
     #[serde(default)]
     secrets: Vec<String>,
@@ -473,7 +473,7 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
                 "webhook source '{name}' needs a lower-case name ([a-z0-9_-]) and non-empty secrets (no blanks or unexpanded ${{VAR}})"
             )));
         }
-        let format = source.format.unwrap_or_else(|| Format::for_source(&name));
+        let format = source.format.unwrap_or(Format::for_scheme(scheme));
         let secrets = secrets.into_iter().map(SecretString::from).collect();
         sources.insert(name, WebhookSource { scheme, format, secrets });
     }
@@ -616,6 +616,29 @@ mod tests {
             let cfg = load(Some(&path), &[]).unwrap();
             assert_eq!(cfg.webhooks.sources["gh"].scheme, Scheme::HubSignature256, "{spelling}");
         }
+    }
+
+    #[test]
+    fn a_source_reads_its_schemes_payloads_whatever_its_name_unless_told_otherwise() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let file = "[webhooks.sources.stripe_eu]\nscheme = \"stripe\"\nsecrets = [\"whsec_abcdefgh\"]\n\
+                    [webhooks.sources.razorpay_b]\nscheme = \"razorpay\"\nsecrets = [\"secret-b-12345\"]\n\
+                    [webhooks.sources.gh]\nscheme = \"hub_signature_256\"\nsecrets = [\"secret-gh-1234\"]\n\
+                    [webhooks.sources.relay]\nscheme = \"standard_webhooks\"\nformat = \"stripe\"\n\
+                    secrets = [\"whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\"]\n";
+        std::fs::write(&path, file).unwrap();
+        let sources = load(Some(&path), &[]).unwrap().webhooks.sources;
+        let formats: Vec<_> = sources.iter().map(|(name, s)| (name.as_str(), s.format)).collect();
+        assert_eq!(
+            formats,
+            [
+                ("gh", Format::Generic),
+                ("razorpay_b", Format::Razorpay),
+                ("relay", Format::Stripe),
+                ("stripe_eu", Format::Stripe)
+            ]
+        );
     }
 
     #[test]

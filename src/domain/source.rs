@@ -33,12 +33,13 @@ pub enum Format {
 }
 
 impl Format {
-    /// The format a source has when the configuration names none: its provider's for "razorpay" and "stripe".
-    pub fn for_source(name: &str) -> Self {
-        match name {
-            "razorpay" => Format::Razorpay,
-            "stripe" => Format::Stripe,
-            _ => Format::Generic,
+    /// The format a source has when the configuration names none: its provider's for the Razorpay and Stripe
+    /// schemes (whatever the source is called: "stripe_eu" is a Stripe account too), generic otherwise.
+    pub fn for_scheme(scheme: Scheme) -> Self {
+        match scheme {
+            Scheme::Razorpay => Format::Razorpay,
+            Scheme::Stripe => Format::Stripe,
+            Scheme::StandardWebhooks | Scheme::HubSignature256 => Format::Generic,
         }
     }
 }

@@ -195,6 +195,14 @@ impl Secrets {
     /// A credential sent as a Bearer token, or as a Basic user with an empty password (`curl -u sk_test_…:`).
     fn token(&mut self, value: &str) {
         self.0.push(value.to_string());
+        // As it appears inside a JSON string (the text copy of a structured result): `"`, `\` and control
+        // characters escaped.
+        if let Ok(quoted) = serde_json::to_string(value)
+            && let Some(escaped) = quoted.strip_prefix('"').and_then(|q| q.strip_suffix('"'))
+            && escaped != value
+        {
+            self.0.push(escaped.to_string());
+        }
         self.encoded(value);
         self.encoded(&format!("{value}:"));
     }
@@ -331,6 +339,19 @@ mod tests {
         secrets.basic_pair(KEY_ID, "abc");
         let pair = STANDARD_NO_PAD.encode(format!("{KEY_ID}:abc"));
         assert_eq!(Redactor::new(secrets).redact(&format!("got {pair}")).as_str(), "got [REDACTED]");
+    }
+
+    /// A tool result's text copy is its structured content serialised as JSON: a secret holding a quote or a
+    /// backslash appears escaped there and must be masked in that form too.
+    #[test]
+    fn a_secret_is_masked_as_it_appears_inside_a_json_string() {
+        let secret = r#"hook"secret\with-quotes"#;
+        let mut secrets = Secrets::default();
+        secrets.token(secret);
+        let r = Redactor::new(secrets);
+        let text = serde_json::json!({ "memo": format!("echo {secret}") }).to_string();
+        let masked = r.mask_values(&text).expect("the escaped secret is found");
+        assert_eq!(masked, r#"{"memo":"echo [REDACTED]"}"#);
     }
 
     #[test]

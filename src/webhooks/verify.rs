@@ -185,8 +185,7 @@ fn any_matches<'k>(keys: impl IntoIterator<Item = &'k [u8]>, parts: &[&[u8]], ca
 
 /// A header with more entries than any sender uses (one per active secret during a rotation, plus old versions)
 /// is refused before anything else is read.
-fn check_entries(raw: &str, separator: u8, name: &'static str) -> Result<(), VerifyError> {
-    let entries = raw.bytes().filter(|b| *b == separator).count() + 1;
+fn check_entries(entries: usize, name: &'static str) -> Result<(), VerifyError> {
     if entries > MAX_SIGNATURE_ENTRIES { Err(VerifyError::MalformedHeader(name)) } else { Ok(()) }
 }
 
@@ -232,7 +231,7 @@ fn hex_body(d: &Delivery<Unverified>, v: &Verifier, scheme: &HexHmac) -> Result<
 fn stripe(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified, VerifyError> {
     const NAME: &str = "stripe-signature";
     let raw = header(&d.headers, NAME)?;
-    check_entries(raw, b',', NAME)?;
+    check_entries(raw.split(',').count(), NAME)?;
     let mut timestamp = None;
     let mut signatures = Vec::new();
     for item in raw.split(',') {
@@ -272,7 +271,7 @@ fn standard(d: &Delivery<Unverified>, v: &Verifier, now: i64) -> Result<Verified
     let ts_text = header(&d.headers, "webhook-timestamp")?;
     let ts: i64 = ts_text.parse().map_err(|_| VerifyError::MalformedHeader("webhook-timestamp"))?;
     let raw = header(&d.headers, NAME)?;
-    check_entries(raw, b' ', NAME)?;
+    check_entries(raw.split_whitespace().count(), NAME)?;
     // Other versions (v1a, v2, …) are skipped, as the Standard Webhooks libraries do; a v1 must be a digest.
     let signatures = raw
         .split_whitespace()

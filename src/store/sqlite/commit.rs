@@ -9,17 +9,26 @@ use super::events::insert_all;
 use crate::domain::event::NewEvent;
 use crate::store::{Recorded, StoreError};
 use sqlx::SqlitePool;
-use std::sync::Mutex;
-use tokio::sync::{mpsc, oneshot};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot, watch};
 
 /// The most events one transaction carries (bounds how long the write lock is held).
 const MAX_BATCH: usize = 256;
 
 type Queued = (NewEvent, oneshot::Sender<Result<Recorded, StoreError>>);
 
-/// The queue in front of the single writer task, started on first use (and again if its runtime went away).
-#[derive(Default)]
-pub(super) struct Writer(Mutex<Option<mpsc::UnboundedSender<Queued>>>);
+/// The queue in front of the single writer task, started on first use (and again if its runtime went away), and
+/// the signal it raises after each commit: the newest stored sequence number.
+pub(super) struct Writer {
+    queue: Mutex<Option<mpsc::UnboundedSender<Queued>>>,
+    stored: Arc<watch::Sender<i64>>,
+}
+
+impl Default for Writer {
+    fn default() -> Self {
+        Writer { queue: Mutex::default(), stored: Arc::new(watch::Sender::new(0)) }
+    }
+}
 
 impl Writer {
     /// Queue `events` together (they share a commit) and wait for the commits that make them durable.
@@ -46,14 +55,19 @@ impl Writer {
         outcomes
     }
 
+    /// Hears of every commit after this call.
+    pub(super) fn subscribe(&self) -> watch::Receiver<i64> {
+        self.stored.subscribe()
+    }
+
     fn sender(&self, pool: &SqlitePool) -> mpsc::UnboundedSender<Queued> {
         // A poisoned lock only means another thread panicked while swapping the sender; the Option is intact.
-        let mut slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut slot = self.queue.lock().unwrap_or_else(|e| e.into_inner());
         match slot.as_ref() {
             Some(tx) if !tx.is_closed() => tx.clone(),
             _ => {
                 let (tx, rx) = mpsc::unbounded_channel();
-                tokio::spawn(run(pool.clone(), rx));
+                tokio::spawn(run(pool.clone(), rx, self.stored.clone()));
                 *slot = Some(tx.clone());
                 tx
             }
@@ -61,13 +75,16 @@ impl Writer {
     }
 }
 
-/// Take everything queued (at least one event), commit it in one transaction, answer each caller; repeat.
-async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Queued>) {
+/// Take everything queued (at least one event), commit it in one transaction, tell subscribers, answer each
+/// caller; repeat. The signal is raised here, right after the commit, so a caller that went away meanwhile
+/// cannot leave waiters unaware of an event that is stored.
+async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Queued>, stored: Arc<watch::Sender<i64>>) {
     let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
     while queue.recv_many(&mut batch, MAX_BATCH).await > 0 {
         let outcome = commit(&pool, batch.iter().map(|(event, _)| event)).await;
         match outcome {
             Ok(recorded) => {
+                publish(&stored, &recorded);
                 for ((_, answer), r) in batch.drain(..).zip(recorded) {
                     let _ = answer.send(Ok(r));
                 }
@@ -84,10 +101,25 @@ async fn run(pool: SqlitePool, mut queue: mpsc::UnboundedReceiver<Queued>) {
                     let one = commit(&pool, std::iter::once(&event)).await.and_then(|mut r| {
                         r.pop().ok_or_else(|| StoreError::Corrupt("an insert reported no outcome".into()))
                     });
+                    if let Ok(recorded) = &one {
+                        publish(&stored, std::slice::from_ref(recorded));
+                    }
                     let _ = answer.send(one);
                 }
             }
         }
+    }
+}
+
+/// Raise the newest sequence number among `recorded` (if any is new and newer than what was announced).
+fn publish(stored: &watch::Sender<i64>, recorded: &[Recorded]) {
+    let newest = recorded.iter().filter_map(|r| if let Recorded::New(seq) = r { Some(*seq) } else { None }).max();
+    if let Some(seq) = newest {
+        stored.send_if_modified(|latest| {
+            let newer = seq > *latest;
+            *latest = (*latest).max(seq);
+            newer
+        });
     }
 }
 

@@ -16,21 +16,14 @@ use tokio::sync::OnceCell;
 pub struct SqliteStore {
     path: PathBuf,
     pool: OnceCell<SqlitePool>,
-    /// The event log's group-commit writer, started on the first delivery.
+    /// The event log's group-commit writer, started on the first delivery; it also announces each commit.
     writer: commit::Writer,
-    /// The newest stored event's sequence number: recording publishes, waiters subscribe.
-    stored: tokio::sync::watch::Sender<i64>,
 }
 
 impl SqliteStore {
     /// `data_dir/switchboard.db`; nothing is touched until the first query.
     pub fn new(data_dir: PathBuf) -> Self {
-        SqliteStore {
-            path: data_dir.join("switchboard.db"),
-            pool: OnceCell::new(),
-            writer: commit::Writer::default(),
-            stored: tokio::sync::watch::Sender::new(0),
-        }
+        SqliteStore { path: data_dir.join("switchboard.db"), pool: OnceCell::new(), writer: commit::Writer::default() }
     }
 
     /// Whether the database file has been created (by any earlier run).

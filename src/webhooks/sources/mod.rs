@@ -33,11 +33,13 @@ pub fn extract(delivery: &Delivery<Verified>, format: Format) -> Vec<NewEvent> {
                 0 => body_hash.clone(),
                 i => format!("{body_hash}#{i}"),
             };
-            let id = e
-                .provider_event_id
-                .clone()
-                .or_else(|| delivery.event_id().map(str::to_string))
-                .unwrap_or_else(|| body_key.clone());
+            // The delivery's id names its first event; later ones of a batch add their position, so that no two
+            // events of one delivery share a dedupe key.
+            let delivery_id = delivery.event_id().map(|id| match i {
+                0 => id.to_string(),
+                i => format!("{id}#{i}"),
+            });
+            let id = e.provider_event_id.clone().or(delivery_id).unwrap_or_else(|| body_key.clone());
             NewEvent::new(delivery.source(), e, id, delivery.body().clone(), keyed_by_body.then_some(body_key))
         })
         .collect()
