@@ -10,28 +10,29 @@ use crate::domain::time;
 use crate::state::AppState;
 use crate::store::Recorded;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::extract::{Path, Request, State};
+use axum::http::StatusCode;
 use axum::routing::post;
 use std::sync::Arc;
 
-/// The webhook routes, with the configured body limit.
+/// The webhook routes. The body is read only for a configured source, up to `[webhooks] max_body_bytes`.
 pub fn routes(state: Arc<AppState>) -> Router {
-    let limit = state.config.webhooks.max_body_bytes;
-    Router::new().route("/webhooks/{source}", post(receive)).layer(DefaultBodyLimit::max(limit)).with_state(state)
+    Router::new().route("/webhooks/{source}", post(receive)).with_state(state)
 }
 
-async fn receive(
-    State(state): State<Arc<AppState>>,
-    Path(source): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> StatusCode {
+async fn receive(State(state): State<Arc<AppState>>, Path(source): Path<String>, request: Request) -> StatusCode {
+    // The source is checked before a byte of the body is read: a stranger's upload to a made-up source costs
+    // nothing but its headers.
     let Some(config) = state.config.webhooks.sources.get(&source) else {
         tracing::warn!(source = ?crate::domain::text::clip(&source, 64), "webhook for an unknown source");
         return StatusCode::NOT_FOUND;
     };
+    let (parts, body) = request.into_parts();
+    let body = match axum::body::to_bytes(body, state.config.webhooks.max_body_bytes).await {
+        Ok(body) => body,
+        Err(e) => return unreadable_body(&source, &e),
+    };
+    let headers = parts.headers;
     let verifier = Verifier {
         scheme: config.scheme,
         secrets: config.secrets.clone(),
@@ -67,6 +68,20 @@ async fn receive(
     }
     // The events that were stored stay stored: the retry finds them duplicates and stores only the rest.
     status
+}
+
+/// 413 for a body over the limit; 400 for one that broke off or stopped arriving (the body timeout).
+fn unreadable_body(source: &str, e: &axum::Error) -> StatusCode {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.is::<http_body_util::LengthLimitError>() {
+            tracing::warn!(%source, "refused a webhook delivery over the body limit");
+            return StatusCode::PAYLOAD_TOO_LARGE;
+        }
+        cause = c.source();
+    }
+    tracing::warn!(%source, error = %e, "could not read a webhook delivery's body");
+    StatusCode::BAD_REQUEST
 }
 
 /// Bodies at least this large are hashed on the blocking pool: an HMAC of 1 MiB takes milliseconds, which must

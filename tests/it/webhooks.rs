@@ -241,3 +241,20 @@ async fn thousands_of_signature_entries_are_refused_without_stalling_the_server(
     assert!(started.elapsed() < std::time::Duration::from_secs(5), "took {:?}", started.elapsed());
     assert!(stored(&rx.state).await.is_empty());
 }
+
+/// An upload to a source that is not configured is answered 404 from its headers alone: the server neither waits
+/// for nor reads the body.
+#[tokio::test]
+async fn an_unknown_source_is_refused_before_its_body_is_read() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rx = start(with_webhooks(config(None, None))).await;
+    let mut stream = tokio::net::TcpStream::connect(rx.addr).await.unwrap();
+    let head = "POST /webhooks/paypal HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 500000\r\n\r\n";
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut answer = vec![0u8; 64];
+    // The body never comes: before the fix the server waited for it (until the 30 s body timeout).
+    let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut answer)).await;
+    let n = read.expect("answered without the body").unwrap();
+    let status_line = String::from_utf8_lossy(&answer[..n]).lines().next().unwrap_or_default().to_string();
+    assert_eq!(status_line, "HTTP/1.1 404 Not Found");
+}
