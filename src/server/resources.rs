@@ -18,6 +18,9 @@ pub const RECENT: &str = "events://recent";
 const TEMPLATE: &str = "events://{id}";
 const RECENT_COUNT: i64 = 20;
 
+/// How often a legacy subscription's forwarder checks that its session still exists.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// One session's resource subscriptions (legacy `resources/subscribe`).
 #[derive(Clone, Default)]
 pub struct Subscriptions {
@@ -87,13 +90,23 @@ impl Switchboard {
         let mut stored = self.state().store.events().subscribe();
         let subs = subs.clone();
         tokio::spawn(async move {
-            while stored.changed().await.is_ok() {
+            // Ends with the session: when a notification cannot be sent, and, since a session that subscribed to
+            // nothing that changes never sends one, when a periodic look finds its transport closed.
+            let mut look = tokio::time::interval(SESSION_CHECK);
+            loop {
+                tokio::select! {
+                    changed = stored.changed() => if changed.is_err() { break },
+                    _ = look.tick() => {
+                        if peer.is_transport_closed() { break }
+                        continue;
+                    }
+                }
+                if !subs.contains(RECENT) {
+                    continue;
+                }
                 #[allow(deprecated)]
-                let sent = if subs.contains(RECENT) {
-                    peer.notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(RECENT)).await
-                } else {
-                    Ok(())
-                };
+                let sent =
+                    peer.notify_resource_updated(rmcp::model::ResourceUpdatedNotificationParam::new(RECENT)).await;
                 if sent.is_err() {
                     break; // the session is gone
                 }

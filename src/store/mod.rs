@@ -72,6 +72,9 @@ pub trait EventLog: Send + Sync {
     /// Hears of every event stored after this call (the newest sequence number). Subscribe first, then read
     /// the log: nothing stored in between is missed.
     fn subscribe(&self) -> tokio::sync::watch::Receiver<i64>;
+
+    /// How many subscriptions are open (waiting tools, resource subscriptions): each should end with its caller.
+    fn listeners(&self) -> usize;
 }
 
 /// How long a claim protects an in-flight call (longer than any outbound deadline).

@@ -192,6 +192,26 @@ async fn event_resources_read_and_notify_subscribers_when_an_event_lands() {
     assert!(client.read_resource(rmcp::model::ReadResourceRequestParams::new("events://ev_999")).await.is_err());
 }
 
+/// A session that subscribed to a resource that never changes (one event) leaves nothing behind when it goes:
+/// its forwarder ends with it instead of waking on every commit for the life of the process.
+#[tokio::test]
+async fn a_subscription_ends_with_its_session() {
+    let rx = start(with_webhooks(config(None, None))).await;
+    let (tx, _updates) = mpsc::unbounded_channel();
+    let client = crate::helpers::connect_with(rx.state.clone(), Subscriber { updated: tx }).await;
+    let listeners = || rx.state.store.events().listeners();
+    let before = listeners();
+    #[allow(deprecated)]
+    client.subscribe(rmcp::model::SubscribeRequestParams::new("events://ev_1")).await.unwrap();
+    assert_eq!(listeners(), before + 1);
+    client.cancel().await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while listeners() > before {
+        assert!(Instant::now() < deadline, "the subscription outlived its session");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 fn checkout_completed(id: &str, payment_status: &str) -> String {
     json!({
         "id": id, "object": "event", "type": "checkout.session.completed", "created": 1795430000, "livemode": false,

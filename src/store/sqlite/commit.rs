@@ -60,6 +60,10 @@ impl Writer {
         self.stored.subscribe()
     }
 
+    pub(super) fn listeners(&self) -> usize {
+        self.stored.receiver_count()
+    }
+
     fn sender(&self, pool: &SqlitePool) -> mpsc::UnboundedSender<Queued> {
         // A poisoned lock only means another thread panicked while swapping the sender; the Option is intact.
         let mut slot = self.queue.lock().unwrap_or_else(|e| e.into_inner());

@@ -89,6 +89,10 @@ impl EventLog for SqliteStore {
         self.writer.subscribe()
     }
 
+    fn listeners(&self) -> usize {
+        self.writer.listeners()
+    }
+
     /// Events matching `filter`, oldest first (by arrival), at most `limit`.
     async fn list(&self, filter: &EventFilter, limit: i64) -> Result<Vec<(i64, Event)>, StoreError> {
         self.select(filter, limit, "ASC").await
