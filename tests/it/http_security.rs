@@ -98,6 +98,21 @@ async fn a_configured_token_is_required_on_every_mcp_request() {
     assert_eq!(health.status(), StatusCode::OK);
 }
 
+/// The authentication scheme is case-insensitive (RFC 9110 §11.1): a client that writes "bearer" is let in; the
+/// token itself is compared exactly.
+#[tokio::test]
+async fn the_bearer_scheme_is_matched_in_any_case_and_the_token_exactly() {
+    let mut cfg = config(None, None);
+    cfg.http.token = Some(SecretString::from("s3cret-token"));
+    let server = start(cfg).await;
+    for scheme in ["bearer", "BEARER", "BeArEr"] {
+        let header = format!("{scheme} s3cret-token");
+        assert_eq!(initialize(server.addr, &[("authorization", header.as_str())]).await, StatusCode::OK, "{scheme}");
+    }
+    assert_eq!(initialize(server.addr, &[("authorization", "bearer S3CRET-TOKEN")]).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(initialize(server.addr, &[("authorization", "Bearers3cret-token")]).await, StatusCode::UNAUTHORIZED);
+}
+
 #[test]
 fn binding_beyond_loopback_requires_a_token() {
     let token = SecretString::from("t");
