@@ -206,8 +206,7 @@ impl ServerHandler for Switchboard {
         request: SubscribeRequestParams,
         ctx: RequestContext<RoleServer>,
     ) -> Result<(), McpError> {
-        self.subscribe_resource(request.uri, ctx.peer);
-        Ok(())
+        self.subscribe_resource(&request.uri, ctx.peer)
     }
 
     async fn unsubscribe(

@@ -10,9 +10,8 @@ use rmcp::model::{
     ListResourceTemplatesResult, ListResourcesResult, ReadResourceResult, Resource, ResourceContents, ResourceTemplate,
 };
 use rmcp::service::{Peer, SubscriptionContext};
-use std::collections::HashSet;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
 
 pub const RECENT: &str = "events://recent";
 const TEMPLATE: &str = "events://{id}";
@@ -21,17 +20,18 @@ const RECENT_COUNT: i64 = 20;
 /// How often a legacy subscription's forwarder checks that its session still exists.
 const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(2);
 
-/// One session's resource subscriptions (legacy `resources/subscribe`).
+/// One session's resource subscriptions (legacy `resources/subscribe`). Only `events://recent` changes, so a
+/// session's subscriptions are one flag, whatever a client sends.
 #[derive(Clone, Default)]
 pub struct Subscriptions {
-    uris: Arc<Mutex<HashSet<String>>>,
+    recent: Arc<AtomicBool>,
     watching: Arc<AtomicBool>,
 }
 
-impl Subscriptions {
-    fn contains(&self, uri: &str) -> bool {
-        self.uris.lock().unwrap_or_else(|e| e.into_inner()).contains(uri)
-    }
+/// `resources/read` or `resources/subscribe` of a URI that is not one of ours; the URI is clipped, not echoed.
+fn not_found(uri: &str) -> McpError {
+    let uri = crate::domain::text::clip(uri, 128);
+    McpError::resource_not_found(format!("no resource {uri}"), Some(serde_json::json!({"uri": uri})))
 }
 
 pub fn list() -> ListResourcesResult {
@@ -53,8 +53,7 @@ pub fn templates() -> ListResourceTemplatesResult {
 impl Switchboard {
     pub(crate) async fn read_event_resource(&self, uri: &str) -> Result<ReadResourceResult, McpError> {
         let events = self.state().store.events();
-        let not_found =
-            || McpError::resource_not_found(format!("no resource {uri}"), Some(serde_json::json!({"uri": uri})));
+        let not_found = || not_found(uri);
         let internal =
             |e: crate::store::StoreError| McpError::internal_error(format!("event log unavailable: {e}"), None);
         let mut value = if uri == RECENT {
@@ -80,18 +79,26 @@ impl Switchboard {
         ]))
     }
 
-    /// Legacy subscribe: remember the URI and, once per session, start forwarding "stored" signals.
-    pub(crate) fn subscribe_resource(&self, uri: String, peer: Peer<RoleServer>) {
+    /// Legacy subscribe: for `events://recent`, remember it and, once per session, start forwarding "stored"
+    /// signals. One event (`events://ev_42`) never changes: accepted, nothing to remember. Anything else is not
+    /// ours and is refused.
+    pub(crate) fn subscribe_resource(&self, uri: &str, peer: Peer<RoleServer>) -> Result<(), McpError> {
+        if uri != RECENT {
+            return match uri.strip_prefix("events://").and_then(parse_event_id) {
+                Some(_) => Ok(()),
+                None => Err(not_found(uri)),
+            };
+        }
         let subs = self.subscriptions();
-        subs.uris.lock().unwrap_or_else(|e| e.into_inner()).insert(uri);
+        subs.recent.store(true, Ordering::SeqCst);
         if subs.watching.swap(true, Ordering::SeqCst) {
-            return; // this session already forwards notifications
+            return Ok(()); // this session already forwards notifications
         }
         let mut stored = self.state().store.events().subscribe();
         let subs = subs.clone();
         tokio::spawn(async move {
-            // Ends with the session: when a notification cannot be sent, and, since a session that subscribed to
-            // nothing that changes never sends one, when a periodic look finds its transport closed.
+            // Ends with the session: when a notification cannot be sent, and, since no event may arrive (or the
+            // client unsubscribed), when a periodic look finds its transport closed.
             let mut look = tokio::time::interval(SESSION_CHECK);
             loop {
                 tokio::select! {
@@ -101,7 +108,7 @@ impl Switchboard {
                         continue;
                     }
                 }
-                if !subs.contains(RECENT) {
+                if !subs.recent.load(Ordering::SeqCst) {
                     continue;
                 }
                 #[allow(deprecated)]
@@ -112,10 +119,13 @@ impl Switchboard {
                 }
             }
         });
+        Ok(())
     }
 
     pub(crate) fn unsubscribe_resource(&self, uri: &str) {
-        self.subscriptions().uris.lock().unwrap_or_else(|e| e.into_inner()).remove(uri);
+        if uri == RECENT {
+            self.subscriptions().recent.store(false, Ordering::SeqCst);
+        }
     }
 
     /// 2026-07-28 `subscriptions/listen`: forward "stored" signals until the client stops listening.

@@ -192,8 +192,8 @@ async fn event_resources_read_and_notify_subscribers_when_an_event_lands() {
     assert!(client.read_resource(rmcp::model::ReadResourceRequestParams::new("events://ev_999")).await.is_err());
 }
 
-/// A session that subscribed to a resource that never changes (one event) leaves nothing behind when it goes:
-/// its forwarder ends with it instead of waking on every commit for the life of the process.
+/// A session that subscribed leaves nothing behind when it goes, even when no event arrives to show it is gone:
+/// its forwarder ends with it instead of waiting on the event log for the life of the process.
 #[tokio::test]
 async fn a_subscription_ends_with_its_session() {
     let rx = start(with_webhooks(config(None, None))).await;
@@ -202,7 +202,7 @@ async fn a_subscription_ends_with_its_session() {
     let listeners = || rx.state.store.events().listeners();
     let before = listeners();
     #[allow(deprecated)]
-    client.subscribe(rmcp::model::SubscribeRequestParams::new("events://ev_1")).await.unwrap();
+    client.subscribe(rmcp::model::SubscribeRequestParams::new("events://recent")).await.unwrap();
     assert_eq!(listeners(), before + 1);
     client.cancel().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -210,6 +210,24 @@ async fn a_subscription_ends_with_its_session() {
         assert!(Instant::now() < deadline, "the subscription outlived its session");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+}
+
+/// A session can subscribe only to our resources: an event (which never changes, so nothing is kept) or
+/// `events://recent`. Anything else is refused with a short answer, so a client cannot make a session hold an
+/// unbounded set of URIs of its choosing.
+#[tokio::test]
+async fn only_our_resources_can_be_subscribed_to() {
+    let rx = start(with_webhooks(config(None, None))).await;
+    let (tx, _updates) = mpsc::unbounded_channel();
+    let client = crate::helpers::connect_with(rx.state.clone(), Subscriber { updated: tx }).await;
+    #[allow(deprecated)]
+    let subscribe = |uri: String| client.subscribe(rmcp::model::SubscribeRequestParams::new(uri));
+    subscribe("events://ev_1".into()).await.unwrap();
+    subscribe("events://recent".into()).await.unwrap();
+    let refused = subscribe(format!("file:///{}", "x".repeat(100_000))).await.unwrap_err().to_string();
+    assert!(refused.contains("no resource"), "{refused}");
+    assert!(refused.len() < 1_000, "the URI is echoed in full: {} bytes", refused.len());
+    assert_eq!(rx.state.store.events().listeners(), 1, "one forwarder for the session, none for events://ev_1");
 }
 
 fn checkout_completed(id: &str, payment_status: &str) -> String {

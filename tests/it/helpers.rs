@@ -136,6 +136,30 @@ impl Served {
         self.client.cancel().await.unwrap();
         tokio::time::timeout(Duration::from_secs(20), self.log).await.expect("the server did not exit").unwrap()
     }
+
+    /// Call `tool` with `args`, require a failure whose result shows a mask, and keep what it showed as `case`.
+    pub async fn masked_failure(
+        &self,
+        seen: &mut Vec<(String, String)>,
+        case: &str,
+        tool: &str,
+        args: serde_json::Value,
+    ) {
+        let result = call(&self.client, tool, args).await;
+        assert_eq!(result.is_error, Some(true), "{case}: {result:?}");
+        assert!(shown(&result).contains("[REDACTED]"), "{case}: {result:?}");
+        seen.push((format!("tool result ({case})"), shown(&result)));
+    }
+
+    /// Stop the server, require each of `seen`'s failures in its log, and check that neither the results nor the
+    /// log show any of `secrets`.
+    pub async fn assert_nothing_leaked(self, mut seen: Vec<(String, String)>, secrets: &[String]) {
+        let failures = seen.len();
+        let log = self.log().await;
+        assert_eq!(log.matches("tool call failed upstream").count(), failures, "every failure is logged: {log}");
+        seen.push(("log".to_string(), log));
+        assert_nothing_leaked(&seen, secrets);
+    }
 }
 
 /// Standard base64 without padding (a padded copy contains it): how a credential looks in a Basic header.

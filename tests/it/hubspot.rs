@@ -1,10 +1,7 @@
 //! HubSpot CRM: exact search bodies, pagination, association reads, error mapping, the client-side rate limit,
 //! and the lead tools through the real MCP protocol.
 
-use crate::helpers::{
-    assert_nothing_leaked, b64, call, config, connect, error_text, fast_outbound, fixture, serve_binary, shown,
-    structured,
-};
+use crate::helpers::{b64, call, config, connect, error_text, fast_outbound, fixture, serve_binary, structured};
 use secrecy::SecretString;
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -357,19 +354,11 @@ async fn the_access_token_echoed_by_hubspot_reaches_neither_tool_results_nor_the
         .mount(&server)
         .await;
     let served = serve_binary(&[("HUBSPOT_ACCESS_TOKEN", TOKEN), ("HUBSPOT_BASE_URL", &server.uri())]).await;
-    let mut places = Vec::new();
+    let mut seen = Vec::new();
     for (case, id, _) in &cases {
-        let result = call(&served.client, "get_lead", json!({"lead_id": id})).await;
-        assert_eq!(result.is_error, Some(true), "{case}: {result:?}");
-        assert!(shown(&result).contains("[REDACTED]"), "{case}: {result:?}");
-        places.push((format!("tool result ({case})"), shown(&result)));
+        served.masked_failure(&mut seen, case, "get_lead", json!({"lead_id": id})).await;
     }
-    let result = call(&served.client, "find_leads", json!({"company": "Textiles"})).await;
-    assert_eq!(result.is_error, Some(true), "{result:?}");
-    assert!(shown(&result).contains("[REDACTED]"), "{result:?}");
-    places.push(("tool result (wrongly typed 2xx field)".to_string(), shown(&result)));
-    let log = served.log().await;
-    assert_eq!(log.matches("tool call failed upstream").count(), cases.len() + 1, "every failure is logged: {log}");
-    places.push(("log".to_string(), log));
-    assert_nothing_leaked(&places, &[TOKEN.to_string(), b64(TOKEN)]);
+    let typed = "wrongly typed 2xx field";
+    served.masked_failure(&mut seen, typed, "find_leads", json!({"company": "Textiles"})).await;
+    served.assert_nothing_leaked(seen, &[TOKEN.to_string(), b64(TOKEN)]).await;
 }

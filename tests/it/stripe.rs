@@ -1,6 +1,6 @@
 //! Stripe client against a wiremock stub speaking Stripe's wire format.
 
-use crate::helpers::{STRIPE_KEY, assert_nothing_leaked, b64, call, fast_outbound, fixture, serve_binary, shown};
+use crate::helpers::{STRIPE_KEY, b64, fast_outbound, fixture, serve_binary};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::config::StripeConfig;
@@ -215,15 +215,9 @@ async fn the_api_key_echoed_by_stripe_reaches_neither_tool_results_nor_the_log()
         Mock::given(path(format!("/v1/invoices/{id}"))).respond_with(answer.clone()).mount(&server).await;
     }
     let served = serve_binary(&[("STRIPE_API_KEY", STRIPE_KEY), ("STRIPE_BASE_URL", &server.uri())]).await;
-    let mut places = Vec::new();
+    let mut seen = Vec::new();
     for (case, id, _) in &cases {
-        let result = call(&served.client, "get_invoice", serde_json::json!({"invoice_id": id})).await;
-        assert_eq!(result.is_error, Some(true), "{case}: {result:?}");
-        assert!(shown(&result).contains("[REDACTED]"), "{case}: {result:?}");
-        places.push((format!("tool result ({case})"), shown(&result)));
+        served.masked_failure(&mut seen, case, "get_invoice", serde_json::json!({"invoice_id": id})).await;
     }
-    let log = served.log().await;
-    assert_eq!(log.matches("tool call failed upstream").count(), cases.len(), "every failure is logged: {log}");
-    places.push(("log".to_string(), log));
-    assert_nothing_leaked(&places, &[STRIPE_KEY.to_string(), b64(&basic_user), b64(STRIPE_KEY)]);
+    served.assert_nothing_leaked(seen, &[STRIPE_KEY.to_string(), b64(&basic_user), b64(STRIPE_KEY)]).await;
 }
