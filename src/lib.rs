@@ -20,6 +20,7 @@
 //! - [`store`]: durable state behind two interfaces, the event log (which also wakes waiters) and the
 //!   idempotency ledger; one backend today, embedded SQLite (`store::sqlite`).
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
+//! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,
 //!   X-Hub-Signature-256), payload formats that turn a verified delivery into events (`sources`), and the
@@ -32,6 +33,7 @@ pub mod config;
 pub mod demo;
 pub mod domain;
 pub mod error;
+pub mod html;
 pub mod providers;
 pub mod sandbox;
 pub mod server;
