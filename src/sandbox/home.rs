@@ -2,11 +2,12 @@
 //! so a person trying the demo can see what the agent sees and pay a link by hand.
 
 use super::Sandbox;
-use super::pay_page::{HEAD, escape};
 use crate::domain::{Currency, Money};
+use crate::html::{self, html};
 use axum::Router;
 use axum::extract::State;
-use axum::response::Html;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::Value;
 use std::sync::Arc;
@@ -22,48 +23,56 @@ fn money(entity: &Value, field: &str) -> String {
         .unwrap_or_else(|_| minor.to_string())
 }
 
-async fn home(State(sandbox): State<Arc<Sandbox>>) -> Html<String> {
+/// `value` as text ("" if it is not a string).
+fn text(value: &Value) -> &str {
+    value.as_str().unwrap_or_default()
+}
+
+/// An invoice's status as a person reads it: an issued invoice past its due date is marked overdue.
+fn invoice_status(invoice: &Value, now: i64) -> &str {
+    let due = invoice["expire_by"].as_i64().unwrap_or(0);
+    match invoice["status"].as_str().unwrap_or_default() {
+        "issued" if due > 0 && due < now => "issued (overdue)",
+        other => other,
+    }
+}
+
+async fn home(State(sandbox): State<Arc<Sandbox>>) -> Response {
     let now = crate::domain::time::now();
     let (invoices, links) = sandbox.read(|w| (w.invoices.clone(), w.payment_links.clone())).await;
-    let invoice_rows: String = invoices
-        .iter()
-        .map(|i| {
-            let due = i["expire_by"].as_i64().unwrap_or(0);
-            let status = match i["status"].as_str().unwrap_or_default() {
-                "issued" if due > 0 && due < now => "issued (overdue)",
-                other => other,
-            };
-            format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(i["invoice_number"].as_str().unwrap_or_default()),
-                escape(i["customer_details"]["email"].as_str().unwrap_or_default()),
-                escape(&money(i, "amount_due")),
-                escape(status)
-            )
-        })
-        .collect();
-    let link_rows: String = links
-        .iter()
-        .map(|l| {
-            let l = super::razorpay::present(&sandbox, l, now);
-            let id = escape(l["id"].as_str().unwrap_or_default());
-            format!(
-                "<tr><td><a href=\"/sandbox/pay/{id}\">{id}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&money(&l, "amount")),
-                escape(l["description"].as_str().unwrap_or_default()),
-                escape(l["status"].as_str().unwrap_or_default())
-            )
-        })
-        .collect();
-    let links_table = if links.is_empty() {
-        "<p>None yet: ask your agent to create one.</p>".to_string()
-    } else {
-        format!("<table><tr><th>link</th><th>amount</th><th>for</th><th>status</th></tr>{link_rows}</table>")
+    let body = html! {
+        p class="badge" { "Switchboard sandbox · no real money moves" }
+        h2 { "Invoices" }
+        table {
+            tr { th { "number" } th { "customer" } th { "due" } th { "status" } }
+            @for i in &invoices {
+                tr {
+                    td { (text(&i["invoice_number"])) }
+                    td { (text(&i["customer_details"]["email"])) }
+                    td { (money(i, "amount_due")) }
+                    td { (invoice_status(i, now)) }
+                }
+            }
+        }
+        h2 { "Payment links" }
+        @if links.is_empty() {
+            p { "None yet: ask your agent to create one." }
+        } @else {
+            table {
+                tr { th { "link" } th { "amount" } th { "for" } th { "status" } }
+                @for l in &links {
+                    @let l = super::razorpay::present(&sandbox, l, now);
+                    @let id = text(&l["id"]);
+                    tr {
+                        td { a href={ "/sandbox/pay/" (id) } { (id) } }
+                        td { (money(&l, "amount")) }
+                        td { (text(&l["description"])) }
+                        td { (text(&l["status"])) }
+                    }
+                }
+            }
+        }
+        p class="id" { "MCP endpoint: " (sandbox.base()) "/mcp" }
     };
-    Html(format!(
-        "{HEAD}<main class=\"wide\"><p class=\"badge\">Switchboard sandbox · no real money moves</p>\
-         <h2>Invoices</h2><table><tr><th>number</th><th>customer</th><th>due</th><th>status</th></tr>{invoice_rows}</table>\
-         <h2>Payment links</h2>{links_table}<p class=\"id\">MCP endpoint: {}/mcp</p></main></body></html>",
-        escape(sandbox.base())
-    ))
+    html::respond(StatusCode::OK, html::page("Switchboard sandbox", true, None, body))
 }

@@ -7,10 +7,11 @@ use super::deliver::{self, Paid, Pending};
 use super::world::{World, random_id};
 use super::{Sandbox, UpdateError};
 use crate::domain::{Currency, Money};
+use crate::html::{self, Markup, html};
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{StatusCode, header};
-use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -28,7 +29,7 @@ async fn show(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Re
     let now = crate::domain::time::now();
     let link = sandbox.read(|w| World::find(&w.payment_links, &id).map(|i| w.payment_links[i].clone())).await;
     match link {
-        Some(link) => Html(page(&super::razorpay::present(&sandbox, &link, now), &sandbox)).into_response(),
+        Some(link) => respond(page(&super::razorpay::present(&sandbox, &link, now), &sandbox)),
         None => {
             message(StatusCode::NOT_FOUND, "No such payment link", "This sandbox has no payment link with that id.")
         }
@@ -150,98 +151,84 @@ fn settle(
     Ok((payment_id, pending))
 }
 
-fn message(status: StatusCode, title: &str, detail: &str) -> Response {
-    let body = format!(
-        "{HEAD}<main><p class=\"badge\">Switchboard sandbox</p><h1>{}</h1><p>{}</p></main></body></html>",
-        escape(title),
-        escape(detail)
-    );
-    (status, [(header::CACHE_CONTROL, "no-store")], Html(body)).into_response()
+/// The pay page as a response: the kit's headers, but `Referrer-Policy: same-origin` for the kit's `no-referrer`.
+/// Under `no-referrer` a browser sends `Origin: null` with the Pay form's POST, which the sandbox's cross-site
+/// guard refuses; `same-origin` gives that POST the page's own origin and still tells no other site anything.
+fn respond(markup: Markup) -> Response {
+    let mut response = html::respond(StatusCode::OK, markup);
+    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    response
 }
 
-fn page(link: &Value, sandbox: &Sandbox) -> String {
+/// A sandbox page that only says something (a refusal, "not found"): the kit's message under the sandbox badge.
+fn message(status: StatusCode, title: &str, detail: &str) -> Response {
+    html::message(status, "Switchboard sandbox", title, detail)
+}
+
+/// The pay page of `link` (as the API presents it): amount, description, customer and status, then the Pay form
+/// while it is payable, or the payment and the acknowledged deliveries once it is paid.
+fn page(link: &Value, sandbox: &Sandbox) -> Markup {
     let defaults = sandbox.deliveries;
     let id = link["id"].as_str().unwrap_or_default();
     let amount = link["amount"].as_i64().unwrap_or(0);
     let formatted = Currency::parse(link["currency"].as_str().unwrap_or("INR"))
         .map(|c| Money::from_minor(amount, c).format())
         .unwrap_or_else(|_| format!("{amount} (minor units)"));
-    let field = |v: &Value| v.as_str().filter(|s| !s.is_empty()).map(escape);
     let customer = &link["customer"];
-    let who: Vec<String> = [field(&customer["name"]), field(&customer["email"]), field(&customer["contact"])]
+    let who: Vec<&str> = [field(&customer["name"]), field(&customer["email"]), field(&customer["contact"])]
         .into_iter()
         .flatten()
         .collect();
     let status = link["status"].as_str().unwrap_or("created");
-    let action = if status == "created" {
-        format!(
-            "<form method=\"post\" action=\"/sandbox/pay/{id}\">\
-             <label><input type=\"checkbox\" name=\"duplicate\" id=\"duplicate\"{}> send every webhook twice</label>\
-             <label>webhook delay <input type=\"number\" name=\"delay_ms\" id=\"delay_ms\" min=\"0\" max=\"{MAX_DELAY_MS}\" value=\"{}\"> ms</label>\
-             <button id=\"pay\" type=\"submit\">Pay {}</button></form>",
-            if defaults.duplicate { " checked" } else { "" },
-            defaults.delay.as_millis(),
-            escape(&formatted)
-        )
-    } else {
-        let payment = link["payments"][0]["payment_id"].as_str().map(escape);
-        match payment {
-            Some(p) => format!(
-                "<p id=\"paid\">Paid — payment <code>{p}</code>. The signed webhooks follow.</p>\
-                 <p class=\"id\">Webhook deliveries acknowledged since the sandbox started: \
-                 <span id=\"deliveries\">{}</span> (reload to update)</p>",
-                sandbox.delivered()
-            ),
-            None => String::new(),
+    let payment = link["payments"][0]["payment_id"].as_str();
+    let body = html! {
+        p class="badge" { "Switchboard sandbox · no real money moves" }
+        h1 id="amount" { (formatted) }
+        p id="description" { (field(&link["description"]).unwrap_or_default()) }
+        p id="customer" {
+            @if who.is_empty() { "—" } @else { (who.join(" · ")) }
         }
+        p { "Status: " strong id="status" { (status) } }
+        @if status == "created" {
+            form method="post" action={ "/sandbox/pay/" (id) } {
+                label {
+                    input type="checkbox" name="duplicate" id="duplicate" checked[defaults.duplicate];
+                    " send every webhook twice"
+                }
+                label {
+                    "webhook delay "
+                    input type="number" name="delay_ms" id="delay_ms" min="0" max=(MAX_DELAY_MS)
+                        value=(defaults.delay.as_millis());
+                    " ms"
+                }
+                button id="pay" type="submit" { "Pay " (formatted) }
+            }
+        } @else if let Some(payment) = payment {
+            p id="paid" { "Paid — payment " code { (payment) } ". The signed webhooks follow." }
+            p class="id" {
+                "Webhook deliveries acknowledged since the sandbox started: "
+                span id="deliveries" { (sandbox.delivered()) }
+                " (reload to update)"
+            }
+        }
+        p class="id" { (id) }
     };
-    format!(
-        "{HEAD}<main><p class=\"badge\">Switchboard sandbox · no real money moves</p>\
-         <h1 id=\"amount\">{}</h1><p id=\"description\">{}</p><p id=\"customer\">{}</p>\
-         <p>Status: <strong id=\"status\">{}</strong></p>{action}<p class=\"id\">{}</p></main></body></html>",
-        escape(&formatted),
-        field(&link["description"]).unwrap_or_default(),
-        if who.is_empty() { "—".to_string() } else { who.join(" · ") },
-        escape(status),
-        escape(id)
-    )
+    html::page("Pay · Switchboard sandbox", false, None, body)
 }
 
-pub(super) const HEAD: &str = "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><title>Pay · Switchboard sandbox</title>\
-<style>body{font-family:system-ui,sans-serif;background:#f4f5f7;margin:0}\
-main{max-width:28rem;margin:3rem auto;background:#fff;padding:2rem;border-radius:12px;box-shadow:0 2px 12px #0002}\
-.badge{display:inline-block;background:#fff3cd;color:#7a5b00;padding:.2rem .6rem;border-radius:6px;font-size:.8rem}\
-h1{font-size:2.2rem;margin:.8rem 0}label{display:block;margin:.6rem 0;color:#444}\
-button{margin-top:1rem;width:100%;padding:.8rem;font-size:1.1rem;background:#2b59ff;color:#fff;border:0;border-radius:8px;cursor:pointer}\
-.id{color:#888;font-size:.8rem}#paid{color:#16794c;font-weight:600}main.wide{max-width:48rem}\
-table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee}</style></head><body>";
-
-/// Escape text for HTML (descriptions and names come from the agent and the customer).
-pub(super) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+/// `value` as text, if it is a string that is not empty.
+fn field(value: &Value) -> Option<&str> {
+    value.as_str().filter(|s| !s.is_empty())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::escape;
+    use super::*;
 
     #[test]
-    fn escape_neutralises_markup() {
-        assert_eq!(
-            escape("<script>\"x\" & 'y'</script>"),
-            "&lt;script&gt;&quot;x&quot; &amp; &#39;y&#39;&lt;/script&gt;"
-        );
+    fn the_pay_page_keeps_its_origin_on_its_own_form_posts() {
+        let response = respond(html! { p { "x" } });
+        assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
+        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY", "the kit's other headers stay");
     }
 }
