@@ -31,6 +31,7 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
+    warn_about_approvals(&state.config, transport);
     start_background_work(state.clone());
     let providers: Vec<&str> = state.providers.configured().iter().map(|p| p.as_str()).collect();
     match transport {
@@ -46,11 +47,28 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
             let local = listener.local_addr()?;
+            state.serve_approvals_at(local);
             tracing::info!(?providers, "serving MCP on http://{local}/mcp");
             transport::http::serve(listener, state, shutdown).await?;
         }
     }
     Ok(())
+}
+
+/// Say at start-up what the operator chose that weakens approvals, or leaves some clients unable to approve.
+fn warn_about_approvals(config: &Config, transport: Transport) {
+    if config.read_only {
+        return;
+    }
+    match (config.confirm, transport) {
+        (crate::config::ConfirmMode::Never, _) => {
+            tracing::warn!("confirm = \"never\": payment links are created and cancelled without anyone approving them")
+        }
+        (_, Transport::Stdio) if config.webhooks.listen.is_none() => tracing::warn!(
+            "no listener for the approval page (set SWITCHBOARD_WEBHOOK_LISTEN): clients without elicitation cannot approve actions, so those actions are refused"
+        ),
+        _ => {}
+    }
 }
 
 /// The stdio server's webhook receiver. A port already taken (say, a second client launched Switchboard too)
@@ -64,11 +82,16 @@ async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown
         }
     };
     match listener.local_addr() {
-        Ok(local) => tracing::info!("receiving webhooks on http://{local}/webhooks/{{source}}"),
+        Ok(local) => {
+            tracing::info!(
+                "receiving webhooks on http://{local}/webhooks/{{source}}, approvals on http://{local}/approvals"
+            );
+            state.serve_approvals_at(local);
+        }
         Err(e) => tracing::warn!(error = %e, "webhook listener address unknown"),
     }
     let limits = state.config.http.limits.clone();
-    let app = transport::http::webhook_routes(state);
+    let app = transport::http::listener_routes(state);
     tokio::spawn(async move {
         let served = transport::http::serve_app(listener, app, &limits, shutdown).await;
         if let Err(e) = served {
@@ -82,7 +105,7 @@ pub(crate) fn start_background_work(state: Arc<AppState>) {
     tokio::spawn(reconcile(state));
 }
 
-/// Settle payment link creates a crash left in progress.
+/// Settle payment link creates a crash left in progress, then approved actions a stop left unperformed.
 async fn reconcile(state: Arc<AppState>) {
     if !state.store.exists() {
         return;
@@ -97,6 +120,10 @@ async fn reconcile(state: Arc<AppState>) {
         Ok(0) => {}
         Ok(n) => tracing::info!(settled = n, "reconciled interrupted payment link creates"),
         Err(e) => tracing::warn!(error = %e, "could not reconcile interrupted payment link creates"),
+    }
+    let performed = crate::approvals::settle_interrupted(state, Arc::new(crate::tools::Actions)).await;
+    if performed > 0 {
+        tracing::info!(performed, "performed approvals a stopped process had not finished");
     }
 }
 

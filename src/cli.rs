@@ -61,7 +61,8 @@ pub struct ServeArgs {
     /// Environment variables override it.
     #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
     pub config: Option<PathBuf>,
-    /// In stdio mode, also receive provider webhooks on this address (POST /webhooks/{source}).
+    /// In stdio mode, also receive provider webhooks on this address (POST /webhooks/{source}) and serve the
+    /// approval page there (/approvals).
     /// The HTTP server always receives them next to /mcp.
     #[arg(long, value_name = "ADDR")]
     pub webhooks: Option<SocketAddr>,

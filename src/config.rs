@@ -20,6 +20,10 @@ pub mod env {
     pub const HTTP_TOKEN: &str = "SWITCHBOARD_HTTP_TOKEN";
     pub const DEFAULT_PROVIDER: &str = "SWITCHBOARD_DEFAULT_PROVIDER";
     pub const CONFIRM: &str = "SWITCHBOARD_CONFIRM";
+    pub const APPROVAL_TTL_SECS: &str = "SWITCHBOARD_APPROVAL_TTL_SECS";
+    pub const APPROVAL_WAIT_SECS: &str = "SWITCHBOARD_APPROVAL_WAIT_SECS";
+    pub const PUBLIC_URL: &str = "SWITCHBOARD_PUBLIC_URL";
+    pub const WEBHOOK_LISTEN: &str = "SWITCHBOARD_WEBHOOK_LISTEN";
     pub const READ_ONLY: &str = "SWITCHBOARD_READ_ONLY";
     pub const RAZORPAY_KEY_ID: &str = "RAZORPAY_KEY_ID";
     pub const RAZORPAY_KEY_SECRET: &str = "RAZORPAY_KEY_SECRET";
@@ -38,6 +42,9 @@ pub mod env {
     pub const HTTP_MAX_HEADER_BYTES: &str = "SWITCHBOARD_HTTP_MAX_HEADER_BYTES";
     pub const HTTP_MAX_BODY_BYTES: &str = "SWITCHBOARD_HTTP_MAX_BODY_BYTES";
 }
+
+/// Hosts that always mean this machine (in a `Host` header, any port).
+pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -62,8 +69,10 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// Where durable state lives (idempotency ledger, event log).
     pub data_dir: PathBuf,
-    /// Whether money-moving tools ask the user first.
+    /// How a person approves tools that move money, message a customer or write to a CRM.
     pub confirm: ConfirmMode,
+    /// The approval page: how long an approval waits for a person, how long a call waits for it, its address.
+    pub approvals: ApprovalConfig,
     /// Serve only tools whose annotations say they are read-only.
     pub read_only: bool,
     /// Set by `switchboard demo` (never from a file or the environment): every provider is the local sandbox,
@@ -71,17 +80,36 @@ pub struct Config {
     pub sandbox: bool,
 }
 
-/// When `create_payment_link` asks the user to confirm (MCP elicitation).
+/// How a person approves every tool call that moves money, messages a customer or writes to a CRM.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ConfirmMode {
-    /// Ask whenever the client can; proceed without asking when it cannot.
+    /// Ask in the client (MCP elicitation) when it can; otherwise on the approval page. `require` is its older
+    /// name.
     #[default]
+    #[serde(alias = "require")]
     Elicit,
-    /// Ask always; refuse to move money when the client cannot ask.
-    Require,
-    /// Never ask (for unattended agents whose operator accepts that).
+    /// Always on the approval page, even when the client could ask.
+    Page,
+    /// Never ask: the operator accepts that agents act alone (logged as a warning at start-up).
     Never,
+}
+
+/// The approval page's settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApprovalConfig {
+    /// An approval nobody decides within this long expires, and nothing is done.
+    pub ttl: Duration,
+    /// How long a tool call waits for the decision before answering "pending" (the agent then calls again).
+    pub wait: Duration,
+    /// The address people reach the page at (e.g. behind a proxy); by default the listener's own address.
+    pub public_url: Option<Url>,
+}
+
+impl Default for ApprovalConfig {
+    fn default() -> Self {
+        ApprovalConfig { ttl: Duration::from_secs(15 * 60), wait: Duration::from_secs(40), public_url: None }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -233,7 +261,16 @@ struct FileConfig {
     http: Option<FileHttp>,
     outbound: Option<FileOutbound>,
     confirm: Option<ConfirmMode>,
+    approvals: Option<FileApprovals>,
     read_only: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileApprovals {
+    ttl_secs: Option<u64>,
+    wait_secs: Option<u64>,
+    public_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -405,6 +442,7 @@ impl Config {
                 Some(v) => parse_confirm(&v)?,
                 None => file.confirm.unwrap_or_default(),
             },
+            approvals: approval_config(file.approvals.unwrap_or_default(), &env)?,
             read_only: match env(env::READ_ONLY) {
                 Some(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
                 None => file.read_only.unwrap_or(false),
@@ -477,30 +515,65 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
         let secrets = secrets.into_iter().map(SecretString::from).collect();
         sources.insert(name, WebhookSource { scheme, format, secrets });
     }
+    let listen = match env(env::WEBHOOK_LISTEN) {
+        Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
+            ConfigError::Invalid(format!(
+                "{} must be an address and port such as 127.0.0.1:8787, not '{text}'",
+                env::WEBHOOK_LISTEN
+            ))
+        })?),
+        None => file.listen,
+    };
     Ok(WebhookConfig {
         sources,
-        listen: file.listen,
+        listen,
         max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes).clamp(1024, 16 << 20),
         retention_days: file.retention_days.unwrap_or(defaults.retention_days).max(30),
         max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs).clamp(1, 3600),
     })
 }
 
+/// A number from the environment variable `var`, else from the file.
+fn pick<T: std::str::FromStr>(
+    env: &dyn Fn(&str) -> Option<String>,
+    var: &str,
+    file: Option<T>,
+) -> Result<Option<T>, ConfigError> {
+    match env(var) {
+        Some(text) => text
+            .parse()
+            .map(Some)
+            .map_err(|_| ConfigError::Invalid(format!("{var} must be a whole number, not '{text}'"))),
+        None => Ok(file),
+    }
+}
+
+/// `[approvals]`: an approval lives 1 minute to 7 days (default 15 minutes); a call waits 0–300 s for it
+/// (default 40 s, inside common clients' 60 s request timeout).
+fn approval_config(file: FileApprovals, env: &dyn Fn(&str) -> Option<String>) -> Result<ApprovalConfig, ConfigError> {
+    let d = ApprovalConfig::default();
+    let public_url = match env(env::PUBLIC_URL).or(file.public_url) {
+        Some(text) => {
+            let url = Url::parse(&text).map_err(|e| {
+                ConfigError::Invalid(format!("{} (approvals.public_url) '{text}' is not a URL: {e}", env::PUBLIC_URL))
+            })?;
+            if !matches!(url.scheme(), "http" | "https") {
+                return Err(ConfigError::Invalid(format!("{} must be an http or https URL", env::PUBLIC_URL)));
+            }
+            Some(url)
+        }
+        None => None,
+    };
+    Ok(ApprovalConfig {
+        ttl: pick(env, env::APPROVAL_TTL_SECS, file.ttl_secs)?
+            .map_or(d.ttl, |s| Duration::from_secs(s.clamp(60, 7 * 86_400))),
+        wait: pick(env, env::APPROVAL_WAIT_SECS, file.wait_secs)?.map_or(d.wait, |s| Duration::from_secs(s.min(300))),
+        public_url,
+    })
+}
+
 /// `[http]` limits: the environment over the file over the defaults, each clamped to a range that still works.
 fn http_limits(file: &FileHttp, env: &dyn Fn(&str) -> Option<String>) -> Result<HttpLimits, ConfigError> {
-    fn pick<T: std::str::FromStr>(
-        env: &dyn Fn(&str) -> Option<String>,
-        var: &str,
-        file: Option<T>,
-    ) -> Result<Option<T>, ConfigError> {
-        match env(var) {
-            Some(text) => text
-                .parse()
-                .map(Some)
-                .map_err(|_| ConfigError::Invalid(format!("{var} must be a whole number, not '{text}'"))),
-            None => Ok(file),
-        }
-    }
     let d = HttpLimits::default();
     let secs =
         |v: Option<u64>, default: Duration, max: u64| v.map_or(default, |s| Duration::from_secs(s.clamp(1, max)));
@@ -535,12 +608,10 @@ fn http_token(token: Option<String>) -> Result<Option<SecretString>, ConfigError
 
 fn parse_confirm(text: &str) -> Result<ConfirmMode, ConfigError> {
     match text.to_ascii_lowercase().as_str() {
-        "elicit" => Ok(ConfirmMode::Elicit),
-        "require" => Ok(ConfirmMode::Require),
+        "elicit" | "require" => Ok(ConfirmMode::Elicit),
+        "page" => Ok(ConfirmMode::Page),
         "never" => Ok(ConfirmMode::Never),
-        _ => {
-            Err(ConfigError::Invalid(format!("{} must be 'elicit', 'require' or 'never', not '{text}'", env::CONFIRM)))
-        }
+        _ => Err(ConfigError::Invalid(format!("{} must be 'elicit', 'page' or 'never', not '{text}'", env::CONFIRM))),
     }
 }
 

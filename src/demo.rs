@@ -87,6 +87,7 @@ pub fn build(
     config.webhooks.sources = [(WEBHOOK_SOURCE.to_string(), sandbox.webhook_source())].into_iter().collect();
     config.sandbox = true;
     let state = Arc::new(AppState::new(config));
+    state.serve_approvals_at(local);
     let app = transport::http::router(state.clone(), shutdown).merge(sandbox.routes());
     Ok(Demo { app, state, sandbox })
 }

@@ -42,7 +42,9 @@ pub fn page(title: &str, wide: bool, refresh_secs: Option<u32>, body: Markup) ->
 }
 
 /// A page as a response, with headers that keep it from being framed (clickjacking an Approve button), cached,
-/// scripted or leaking its URL (which may carry an approval id) in a `Referer`.
+/// scripted or leaking its URL (which may carry an approval id) to another site in a `Referer`. `same-origin`,
+/// not `no-referrer`: under `no-referrer` Chromium sends `Origin: null` on the page's own form POST, which the
+/// same-origin checks must refuse.
 pub fn respond(status: StatusCode, markup: Markup) -> Response {
     let mut response = (status, markup.into_string()).into_response();
     let headers = response.headers_mut();
@@ -50,7 +52,7 @@ pub fn respond(status: StatusCode, markup: Markup) -> Response {
         (header::CONTENT_TYPE, "text/html; charset=utf-8"),
         (header::CACHE_CONTROL, "no-store"),
         (header::X_FRAME_OPTIONS, "DENY"),
-        (header::REFERRER_POLICY, "no-referrer"),
+        (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (
             header::CONTENT_SECURITY_POLICY,
@@ -96,6 +98,10 @@ mod tests {
         let response = message(StatusCode::OK, "b", "t", "d");
         assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY");
         assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
-        assert!(response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+        // A page's own form POST must keep its origin (under no-referrer Chromium sends `Origin: null`).
+        assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
+        assert!(
+            response.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'")
+        );
     }
 }

@@ -5,6 +5,8 @@
 //! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
 //! - [`telemetry`]: tracing to stderr, each event cut at 4 KiB.
 //! - [`app`]: wiring and graceful shutdown.
+//! - [`approvals`]: a person approves every world-changing call: in the client (elicitation) or on the approval
+//!   page, sealed to the call's key and arguments, stored durably, performed once.
 //! - [`transport`]: stdio (bounded lines) and Streamable HTTP (Host/Origin validation, bearer token; connection,
 //!   time, size and session limits); JSON-RPC error answers for malformed input.
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers, and its `resources`
@@ -27,6 +29,7 @@
 //!   receiver routes (`receiver`).
 
 pub mod app;
+pub mod approvals;
 pub mod catalog;
 pub mod cli;
 pub mod config;

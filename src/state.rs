@@ -7,7 +7,8 @@ use crate::providers::redact::Redactor;
 use crate::store::Store;
 use rmcp::model::RequestStateCodec;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, OnceLock};
 
 pub struct AppState {
     pub config: Config,
@@ -20,6 +21,9 @@ pub struct AppState {
     pub redactor: Arc<Redactor>,
     /// The configured provider clients, and which one serves a call.
     pub providers: Registry,
+    /// Where the approval page is served (`http://127.0.0.1:8080`), once a listener serves it; unset, approvals
+    /// have no page.
+    pub approval_base: OnceLock<String>,
 }
 
 impl AppState {
@@ -38,7 +42,26 @@ impl AppState {
             config,
             redactor,
             providers,
+            approval_base: OnceLock::new(),
         }
+    }
+
+    /// Note that a listener on `local` serves the approval page: links then point at the configured public URL,
+    /// else at this address (a wildcard address as loopback). The first listener wins.
+    pub fn serve_approvals_at(&self, local: SocketAddr) {
+        let base = match &self.config.approvals.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_string(),
+            None => {
+                let ip = if local.ip().is_unspecified() {
+                    if local.is_ipv4() { "127.0.0.1".parse().ok() } else { "::1".parse().ok() }
+                } else {
+                    Some(local.ip())
+                };
+                let addr = SocketAddr::new(ip.unwrap_or(local.ip()), local.port());
+                format!("http://{addr}")
+            }
+        };
+        let _ = self.approval_base.set(base);
     }
 }
 

@@ -1,5 +1,6 @@
 //! Provider-neutral types that validate on construction. Past the tool edge nothing re-checks them.
 
+pub mod approval;
 pub mod contact;
 pub mod event;
 pub mod invoice;

@@ -97,6 +97,7 @@ impl Redactor {
             outbound: _,
             data_dir: _,
             confirm: _,
+            approvals: _,
             read_only: _,
             sandbox: _,
         } = config;
@@ -405,6 +406,7 @@ mod tests {
             outbound: crate::config::OutboundConfig::default(),
             data_dir: "/tmp/unused".into(),
             confirm: crate::config::ConfirmMode::Never,
+            approvals: Default::default(),
             read_only: false,
             sandbox: false,
         };

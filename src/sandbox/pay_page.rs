@@ -10,7 +10,7 @@ use crate::domain::{Currency, Money};
 use crate::html::{self, Markup, html};
 use axum::Router;
 use axum::extract::{Form, Path, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde::Deserialize;
@@ -29,7 +29,7 @@ async fn show(State(sandbox): State<Arc<Sandbox>>, Path(id): Path<String>) -> Re
     let now = crate::domain::time::now();
     let link = sandbox.read(|w| World::find(&w.payment_links, &id).map(|i| w.payment_links[i].clone())).await;
     match link {
-        Some(link) => respond(page(&super::razorpay::present(&sandbox, &link, now), &sandbox)),
+        Some(link) => html::respond(StatusCode::OK, page(&super::razorpay::present(&sandbox, &link, now), &sandbox)),
         None => {
             message(StatusCode::NOT_FOUND, "No such payment link", "This sandbox has no payment link with that id.")
         }
@@ -151,15 +151,6 @@ fn settle(
     Ok((payment_id, pending))
 }
 
-/// The pay page as a response: the kit's headers, but `Referrer-Policy: same-origin` for the kit's `no-referrer`.
-/// Under `no-referrer` a browser sends `Origin: null` with the Pay form's POST, which the sandbox's cross-site
-/// guard refuses; `same-origin` gives that POST the page's own origin and still tells no other site anything.
-fn respond(markup: Markup) -> Response {
-    let mut response = html::respond(StatusCode::OK, markup);
-    response.headers_mut().insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
-    response
-}
-
 /// A sandbox page that only says something (a refusal, "not found"): the kit's message under the sandbox badge.
 fn message(status: StatusCode, title: &str, detail: &str) -> Response {
     html::message(status, "Switchboard sandbox", title, detail)
@@ -219,16 +210,4 @@ fn page(link: &Value, sandbox: &Sandbox) -> Markup {
 /// `value` as text, if it is a string that is not empty.
 fn field(value: &Value) -> Option<&str> {
     value.as_str().filter(|s| !s.is_empty())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_pay_page_keeps_its_origin_on_its_own_form_posts() {
-        let response = respond(html! { p { "x" } });
-        assert_eq!(response.headers()[header::REFERRER_POLICY], "same-origin");
-        assert_eq!(response.headers()[header::X_FRAME_OPTIONS], "DENY", "the kit's other headers stay");
-    }
 }

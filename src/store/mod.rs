@@ -1,9 +1,11 @@
-//! Durable state behind two interfaces, the event log ([`EventLog`]) and the idempotency ledger ([`Ledger`]),
-//! with one backend today: embedded SQLite in the data directory ([`sqlite`]). Tools and the receiver see only
-//! the interfaces. The event log owns its wake-up: `record` publishes, `subscribe` listens.
+//! Durable state behind three interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]) and
+//! the approvals waiting for a person ([`Approvals`]), with one backend today: embedded SQLite in the data
+//! directory ([`sqlite`]). Tools, pages and the receiver see only the interfaces. Each owns its wake-up: the
+//! event log's `record` and the approvals' changes publish, `subscribe` / `changes` listen.
 
 pub mod sqlite;
 
+use crate::domain::approval::{Approval, Decision, Outcome};
 use crate::domain::event::{Event, EventFilter, NewEvent};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -138,6 +140,42 @@ pub trait Ledger: Send + Sync {
     async fn abandoned(&self, cutoff: i64) -> Result<Vec<Entry>, StoreError>;
 }
 
+/// Actions waiting for a person's approval, one per (tool, idempotency key), durable across restarts. Every
+/// change is a conditional update, so two people (or two processes) cannot both decide, and an approval is
+/// performed at most once.
+#[async_trait::async_trait]
+pub trait Approvals: Send + Sync {
+    /// Store `proposed` unless its (tool, key) already has an approval that still stands, and return the one that
+    /// stands. An earlier one that expired unanswered, or that was declined or failed and the agent was told so,
+    /// is replaced (nothing was performed); a performed one stands for good.
+    async fn propose(&self, proposed: &Approval, now: i64) -> Result<Approval, StoreError>;
+
+    /// One approval by id.
+    async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError>;
+
+    /// For the page: open approvals (pending, being performed) first, oldest first; then the most recently
+    /// created others; at most `limit`.
+    async fn recent(&self, limit: i64) -> Result<Vec<Approval>, StoreError>;
+
+    /// Record a person's decision if the approval is still pending and unexpired at `now`. Returns the updated
+    /// approval, or `None` when it was no longer open (decided already, expired, unknown).
+    async fn decide(&self, id: &str, decision: Decision, now: i64) -> Result<Option<Approval>, StoreError>;
+
+    /// Record what performing an approved action gave (only an approved, unsettled approval changes).
+    async fn settle(&self, id: &str, outcome: &Outcome) -> Result<(), StoreError>;
+
+    /// Note that the agent has been told the final outcome.
+    async fn mark_reported(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Approved before `cutoff` (unix seconds) but never settled: the process performing them stopped.
+    async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError>;
+
+    /// Changes after this call (a counter that moves on every change made through this store). Subscribe
+    /// first, then read: nothing changed in between is missed. Changes made by another process are not heard;
+    /// waiters also re-read on a timer.
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
+}
+
 /// The configured backend. One today; PostgreSQL joins as a second variant.
 #[derive(Clone)]
 pub enum Store {
@@ -158,6 +196,12 @@ impl Store {
     }
 
     pub fn ledger(&self) -> &dyn Ledger {
+        match self {
+            Store::Sqlite(s) => s.as_ref(),
+        }
+    }
+
+    pub fn approvals(&self) -> &dyn Approvals {
         match self {
             Store::Sqlite(s) => s.as_ref(),
         }

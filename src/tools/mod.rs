@@ -1,7 +1,7 @@
 //! MCP tools, one toolset per file. Each tool: an Args struct (its doc comments are the schema the model
 //! reads), a `#[tool]` fn, and a mapping into domain types. Routers are merged in `server.rs`.
 
-pub mod confirm;
+pub mod actions;
 pub mod crm;
 pub mod cursor;
 pub mod events;
@@ -13,6 +13,8 @@ use crate::domain::{Provider, ProviderId};
 use crate::error::ToolError;
 use crate::providers::Registry;
 use crate::server::Switchboard;
+
+pub use actions::Actions;
 
 impl Switchboard {
     /// The configured providers, and which one serves a call.

@@ -1,14 +1,16 @@
-//! Payment link tools: create (exactly once, after the user confirms), check, cancel.
+//! Payment link tools: create (exactly once, after a person approves), check, cancel (after a person approves).
 
-use super::confirm::{Confirmation, confirm};
 use super::once;
+use crate::approvals::{self, ApprovedVia, Proposal, Verdict};
 use crate::catalog::Committed;
+use crate::domain::approval::{Approval, Summary};
 use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, PaymentLinkStatus, Phone};
 use crate::domain::time::{DayEdge, parse_instant};
 use crate::domain::{Currency, Email, Money, Provider, ProviderId, text};
 use crate::error::ToolError;
 use crate::providers::{IdKind, PaymentLinks, ProviderError};
 use crate::server::Switchboard;
+use crate::state::AppState;
 use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::{InputResponses, RequestState, schema_for_output};
 use rmcp::handler::server::wrapper::{Json, Parameters};
@@ -17,10 +19,15 @@ use rmcp::service::RequestContext;
 use rmcp::{RoleServer, tool, tool_router};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 
-/// Arguments for `create_payment_link`.
-#[derive(Debug, Deserialize, JsonSchema)]
+/// The tool that cancels a link (creating is [`once::CREATE_TOOL`]).
+pub(crate) const CANCEL_TOOL: &str = "cancel_payment_link";
+
+/// Arguments for `create_payment_link`. Serialised as they were parsed when the call waits on the approval page,
+/// and parsed again the same way to perform it.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = super::portable_args)]
 pub struct CreatePaymentLinkArgs {
@@ -62,7 +69,7 @@ pub struct CreatePaymentLinkArgs {
 }
 
 /// Customer details for a payment link.
-#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = super::portable_args)]
 pub struct CustomerArgs {
@@ -78,7 +85,7 @@ pub struct CustomerArgs {
 }
 
 /// Arguments for `get_payment_link` and `cancel_payment_link`.
-#[derive(Debug, Deserialize, JsonSchema)]
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(transform = super::portable_args)]
 pub struct PaymentLinkIdArgs {
@@ -98,8 +105,11 @@ pub struct CreatedPaymentLink {
     pub replayed: bool,
     /// The idempotency key this call used. Pass it as idempotency_key to retry safely.
     pub idempotency_key: String,
-    /// True when the user confirmed this link in their client before it was created.
+    /// True when a person approved this link (in their client or on the approval page) before it was created.
     pub confirmed_by_user: bool,
+    /// How it was approved; absent on a replay.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub approved_via: Option<ApprovedVia>,
 }
 
 /// Why `create_payment_link` stopped short of returning a link, and what to do next.
@@ -130,16 +140,6 @@ pub enum Refusal {
         "An earlier attempt to create this {provider} payment link, more than a day ago, ended without an answer, and {provider} no longer guarantees to recognise its idempotency key. Switchboard will not risk a duplicate: ask the user to check the {provider} dashboard for the link, or create a new one with a different reference_id."
     )]
     StaleUnknown { provider: ProviderId },
-    /// The user said no (or dismissed the question).
-    #[error(
-        "The user did not confirm, so no payment link was created. Ask the user what to change before trying again."
-    )]
-    Declined,
-    /// Confirmation is required but this client cannot ask the user.
-    #[error(
-        "This Switchboard server requires the user to confirm every payment link, but this MCP client cannot show a confirmation (no elicitation support), so nothing was created. Use a client that supports elicitation, or ask the server's operator to set confirm = \"elicit\"."
-    )]
-    ConfirmationUnavailable,
 }
 
 impl From<Refusal> for ToolError {
@@ -150,9 +150,10 @@ impl From<Refusal> for ToolError {
 
 #[tool_router(router = payment_link_router, vis = "pub(crate)")]
 impl Switchboard {
-    /// Create a payment link the customer can pay (Razorpay or Stripe) and return its URL. The user is asked to
-    /// confirm amount, customer and provider first when the client supports it. Safe to retry: an identical call
-    /// returns the first link with replayed=true and never creates a second one.
+    /// Create a payment link the customer can pay (Razorpay or Stripe) and return its URL. A person approves
+    /// amount, customer and provider first: in the client when it can ask, otherwise on Switchboard's approval
+    /// page (the result then says to show the user a link, and calling again returns the link once approved).
+    /// Safe to retry: an identical call returns the first link with replayed=true and never creates a second one.
     #[tool(
         output_schema = schema_for_output::<CreatedPaymentLink>(),
         annotations(title = "Create payment link", read_only_hint = false, destructive_hint = false, idempotent_hint = true, open_world_hint = true)
@@ -164,25 +165,25 @@ impl Switchboard {
         InputResponses(responses): InputResponses,
         RequestState(request_state): RequestState,
     ) -> Result<CallToolResponse, ToolError> {
-        let payments = self.providers().payment_links(super::named(args.provider), None)?;
-        let provider = payments.provider();
-        let explicit_key = args.idempotency_key.clone().map(parse_idempotency_key).transpose()?;
-        let request = parse_request(args)?;
-        let key = once::idempotency_key(provider, explicit_key.as_deref(), &request);
-        let hash = once::request_hash(provider, &request);
-        if let Some(link) = once::replay(self.state(), &key, &hash).await? {
-            return created(link, true, key, false);
+        let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
+        let create = CreateCall::parse(self.state(), args)?;
+        if let Some(link) = once::replay(self.state(), &create.key, &create.hash).await? {
+            return Ok(CallToolResult::structured(created(link, true, create.key, None)?).into());
         }
-        payments.check_payment_link(&request).map_err(ToolError::invalid)?;
-        let question = confirmation_question(provider, &request);
-        // The answer is bound to every argument, not just the key: a yes to ₹100 cannot create ₹1,00,000.
-        let binding = format!("{key}:{hash}");
-        let asked = match confirm(self.state(), &ctx, &question, &binding, responses, request_state).await? {
-            Confirmation::Ask(input_required) => return Ok(input_required.into()),
-            Confirmation::Proceed { asked } => asked,
+        create.payments.check_payment_link(&create.request).map_err(ToolError::invalid)?;
+        let proposal = Proposal {
+            tool: once::CREATE_TOOL,
+            key: create.key.clone(),
+            // Approval is bound to every argument, not just the key: a yes to ₹100 cannot create ₹1,00,000.
+            binding: create.hash.clone(),
+            summary: create_summary(create.payments.provider(), &create.request),
+            arguments,
         };
-        let outcome = once::create(self.shared_state(), payments, request, key.clone(), hash).await?;
-        created(outcome.link, outcome.replayed, key, asked)
+        match approvals::require(self.state(), &ctx, proposal, responses, request_state).await? {
+            Verdict::Ask(input_required) => Ok(input_required.into()),
+            Verdict::Performed(result) => Ok(CallToolResult::structured(result).into()),
+            Verdict::Proceed(via) => Ok(CallToolResult::structured(create.run(self.shared_state(), via).await?).into()),
+        }
     }
 
     /// Check a payment link: status (created, partially_paid, paid, expired, cancelled), amount paid and the
@@ -198,7 +199,7 @@ impl Switchboard {
         &self,
         Parameters(args): Parameters<PaymentLinkIdArgs>,
     ) -> Result<Json<PaymentLink>, ToolError> {
-        let (payments, id) = self.link_target(&args)?;
+        let (payments, id) = link_target(self.state(), &args)?;
         let mut link = payments.get_payment_link(&id).await?;
         // A verified payment_link.paid webhook is proof of payment even when the provider's read lags behind.
         if link.status != PaymentLinkStatus::Paid
@@ -211,20 +212,38 @@ impl Switchboard {
     }
 
     /// Cancel a payment link so it no longer accepts payment. Cannot be undone; payments already made are not
-    /// refunded.
-    #[tool(annotations(
-        title = "Cancel payment link",
-        read_only_hint = false,
-        destructive_hint = true,
-        idempotent_hint = true,
-        open_world_hint = true
-    ))]
+    /// refunded. A person approves first, like creating one.
+    #[tool(
+        output_schema = schema_for_output::<PaymentLink>(),
+        annotations(title = "Cancel payment link", read_only_hint = false, destructive_hint = true, idempotent_hint = true, open_world_hint = true)
+    )]
     async fn cancel_payment_link(
         &self,
         Parameters(args): Parameters<PaymentLinkIdArgs>,
-    ) -> Result<Json<PaymentLink>, ToolError> {
-        let (payments, id) = self.link_target(&args)?;
-        Ok(Json(payments.cancel_payment_link(&id).await?))
+        ctx: RequestContext<RoleServer>,
+        InputResponses(responses): InputResponses,
+        RequestState(request_state): RequestState,
+    ) -> Result<CallToolResponse, ToolError> {
+        let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
+        let (payments, id) = link_target(self.state(), &args)?;
+        let key = cancel_key(payments.provider(), &id);
+        // What the person approves: the link as the provider has it now (or just its id if that read fails).
+        let current = payments.get_payment_link(&id).await.ok();
+        let proposal = Proposal {
+            tool: CANCEL_TOOL,
+            key: key.clone(),
+            binding: key,
+            summary: cancel_summary(payments.provider(), &id, current.as_ref()),
+            arguments,
+        };
+        match approvals::require(self.state(), &ctx, proposal, responses, request_state).await? {
+            Verdict::Ask(input_required) => Ok(input_required.into()),
+            Verdict::Performed(result) => Ok(CallToolResult::structured(result).into()),
+            Verdict::Proceed(_) => {
+                let link = payments.cancel_payment_link(&id).await?;
+                Ok(CallToolResult::structured(render(&link)?).into())
+            }
+        }
     }
 }
 
@@ -241,43 +260,142 @@ impl Switchboard {
     }
 }
 
-impl Switchboard {
-    fn link_target(&self, args: &PaymentLinkIdArgs) -> Result<(Arc<dyn PaymentLinks>, String), ToolError> {
-        let id = args.payment_link_id.trim();
-        let links = self.providers().payment_links(super::named(args.provider), Some((IdKind::PaymentLink, id)))?;
-        self.providers()
-            .check_id(links.provider(), IdKind::PaymentLink, "payment_link_id", id)
-            .map_err(ToolError::invalid)?;
-        Ok((links, id.to_string()))
+/// The provider and id a `get_payment_link` / `cancel_payment_link` call is about.
+fn link_target(state: &AppState, args: &PaymentLinkIdArgs) -> Result<(Arc<dyn PaymentLinks>, String), ToolError> {
+    let id = args.payment_link_id.trim();
+    let links = state.providers.payment_links(super::named(args.provider), Some((IdKind::PaymentLink, id)))?;
+    state
+        .providers
+        .check_id(links.provider(), IdKind::PaymentLink, "payment_link_id", id)
+        .map_err(ToolError::invalid)?;
+    Ok((links, id.to_string()))
+}
+
+/// One cancel per link: the approval's key.
+fn cancel_key(provider: ProviderId, id: &str) -> String {
+    format!("sb_cancel_{}", &hex::encode(Sha256::digest(format!("{provider}:{id}")))[..24])
+}
+
+/// A create, parsed and keyed: what the tool and the approval page both perform.
+struct CreateCall {
+    payments: Arc<dyn PaymentLinks>,
+    request: PaymentLinkRequest,
+    key: String,
+    hash: String,
+}
+
+impl CreateCall {
+    fn parse(state: &AppState, args: CreatePaymentLinkArgs) -> Result<Self, ToolError> {
+        let payments = state.providers.payment_links(super::named(args.provider), None)?;
+        let provider = payments.provider();
+        let explicit_key = args.idempotency_key.clone().map(parse_idempotency_key).transpose()?;
+        let request = parse_request(args)?;
+        let key = once::idempotency_key(provider, explicit_key.as_deref(), &request);
+        let hash = once::request_hash(provider, &request);
+        Ok(CreateCall { payments, request, key, hash })
     }
+
+    /// Create it (at most once for its key) and render the result.
+    async fn run(self, state: Arc<AppState>, via: ApprovedVia) -> Result<serde_json::Value, ToolError> {
+        let key = self.key.clone();
+        let outcome = once::create(state, self.payments, self.request, self.key, self.hash).await?;
+        created(outcome.link, outcome.replayed, key, Some(via))
+    }
+}
+
+/// Perform a create a person approved on the page: its arguments, parsed again, must be the ones approved.
+pub(crate) async fn perform_create(state: Arc<AppState>, approval: &Approval) -> Result<serde_json::Value, ToolError> {
+    let args: CreatePaymentLinkArgs = serde_json::from_value(approval.arguments.clone())
+        .map_err(|e| ToolError::internal("reading the approved arguments", e))?;
+    let create = CreateCall::parse(&state, args)?;
+    if create.key != approval.key || create.hash != approval.binding {
+        return Err(ToolError::internal(
+            "checking the approved action",
+            "its arguments no longer hash to the approval",
+        ));
+    }
+    create.payments.check_payment_link(&create.request).map_err(ToolError::invalid)?;
+    create.run(state, ApprovedVia::ApprovalPage).await
+}
+
+/// Perform a cancel a person approved on the page.
+pub(crate) async fn perform_cancel(state: Arc<AppState>, approval: &Approval) -> Result<serde_json::Value, ToolError> {
+    let args: PaymentLinkIdArgs = serde_json::from_value(approval.arguments.clone())
+        .map_err(|e| ToolError::internal("reading the approved arguments", e))?;
+    let (payments, id) = link_target(&state, &args)?;
+    if cancel_key(payments.provider(), &id) != approval.key {
+        return Err(ToolError::internal("checking the approved action", "its link is not the approved one"));
+    }
+    render(&payments.cancel_payment_link(&id).await?)
+}
+
+fn render(link: &PaymentLink) -> Result<serde_json::Value, ToolError> {
+    serde_json::to_value(link).map_err(|e| ToolError::internal("rendering the payment link", e))
 }
 
 fn created(
     link: PaymentLink,
     replayed: bool,
     idempotency_key: String,
-    confirmed_by_user: bool,
-) -> Result<CallToolResponse, ToolError> {
-    let value = serde_json::to_value(CreatedPaymentLink { link, replayed, idempotency_key, confirmed_by_user })
-        .map_err(|e| ToolError::internal("rendering the created link (it exists; an identical call returns it)", e))?;
-    Ok(CallToolResult::structured(value).into())
+    approved_via: Option<ApprovedVia>,
+) -> Result<serde_json::Value, ToolError> {
+    let confirmed_by_user = matches!(approved_via, Some(ApprovedVia::Elicitation | ApprovedVia::ApprovalPage));
+    serde_json::to_value(CreatedPaymentLink { link, replayed, idempotency_key, confirmed_by_user, approved_via })
+        .map_err(|e| ToolError::internal("rendering the created link (it exists; an identical call returns it)", e))
 }
 
-fn confirmation_question(provider: ProviderId, r: &PaymentLinkRequest) -> String {
-    let c = &r.customer;
+fn customer_line(c: &LinkCustomerInput) -> String {
     let who =
         [c.name.clone(), c.email.as_ref().map(|e| e.to_string()), c.phone.as_ref().map(|p| p.as_str().to_string())]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(", ");
-    format!(
-        "Create a {provider} payment link for {} ({})?\nCustomer: {}\nFor: {}\nNo money moves until the customer pays.",
-        r.amount.format(),
-        r.amount.currency(),
-        if who.is_empty() { "not specified".to_string() } else { who },
-        r.description.as_deref().unwrap_or("no description"),
-    )
+    if who.is_empty() { "not specified".to_string() } else { who }
+}
+
+/// What a person approves before a link is created: everything the provider will be sent.
+fn create_summary(provider: ProviderId, r: &PaymentLinkRequest) -> Summary {
+    let mut details = vec![
+        ("Amount".to_string(), format!("{} ({})", r.amount.format(), r.amount.currency())),
+        ("Customer".to_string(), customer_line(&r.customer)),
+        ("For".to_string(), r.description.clone().unwrap_or_else(|| "no description".into())),
+        ("Provider".to_string(), provider.to_string()),
+    ];
+    if let Some(reference) = &r.reference_id {
+        details.push(("Reference".into(), reference.clone()));
+    }
+    if let Some(expires) = r.expires_at.and_then(crate::domain::time::rfc3339) {
+        details.push(("Expires".into(), expires));
+    }
+    let notify: Vec<&str> =
+        [(r.notify_email, "e-mail"), (r.notify_sms, "SMS")].into_iter().filter(|(on, _)| *on).map(|(_, w)| w).collect();
+    if !notify.is_empty() {
+        details.push((format!("{provider} sends the link by"), notify.join(" and ")));
+    }
+    if let Some(url) = &r.callback_url {
+        details.push(("After paying, the customer goes to".into(), url.clone()));
+    }
+    details.push(("Money".into(), "None moves until the customer pays.".into()));
+    Summary {
+        headline: format!("Create a {provider} payment link for {} ({})", r.amount.format(), r.amount.currency()),
+        details,
+    }
+}
+
+/// What a person approves before a link is cancelled.
+fn cancel_summary(provider: ProviderId, id: &str, link: Option<&PaymentLink>) -> Summary {
+    let mut details =
+        vec![("Payment link".to_string(), id.to_string()), ("Provider".to_string(), provider.to_string())];
+    if let Some(link) = link {
+        details.push(("Amount".into(), format!("{} ({})", link.amount.formatted, link.amount.currency)));
+        details.push(("Status now".into(), link.provider_status.clone()));
+        if let Some(description) = &link.description {
+            details.push(("For".into(), description.clone()));
+        }
+    }
+    details.push(("Effect".into(), "The link stops accepting payment. This cannot be undone.".into()));
+    Summary { headline: format!("Cancel {provider} payment link {id}"), details }
 }
 
 fn parse_idempotency_key(key: String) -> Result<String, ToolError> {

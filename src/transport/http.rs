@@ -13,7 +13,7 @@
 //! answer is a plain-text `415 Unsupported Media Type`.
 
 use super::sessions::{self, LimitedSessions};
-use crate::config::HttpLimits;
+use crate::config::{HttpLimits, LOOPBACK_HOSTS};
 use crate::server::jsonrpc;
 use crate::server::{SharedTools, Switchboard};
 use crate::state::AppState;
@@ -41,8 +41,6 @@ use tokio_util::sync::CancellationToken;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
-/// Hosts always accepted in `Host` (any port).
-const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 /// Browser origins always accepted (MCP Inspector's UI, local tools), any port.
 const LOOPBACK_ORIGINS: [&str; 6] = [
     "http://localhost:*",
@@ -58,7 +56,8 @@ const LOOPBACK_ORIGINS: [&str; 6] = [
 /// webhook senders, not a crowd.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
-/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured), `/healthz` and the webhooks.
+/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured), `/healthz`, the webhooks and
+/// the approval page.
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let http = &state.config.http;
     let config = StreamableHttpServerConfig::default()
@@ -100,7 +99,14 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     };
     // Webhooks arrive from providers (often through a tunnel, under any Host): signatures guard them, not the
     // MCP token or the Host/Origin lists.
-    mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(webhook_routes(state))
+    mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(listener_routes(state))
+}
+
+/// What every listener serves besides MCP: the webhooks and the approval page (the stdio server's listener
+/// serves exactly these).
+pub fn listener_routes(state: Arc<AppState>) -> Router {
+    let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
+    webhook_routes(state.clone()).merge(crate::approvals::page::routes(state, performer))
 }
 
 /// `POST /webhooks/{source}`, answering 413 to a declared `Content-Length` over `[webhooks] max_body_bytes`
@@ -200,10 +206,10 @@ pub async fn serve_app(
             slot = slots.clone().acquire_owned() => slot,
         };
         let Ok(slot) = slot else { break };
-        let tcp = tokio::select! {
+        let (tcp, peer) = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _)) => tcp,
+                Ok(accepted) => accepted,
                 Err(e) => {
                     accept_failed(e).await;
                     continue;
@@ -214,8 +220,13 @@ pub async fn serve_app(
         if let Err(e) = tcp.set_nodelay(true) {
             tracing::debug!(error = %e, "could not set TCP_NODELAY");
         }
-        let connection =
-            graceful.watch(http1.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(app.clone())));
+        // Handlers that care who is asking (the approval page admits only loopback peers without a token).
+        let service =
+            tower::ServiceExt::map_request(app.clone(), move |mut request: Request<hyper::body::Incoming>| {
+                request.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                request
+            });
+        let connection = graceful.watch(http1.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service)));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(error = %e, "HTTP connection ended with an error");

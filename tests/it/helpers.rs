@@ -48,7 +48,9 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
         outbound: fast_outbound(),
         // A fresh directory per server: each test gets its own ledger.
         data_dir: tempfile::tempdir().unwrap().keep(),
-        confirm: ConfirmMode::Elicit,
+        // Tests about approval set their mode; the rest act as an operator who turned it off.
+        confirm: ConfirmMode::Never,
+        approvals: Default::default(),
         read_only: false,
         sandbox: false,
     }
@@ -115,6 +117,8 @@ pub async fn serve_binary(env: &[(&str, &str)]) -> Served {
         .env_clear()
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("SWITCHBOARD_DATA_DIR", tempfile::tempdir().unwrap().keep())
+        // Approval off unless a test asks for it: these tests are about what reaches the provider.
+        .env("SWITCHBOARD_CONFIRM", "never")
         .env("RUST_LOG", "info");
     for (key, value) in env {
         command.env(key, value);

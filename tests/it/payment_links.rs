@@ -45,6 +45,7 @@ async fn posts(server: &MockServer) -> Vec<Request> {
 /// The link part of a create result: everything but whether it was a replay.
 fn link_of(mut result: Value) -> Value {
     result.as_object_mut().unwrap().remove("replayed");
+    result.as_object_mut().unwrap().remove("approved_via");
     result
 }
 
@@ -315,7 +316,7 @@ impl ClientHandler for Confirming {
             self.asked.lock().unwrap().push(message);
         }
         Ok(if self.accept {
-            ElicitResult::new(ElicitationAction::Accept).with_content(json!({"confirm": true}))
+            ElicitResult::new(ElicitationAction::Accept).with_content(json!({"approve": true}))
         } else {
             ElicitResult::new(ElicitationAction::Decline)
         })
@@ -331,7 +332,7 @@ async fn the_user_confirms_amount_customer_and_provider_before_the_link_is_creat
     let rz = razorpay_stub().await;
     let asked = Arc::new(Mutex::new(Vec::new()));
     let user = Confirming { accept: true, asked: asked.clone() };
-    let client = connect_with(with_confirm(config(Some(&rz.uri()), None), ConfirmMode::Require), user).await;
+    let client = connect_with(with_confirm(config(Some(&rz.uri()), None), ConfirmMode::Elicit), user).await;
     let created = structured(&call(&client, "create_payment_link", ananya_link_args()).await);
     assert_eq!(created["confirmed_by_user"], true);
     let question = asked.lock().unwrap().pop().unwrap();
@@ -350,16 +351,20 @@ async fn a_declined_confirmation_creates_nothing() {
     let user = Confirming { accept: false, asked: Arc::default() };
     let client = connect_with(with_confirm(config(Some(&rz.uri()), None), ConfirmMode::Elicit), user).await;
     let text = error_text(&call(&client, "create_payment_link", ananya_link_args()).await);
-    assert!(text.contains("did not confirm"), "{text}");
+    assert!(text.contains("declined") && text.contains("nothing was done"), "{text}");
     assert!(posts(&rz).await.is_empty());
 }
 
 #[tokio::test]
-async fn require_mode_refuses_when_the_client_cannot_ask() {
+async fn without_elicitation_or_an_approval_page_nothing_is_created_and_the_user_is_told_how_to_enable_approvals() {
     let rz = razorpay_stub().await;
-    let client = connect_with(with_confirm(config(Some(&rz.uri()), None), ConfirmMode::Require), ()).await;
+    // In process there is no listener, so no page: like stdio without SWITCHBOARD_WEBHOOK_LISTEN.
+    let client = connect_with(with_confirm(config(Some(&rz.uri()), None), ConfirmMode::Elicit), ()).await;
     let text = error_text(&call(&client, "create_payment_link", ananya_link_args()).await);
-    assert!(text.contains("requires the user to confirm"), "{text}");
+    assert!(text.contains("needs a person's approval") && text.contains("SWITCHBOARD_WEBHOOK_LISTEN"), "{text}");
+    let cancel =
+        error_text(&call(&client, "cancel_payment_link", json!({"payment_link_id": "plink_Jo13NauazdANzM"})).await);
+    assert!(cancel.contains("needs a person's approval"), "{cancel}");
     assert!(posts(&rz).await.is_empty());
 }
 

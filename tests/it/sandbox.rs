@@ -41,7 +41,7 @@ async fn start_demo(dir: &Path, reset: bool) -> RunningDemo {
     let addr = listener.local_addr().unwrap();
     let mut cfg = config(None, None);
     cfg.data_dir = dir.to_path_buf();
-    cfg.confirm = ConfirmMode::Elicit;
+    cfg.confirm = ConfirmMode::Never;
     let shutdown = CancellationToken::new();
     let demo = demo::build(cfg, &options(dir, reset, false), addr, shutdown.clone()).unwrap();
     let app = demo.app.clone();

@@ -29,10 +29,16 @@ fn switchboard(args: &[&str], razorpay_url: &str) -> Child {
     switchboard_in(args, razorpay_url, &tempfile::tempdir().unwrap().keep())
 }
 
+/// An operator who turned approval off (`confirm = "never"`): these tests are about other things.
 fn switchboard_in(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path) -> Child {
+    switchboard_confirming(args, razorpay_url, data_dir, "never")
+}
+
+fn switchboard_confirming(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path, confirm: &str) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .env_clear()
+        .env("SWITCHBOARD_CONFIRM", confirm)
         .env("SWITCHBOARD_DATA_DIR", data_dir)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RAZORPAY_KEY_ID", RZ_KEY_ID)
@@ -232,7 +238,7 @@ async fn answer(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdo
 }
 
 #[tokio::test]
-async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
+async fn on_2026_07_28_approval_in_the_client_is_an_input_required_round_trip() {
     let rz = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path("/v1/payment_links"))
@@ -241,7 +247,7 @@ async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
         )
         .mount(&rz)
         .await;
-    let mut child = switchboard(&["serve"], &rz.uri());
+    let mut child = switchboard_confirming(&["serve"], &rz.uri(), &tempfile::tempdir().unwrap().keep(), "elicit");
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let meta = json!({
@@ -263,20 +269,20 @@ async fn on_2026_07_28_confirmation_is_an_input_required_round_trip() {
     send(&mut stdin, &[call(2, json!({}))]).await;
     let asked = answer(&mut lines, 2).await["result"].clone();
     assert_eq!(asked["resultType"], "input_required", "{asked}");
-    let question = &asked["inputRequests"]["confirm_payment_link"];
+    let question = &asked["inputRequests"]["approve"];
     assert_eq!(question["method"], "elicitation/create", "{asked}");
     assert!(question["params"]["message"].as_str().unwrap().contains("₹45,000.00"));
     let state = asked["requestState"].as_str().unwrap().to_string();
     assert!(rz.received_requests().await.unwrap().is_empty());
 
     // An answer without the sealed state (never asked) is not accepted: the server asks again.
-    let yes = json!({"confirm_payment_link": {"action": "accept", "content": {"confirm": true}}});
+    let yes = json!({"approve": {"action": "accept", "content": {"approve": true}}});
     send(&mut stdin, &[call(3, json!({"inputResponses": yes}))]).await;
     assert_eq!(answer(&mut lines, 3).await["result"]["resultType"], "input_required");
     assert!(rz.received_requests().await.unwrap().is_empty());
 
     // A decline with the state creates nothing.
-    let no = json!({"confirm_payment_link": {"action": "decline"}});
+    let no = json!({"approve": {"action": "decline"}});
     send(&mut stdin, &[call(4, json!({"inputResponses": no, "requestState": state}))]).await;
     let declined = answer(&mut lines, 4).await["result"].clone();
     assert_eq!(declined["isError"], true, "{declined}");

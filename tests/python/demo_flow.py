@@ -113,7 +113,7 @@ async def run_flow(demo: Demo, mode: str) -> None:
 
     async def confirm(_context, params):  # the user says yes
         asked.append(params.message)
-        return types.ElicitResult(action="accept", content={"confirm": True})
+        return types.ElicitResult(action="accept", content={"approve": True})
 
     async with Client(demo.mcp_url, mode=mode, elicitation_callback=confirm) as client:
         if "SANDBOX" not in (client.instructions or ""):

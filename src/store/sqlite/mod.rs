@@ -1,6 +1,7 @@
 //! The embedded backend: SQLite in the data directory (WAL, `synchronous=FULL`, `BEGIN IMMEDIATE` writes),
 //! opened on first use so start-up never waits for it. Event log writes go through one group-commit writer.
 
+mod approvals;
 mod commit;
 mod events;
 mod ledger;
@@ -18,12 +19,19 @@ pub struct SqliteStore {
     pool: OnceCell<SqlitePool>,
     /// The event log's group-commit writer, started on the first delivery; it also announces each commit.
     writer: commit::Writer,
+    /// Moves on every change to an approval made through this store.
+    approvals_changed: tokio::sync::watch::Sender<u64>,
 }
 
 impl SqliteStore {
     /// `data_dir/switchboard.db`; nothing is touched until the first query.
     pub fn new(data_dir: PathBuf) -> Self {
-        SqliteStore { path: data_dir.join("switchboard.db"), pool: OnceCell::new(), writer: commit::Writer::default() }
+        SqliteStore {
+            path: data_dir.join("switchboard.db"),
+            pool: OnceCell::new(),
+            writer: commit::Writer::default(),
+            approvals_changed: tokio::sync::watch::Sender::new(0),
+        }
     }
 
     /// Whether the database file has been created (by any earlier run).

@@ -1,0 +1,184 @@
+//! Approvals in the `approvals` table: each change is one short `BEGIN IMMEDIATE` transaction or one conditional
+//! update, so a decision or a settlement happens once however many pages and processes race for it.
+
+use super::SqliteStore;
+use crate::domain::approval::{Approval, ApprovalStatus, Decision, Outcome, Summary};
+use crate::store::{Approvals, StoreError};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+/// `SELECT` every column `FROM approvals`, then the rest of the statement (a literal: sqlx takes only static SQL).
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, tool, key, binding, summary, arguments, form_token, status, created_at, expires_at, ",
+            "decided_at, reported, outcome FROM approvals ",
+            $rest
+        )
+    };
+}
+
+#[async_trait::async_trait]
+impl Approvals for SqliteStore {
+    async fn propose(&self, proposed: &Approval, now: i64) -> Result<Approval, StoreError> {
+        let pool = self.pool().await?;
+        let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+        let existing = sqlx::query(select!("WHERE tool = ? AND key = ?"))
+            .bind(&proposed.tool)
+            .bind(&proposed.key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| decode(&row))
+            .transpose()?;
+        let stands = match existing {
+            Some(existing) if !replaceable(&existing, now) => existing,
+            replaced => {
+                if let Some(old) = replaced {
+                    sqlx::query("DELETE FROM approvals WHERE id = ?").bind(&old.id).execute(&mut *tx).await?;
+                }
+                sqlx::query(
+                    "INSERT INTO approvals (id, tool, key, binding, summary, arguments, form_token, status, created_at, \
+                     expires_at) VALUES (?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)",
+                )
+                .bind(&proposed.id)
+                .bind(&proposed.tool)
+                .bind(&proposed.key)
+                .bind(&proposed.binding)
+                .bind(encode(&proposed.summary)?)
+                .bind(proposed.arguments.to_string())
+                .bind(&proposed.form_token)
+                .bind(proposed.created_at)
+                .bind(proposed.expires_at)
+                .execute(&mut *tx)
+                .await?;
+                proposed.clone()
+            }
+        };
+        tx.commit().await?;
+        self.approvals_changed.send_modify(|n| *n += 1);
+        Ok(stands)
+    }
+
+    async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
+        let pool = self.pool().await?;
+        let row = sqlx::query(select!("WHERE id = ?")).bind(id).fetch_optional(pool).await?;
+        row.map(|r| decode(&r)).transpose()
+    }
+
+    async fn recent(&self, limit: i64) -> Result<Vec<Approval>, StoreError> {
+        let pool = self.pool().await?;
+        let rows = sqlx::query(select!(
+            "ORDER BY status IN ('pending', 'approved') DESC, \
+             CASE WHEN status IN ('pending', 'approved') THEN created_at ELSE -created_at END LIMIT ?"
+        ))
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn decide(&self, id: &str, decision: Decision, now: i64) -> Result<Option<Approval>, StoreError> {
+        let status = match decision {
+            Decision::Approve => ApprovalStatus::Approved,
+            Decision::Decline => ApprovalStatus::Declined,
+        };
+        let pool = self.pool().await?;
+        let changed = sqlx::query(
+            "UPDATE approvals SET status = ?, decided_at = ? WHERE id = ? AND status = 'pending' AND expires_at > ?",
+        )
+        .bind(status.as_str())
+        .bind(now)
+        .bind(id)
+        .bind(now)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(None);
+        }
+        self.approvals_changed.send_modify(|n| *n += 1);
+        self.get(id).await
+    }
+
+    async fn settle(&self, id: &str, outcome: &Outcome) -> Result<(), StoreError> {
+        let status = match outcome {
+            Outcome::Ok(_) => ApprovalStatus::Done,
+            Outcome::Error(_) => ApprovalStatus::Failed,
+        };
+        let pool = self.pool().await?;
+        sqlx::query("UPDATE approvals SET status = ?, outcome = ? WHERE id = ? AND status = 'approved'")
+            .bind(status.as_str())
+            .bind(encode(outcome)?)
+            .bind(id)
+            .execute(pool)
+            .await?;
+        self.approvals_changed.send_modify(|n| *n += 1);
+        Ok(())
+    }
+
+    async fn mark_reported(&self, id: &str) -> Result<(), StoreError> {
+        let pool = self.pool().await?;
+        sqlx::query("UPDATE approvals SET reported = 1 WHERE id = ?").bind(id).execute(pool).await?;
+        Ok(())
+    }
+
+    async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError> {
+        let pool = self.pool().await?;
+        let rows = sqlx::query(select!("WHERE status = 'approved' AND decided_at <= ? ORDER BY decided_at"))
+            .bind(cutoff)
+            .fetch_all(pool)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.approvals_changed.subscribe()
+    }
+}
+
+/// Whether a new proposal for the same (tool, key) may take this approval's place: nothing was performed and
+/// the agent already knows how it ended (an expiry needs no telling: asking again is the answer).
+fn replaceable(existing: &Approval, now: i64) -> bool {
+    match existing.status_at(now) {
+        ApprovalStatus::Expired => true,
+        ApprovalStatus::Failed | ApprovalStatus::Declined => existing.reported,
+        _ => false,
+    }
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
+}
+
+fn decode(row: &SqliteRow) -> Result<Approval, StoreError> {
+    let json = |column: &str| -> Result<serde_json::Value, StoreError> {
+        let text: String = row.try_get(column)?;
+        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("approvals.{column}: {e}")))
+    };
+    let status: String = row.try_get("status")?;
+    let summary: Summary =
+        serde_json::from_value(json("summary")?).map_err(|e| StoreError::Corrupt(format!("approvals.summary: {e}")))?;
+    let outcome = match row.try_get::<Option<String>, _>("outcome")? {
+        Some(text) => Some(
+            serde_json::from_str::<Outcome>(&text)
+                .map_err(|e| StoreError::Corrupt(format!("approvals.outcome: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(Approval {
+        id: row.try_get("id")?,
+        tool: row.try_get("tool")?,
+        key: row.try_get("key")?,
+        binding: row.try_get("binding")?,
+        summary,
+        arguments: json("arguments")?,
+        form_token: row.try_get("form_token")?,
+        status: ApprovalStatus::parse(&status)
+            .ok_or_else(|| StoreError::Corrupt(format!("approvals.status: unknown '{status}'")))?,
+        created_at: row.try_get("created_at")?,
+        expires_at: row.try_get("expires_at")?,
+        decided_at: row.try_get("decided_at")?,
+        reported: row.try_get::<i64, _>("reported")? != 0,
+        outcome,
+    })
+}
