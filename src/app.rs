@@ -47,7 +47,6 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
             let listener =
                 tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
             let local = listener.local_addr()?;
-            state.serve_approvals_at(local);
             tracing::info!(?providers, "serving MCP on http://{local}/mcp");
             transport::http::serve(listener, state, shutdown).await?;
         }

@@ -170,7 +170,10 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
         match current.status_at(time::now()) {
             ApprovalStatus::Pending | ApprovalStatus::Approved => {}
             ApprovalStatus::Done => match current.outcome {
-                Some(Outcome::Ok(result)) => return Ok(Verdict::Performed(result)),
+                Some(Outcome::Ok(result)) => {
+                    approvals.mark_reported(&current.id).await?;
+                    return Ok(Verdict::Performed(result));
+                }
                 _ => return Err(ToolError::internal("reading an approval's result", "done without a result")),
             },
             ApprovalStatus::Failed => {
@@ -213,6 +216,26 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
             _ = changes.changed() => {}
             _ = tokio::time::sleep(left.min(Duration::from_secs(5)).min(until_expiry.max(Duration::from_millis(200)))) => {}
         }
+    }
+}
+
+/// The result of a call a person approved on the page, the first time the agent asks for it after the
+/// fact (its waiting call had already answered "pending"): the result exactly as performing it gave it. Later
+/// calls get the tool's ordinary replay.
+pub async fn first_sight(state: &AppState, tool: &str, key: &str) -> Result<Option<serde_json::Value>, ToolError> {
+    let approvals = state.store.approvals();
+    match approvals.find(tool, key).await? {
+        Some(Approval {
+            id,
+            status: ApprovalStatus::Done,
+            reported: false,
+            outcome: Some(Outcome::Ok(result)),
+            ..
+        }) => {
+            approvals.mark_reported(&id).await?;
+            Ok(Some(result))
+        }
+        _ => Ok(None),
     }
 }
 

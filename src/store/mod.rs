@@ -153,6 +153,9 @@ pub trait Approvals: Send + Sync {
     /// One approval by id.
     async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError>;
 
+    /// The approval for a tool's idempotency key, if any.
+    async fn find(&self, tool: &str, key: &str) -> Result<Option<Approval>, StoreError>;
+
     /// For the page: open approvals (pending, being performed) first, oldest first; then the most recently
     /// created others; at most `limit`.
     async fn recent(&self, limit: i64) -> Result<Vec<Approval>, StoreError>;

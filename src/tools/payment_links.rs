@@ -168,7 +168,11 @@ impl Switchboard {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
         let create = CreateCall::parse(self.state(), args)?;
         if let Some(link) = once::replay(self.state(), &create.key, &create.hash).await? {
-            return Ok(CallToolResult::structured(created(link, true, create.key, None)?).into());
+            let result = match approvals::first_sight(self.state(), once::CREATE_TOOL, &create.key).await? {
+                Some(first) => first,
+                None => created(link, true, create.key, None)?,
+            };
+            return Ok(CallToolResult::structured(result).into());
         }
         create.payments.check_payment_link(&create.request).map_err(ToolError::invalid)?;
         let proposal = Proposal {

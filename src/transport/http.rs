@@ -116,8 +116,9 @@ pub fn webhook_routes(state: Arc<AppState>) -> Router {
     crate::webhooks::receiver::routes(state).layer(RequestBodyLimitLayer::new(limit))
 }
 
-/// Serve on an already-bound listener until `shutdown` fires, then drain.
+/// Serve on an already-bound listener until `shutdown` fires, then drain. Approval links point here.
 pub async fn serve(listener: TcpListener, state: Arc<AppState>, shutdown: CancellationToken) -> std::io::Result<()> {
+    state.serve_approvals_at(listener.local_addr()?);
     let limits = state.config.http.limits.clone();
     serve_app(listener, router(state, shutdown.clone()), &limits, shutdown).await
 }

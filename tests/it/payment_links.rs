@@ -294,9 +294,9 @@ async fn bad_amounts_and_arguments_create_nothing() {
 
 /// A client that shows the confirmation to a "user" who answers `accept`.
 #[derive(Clone)]
-struct Confirming {
-    accept: bool,
-    asked: Arc<Mutex<Vec<String>>>,
+pub struct Confirming {
+    pub accept: bool,
+    pub asked: Arc<Mutex<Vec<String>>>,
 }
 
 impl ClientHandler for Confirming {

@@ -31,14 +31,14 @@ fn switchboard(args: &[&str], razorpay_url: &str) -> Child {
 
 /// An operator who turned approval off (`confirm = "never"`): these tests are about other things.
 fn switchboard_in(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path) -> Child {
-    switchboard_confirming(args, razorpay_url, data_dir, "never")
+    switchboard_with(args, razorpay_url, data_dir, &[("SWITCHBOARD_CONFIRM", "never")])
 }
 
-fn switchboard_confirming(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path, confirm: &str) -> Child {
+fn switchboard_with(args: &[&str], razorpay_url: &str, data_dir: &std::path::Path, env: &[(&str, &str)]) -> Child {
     Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
         .env_clear()
-        .env("SWITCHBOARD_CONFIRM", confirm)
+        .envs(env.iter().copied())
         .env("SWITCHBOARD_DATA_DIR", data_dir)
         .env("PATH", std::env::var("PATH").unwrap_or_default())
         .env("RAZORPAY_KEY_ID", RZ_KEY_ID)
@@ -247,7 +247,12 @@ async fn on_2026_07_28_approval_in_the_client_is_an_input_required_round_trip() 
         )
         .mount(&rz)
         .await;
-    let mut child = switchboard_confirming(&["serve"], &rz.uri(), &tempfile::tempdir().unwrap().keep(), "elicit");
+    let mut child = switchboard_with(
+        &["serve"],
+        &rz.uri(),
+        &tempfile::tempdir().unwrap().keep(),
+        &[("SWITCHBOARD_CONFIRM", "elicit")],
+    );
     let mut stdin = child.stdin.take().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let meta = json!({
@@ -349,4 +354,75 @@ async fn notification(lines: &mut tokio::io::Lines<BufReader<tokio::process::Chi
             return msg;
         }
     }
+}
+
+/// The approval link in a "pending" answer.
+fn approval_link(answer: &Value) -> String {
+    let text = answer["result"]["content"][0]["text"].as_str().unwrap_or_else(|| panic!("{answer}"));
+    let start = text.find("http://").unwrap_or_else(|| panic!("no link: {text}"));
+    text[start..].split_whitespace().next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn over_stdio_a_pending_approval_survives_a_kill_and_approving_after_the_restart_creates_the_link_once() {
+    let rz = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
+        )
+        .mount(&rz)
+        .await;
+    let data_dir = tempfile::tempdir().unwrap();
+    // Claude Desktop's way: stdio, no elicitation; the listener serves the approval page.
+    let launch = || {
+        let env = [("SWITCHBOARD_APPROVAL_WAIT_SECS", "0")];
+        let mut child = switchboard_with(&["serve", "--webhooks", "127.0.0.1:0"], &rz.uri(), data_dir.path(), &env);
+        let stdin = child.stdin.take().unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        (child, stdin, lines)
+    };
+
+    let (mut first, mut stdin, mut lines) = launch();
+    send(&mut stdin, &handshake()).await;
+    send(&mut stdin, &[create_call(2)]).await;
+    let pending = answer(&mut lines, 2).await;
+    assert_eq!(pending["result"]["isError"], true, "{pending}");
+    let before = approval_link(&pending);
+    first.start_kill().unwrap(); // SIGKILL between "pending" and "approve"
+    first.wait().await.unwrap();
+
+    // After the restart the same approval is waiting (on the new listener's port).
+    let (mut second, mut stdin, mut lines) = launch();
+    send(&mut stdin, &handshake()).await;
+    send(&mut stdin, &[create_call(2)]).await;
+    let url = approval_link(&answer(&mut lines, 2).await);
+    assert_eq!(url.rsplit('/').next(), before.rsplit('/').next(), "the same approval, not a new one");
+    assert!(rz.received_requests().await.unwrap().is_empty());
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let token = page.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let decided = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .post(&url)
+        .form(&[("decision", "approve"), ("form_token", token)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(decided.status(), reqwest::StatusCode::SEE_OTHER);
+    send(&mut stdin, &[create_call(3)]).await;
+    let created = answer(&mut lines, 3).await;
+    assert_eq!(created["result"]["structuredContent"]["approved_via"], "approval_page", "{created}");
+    second.start_kill().unwrap();
+    second.wait().await.unwrap();
+
+    // Another restart performs nothing again: the next call is a replay.
+    let (_third, mut stdin, mut lines) = launch();
+    send(&mut stdin, &handshake()).await;
+    send(&mut stdin, &[create_call(2)]).await;
+    let replay = answer(&mut lines, 2).await;
+    assert_eq!(replay["result"]["structuredContent"]["replayed"], true, "{replay}");
+    let posts = rz.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
+    assert_eq!(posts, 1, "one upstream create across three processes");
 }

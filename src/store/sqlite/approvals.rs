@@ -65,6 +65,12 @@ impl Approvals for SqliteStore {
         row.map(|r| decode(&r)).transpose()
     }
 
+    async fn find(&self, tool: &str, key: &str) -> Result<Option<Approval>, StoreError> {
+        let pool = self.pool().await?;
+        let row = sqlx::query(select!("WHERE tool = ? AND key = ?")).bind(tool).bind(key).fetch_optional(pool).await?;
+        row.map(|r| decode(&r)).transpose()
+    }
+
     async fn recent(&self, limit: i64) -> Result<Vec<Approval>, StoreError> {
         let pool = self.pool().await?;
         let rows = sqlx::query(select!(
