@@ -748,6 +748,36 @@ mod tests {
     }
 
     #[test]
+    fn approval_settings_come_from_the_file_and_the_environment_and_are_clamped() {
+        let defaults = load(None, &[]).unwrap();
+        assert_eq!((defaults.confirm, defaults.approvals.clone()), (ConfirmMode::Elicit, ApprovalConfig::default()));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "confirm = \"require\"\n[approvals]\nttl_secs = 5\nwait_secs = 9000\npublic_url = \"https://ops.example.com/\"\n",
+        )
+        .unwrap();
+        let config = load(Some(&path), &[("SWITCHBOARD_WEBHOOK_LISTEN", "127.0.0.1:8787")]).unwrap();
+        assert_eq!(config.confirm, ConfirmMode::Elicit, "require is elicit's older name");
+        assert_eq!((config.approvals.ttl, config.approvals.wait), (Duration::from_secs(60), Duration::from_secs(300)));
+        assert_eq!(config.approvals.public_url.unwrap().as_str(), "https://ops.example.com/");
+        assert_eq!(config.webhooks.listen, Some("127.0.0.1:8787".parse().unwrap()));
+        let env = [("SWITCHBOARD_CONFIRM", "PAGE"), ("SWITCHBOARD_APPROVAL_TTL_SECS", "3600")];
+        let config = load(Some(&path), &env).unwrap();
+        assert_eq!((config.confirm, config.approvals.ttl), (ConfirmMode::Page, Duration::from_secs(3600)));
+        for (var, value) in [
+            ("SWITCHBOARD_CONFIRM", "sometimes"),
+            ("SWITCHBOARD_WEBHOOK_LISTEN", "8787"),
+            ("SWITCHBOARD_PUBLIC_URL", "ftp://x"),
+            ("SWITCHBOARD_APPROVAL_WAIT_SECS", "soon"),
+        ] {
+            let err = load(None, &[(var, value)]).unwrap_err().to_string();
+            assert!(err.contains(var), "{var}={value}: {err}");
+        }
+    }
+
+    #[test]
     fn http_limits_come_from_the_file_and_the_environment_and_are_clamped() {
         assert_eq!(load(None, &[]).unwrap().http.limits, HttpLimits::default());
         let dir = tempfile::tempdir().unwrap();

@@ -188,3 +188,84 @@ fn decode(row: &SqliteRow) -> Result<Approval, StoreError> {
         outcome,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::approval::random_token;
+
+    fn proposed(key: &str, binding: &str, now: i64, ttl: i64) -> Approval {
+        Approval {
+            id: random_token("apv_"),
+            tool: "create_payment_link".into(),
+            key: key.into(),
+            binding: binding.into(),
+            summary: Summary { headline: "Create a link".into(), details: vec![("Amount".into(), "₹1.00".into())] },
+            arguments: serde_json::json!({"amount": "1"}),
+            form_token: random_token(""),
+            status: ApprovalStatus::Pending,
+            created_at: now,
+            expires_at: now + ttl,
+            decided_at: None,
+            reported: false,
+            outcome: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn one_approval_stands_per_key_and_is_decided_and_settled_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::new(dir.path().to_path_buf());
+        let approvals = store.approvals();
+        let first = proposed("k1", "h1", 1_000, 600);
+        assert_eq!(approvals.propose(&first, 1_000).await.unwrap(), first);
+        // A second proposal for the key gets the one that stands, whatever its arguments.
+        let again = approvals.propose(&proposed("k1", "h2", 1_001, 600), 1_001).await.unwrap();
+        assert_eq!((again.id.as_str(), again.binding.as_str()), (first.id.as_str(), "h1"));
+
+        let approved = approvals.decide(&first.id, Decision::Approve, 1_002).await.unwrap().unwrap();
+        assert_eq!((approved.status, approved.decided_at), (ApprovalStatus::Approved, Some(1_002)));
+        assert_eq!(approvals.decide(&first.id, Decision::Decline, 1_003).await.unwrap(), None, "decided once");
+        assert_eq!(approvals.unsettled(1_002).await.unwrap().len(), 1);
+
+        let result = Outcome::Ok(serde_json::json!({"id": "plink_1"}));
+        approvals.settle(&first.id, &result).await.unwrap();
+        approvals.settle(&first.id, &Outcome::Error("late".into())).await.unwrap();
+        let done = approvals.get(&first.id).await.unwrap().unwrap();
+        assert_eq!((done.status, done.outcome), (ApprovalStatus::Done, Some(result)), "settled once");
+        assert!(approvals.unsettled(i64::MAX).await.unwrap().is_empty());
+        // A performed approval stands for good: the key cannot be approved into a second action.
+        let later = approvals.propose(&proposed("k1", "h1", 5_000, 600), 5_000).await.unwrap();
+        assert_eq!(later.id, first.id);
+    }
+
+    #[tokio::test]
+    async fn expired_approvals_cannot_be_decided_and_give_way_to_a_new_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::new(dir.path().to_path_buf());
+        let approvals = store.approvals();
+        let first = proposed("k1", "h1", 1_000, 60);
+        approvals.propose(&first, 1_000).await.unwrap();
+        assert_eq!(approvals.decide(&first.id, Decision::Approve, 1_060).await.unwrap(), None);
+        assert_eq!(approvals.get(&first.id).await.unwrap().unwrap().status_at(1_060), ApprovalStatus::Expired);
+        let fresh = proposed("k1", "h1", 1_061, 60);
+        assert_eq!(approvals.propose(&fresh, 1_061).await.unwrap().id, fresh.id);
+        assert_eq!(approvals.get(&first.id).await.unwrap(), None, "the expired one is gone");
+    }
+
+    #[tokio::test]
+    async fn a_declined_approval_stands_until_the_agent_is_told_then_a_new_call_asks_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::store::Store::new(dir.path().to_path_buf());
+        let approvals = store.approvals();
+        let first = proposed("k1", "h1", 1_000, 600);
+        approvals.propose(&first, 1_000).await.unwrap();
+        let mut changes = approvals.changes();
+        approvals.decide(&first.id, Decision::Decline, 1_001).await.unwrap().unwrap();
+        assert!(changes.has_changed().unwrap(), "a decision wakes waiters");
+        assert_eq!(approvals.propose(&proposed("k1", "h1", 1_002, 600), 1_002).await.unwrap().id, first.id);
+        approvals.mark_reported(&first.id).await.unwrap();
+        let fresh = proposed("k1", "h1", 1_003, 600);
+        assert_eq!(approvals.propose(&fresh, 1_003).await.unwrap().id, fresh.id);
+    }
+}
