@@ -260,7 +260,7 @@ mod tests {
         let approvals = store.approvals();
         let first = proposed("k1", "h1", 1_000, 600);
         approvals.propose(&first, 1_000).await.unwrap();
-        let mut changes = approvals.changes();
+        let changes = approvals.changes();
         approvals.decide(&first.id, Decision::Decline, 1_001).await.unwrap().unwrap();
         assert!(changes.has_changed().unwrap(), "a decision wakes waiters");
         assert_eq!(approvals.propose(&proposed("k1", "h1", 1_002, 600), 1_002).await.unwrap().id, first.id);
