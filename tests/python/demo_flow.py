@@ -8,6 +8,10 @@ The agent's whole flow, over Streamable HTTP, against the sandbox:
 Run for both protocol eras: "legacy" (initialize handshake, elicitation/create mid-call) and "auto" (the SDK
 negotiates 2026-07-28 with our server, confirmation by the input-required round trip).
 
+Then, in both eras, a client WITHOUT elicitation (like several desktop clients): create_payment_link waits on
+the approval page; a person approves there (an HTTP form POST, as the browser sends it) and the same waiting
+call returns the link.
+
 Usage: python tests/python/demo_flow.py path/to/switchboard
 """
 
@@ -175,10 +179,54 @@ async def run_flow(demo: Demo, mode: str) -> None:
               f"({waited['waited_ms']} ms wait), 4 deliveries -> {len(events)} events")
 
 
+async def approval_page_flow(binary: str, mode: str) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        demo = Demo(binary, tmp)
+        try:
+            await approve_on_page(demo, mode)
+        except BaseException:
+            sys.stderr.write(f"--- demo stderr ({mode}, approval page) ---\n{demo.log.read_text()}\n")
+            raise
+        finally:
+            demo.stop()
+
+
+async def approve_on_page(demo: Demo, mode: str) -> None:
+    base = demo.mcp_url.rsplit("/mcp", 1)[0]
+    async with Client(demo.mcp_url, mode=mode) as client:  # no elicitation callback: the client cannot ask
+        waiting = asyncio.create_task(client.call_tool("create_payment_link", {
+            "amount": "8250.50", "currency": "INR", "reference_id": "INV-2026-0091",
+            "description": "Invoice INV-2026-0091", "customer": {"email": "priya.nair@lotus-design.example"},
+        }))
+        # The person opens the approval page (the agent would show them its link) and approves.
+        deadline = time.monotonic() + DEADLINE_S
+        while not (found := re.search(r'href="(/approvals/apv_[a-z2-7]+)"', http(f"{base}/approvals")[1])):
+            if time.monotonic() > deadline or waiting.done():
+                fail(f"no approval appeared on the list; the call returned {waiting.done() and waiting.result()}")
+            await asyncio.sleep(0.05)
+        page_url = base + found.group(1)
+        _, page = http(page_url)
+        if "₹8,250.50" not in page or "priya.nair@lotus-design.example" not in page:
+            fail(f"the approval page does not show the amount and customer: {page[:800]}")
+        token = re.search(r'name="form_token" value="([^"]+)"', page).group(1)
+        request = urllib.request.Request(page_url, data=urllib.parse.urlencode(
+            {"decision": "approve", "form_token": token}).encode(), headers={"Origin": base})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            done = response.read().decode()
+        if "approved and done" not in done:
+            fail(f"approving did not perform it: {done[:800]}")
+        created = structured(await asyncio.wait_for(waiting, DEADLINE_S))
+        if created.get("approved_via") != "approval_page" or "/sandbox/pay/" not in created["url"]:
+            fail(f"the waiting call did not return the approved link: {created}")
+        print(f"ok: {mode}: no elicitation -> approval page -> approved -> {created['id']} returned to the waiting call")
+
+
 def main() -> None:
     binary = sys.argv[1] if len(sys.argv) > 1 else "target/debug/switchboard"
     for mode in ("legacy", "auto"):
         asyncio.run(flow(binary, mode))
+    for mode in ("legacy", "auto"):
+        asyncio.run(approval_page_flow(binary, mode))
 
 
 if __name__ == "__main__":
