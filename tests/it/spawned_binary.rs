@@ -426,3 +426,44 @@ async fn over_stdio_a_pending_approval_survives_a_kill_and_approving_after_the_r
     let posts = rz.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
     assert_eq!(posts, 1, "one upstream create across three processes");
 }
+
+#[tokio::test]
+async fn over_stdio_on_2026_07_28_a_client_without_elicitation_is_sent_to_the_page_too() {
+    let rz = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
+        )
+        .mount(&rz)
+        .await;
+    let env = [("SWITCHBOARD_APPROVAL_WAIT_SECS", "0")];
+    let mut child = switchboard_with(
+        &["serve", "--webhooks", "127.0.0.1:0"],
+        &rz.uri(),
+        &tempfile::tempdir().unwrap().keep(),
+        &env,
+    );
+    let mut stdin = child.stdin.take().unwrap();
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientInfo": {"name": "modern-plain", "version": "0"},
+        "io.modelcontextprotocol/clientCapabilities": {}
+    });
+    let mut call = create_call(1);
+    call["params"]["_meta"] = meta;
+    send(&mut stdin, &[call.clone()]).await;
+    let pending = answer(&mut lines, 1).await;
+    let url = approval_link(&pending);
+    assert!(rz.received_requests().await.unwrap().is_empty());
+    let page = reqwest::get(&url).await.unwrap().text().await.unwrap();
+    let token = page.split("name=\"form_token\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let form = [("decision", "approve"), ("form_token", token)];
+    assert!(reqwest::Client::new().post(&url).form(&form).send().await.unwrap().status().is_success());
+    call["id"] = json!(2);
+    send(&mut stdin, &[call]).await;
+    let created = answer(&mut lines, 2).await;
+    assert_eq!(created["result"]["structuredContent"]["approved_via"], "approval_page", "{created}");
+    assert_eq!(rz.received_requests().await.unwrap().len(), 1);
+}
