@@ -120,6 +120,11 @@ async fn reconcile(state: Arc<AppState>) {
         Ok(n) => tracing::info!(settled = n, "reconciled interrupted payment link creates"),
         Err(e) => tracing::warn!(error = %e, "could not reconcile interrupted payment link creates"),
     }
+    match state.store.approvals().prune(crate::domain::time::now() - retention).await {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "dropped decided approvals past their retention"),
+        Err(e) => tracing::warn!(error = %e, "could not prune old approvals"),
+    }
     let performed = crate::approvals::settle_interrupted(state, Arc::new(crate::tools::Actions)).await;
     if performed > 0 {
         tracing::info!(performed, "performed approvals a stopped process had not finished");

@@ -27,6 +27,9 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// At most this many approvals wait for a person at once: each is a row and a line on the page.
+pub const MAX_OPEN: i64 = 100;
+
 /// What a tool is about to do, for a person to approve.
 pub struct Proposal {
     /// The tool's name, e.g. "create_payment_link".
@@ -85,6 +88,11 @@ pub enum Unapproved {
         "The user approved this {tool} call, but performing it failed: {reason} Calling again with the same arguments asks the user again."
     )]
     Failed { tool: &'static str, reason: String },
+    #[error(
+        "{0} approvals are already waiting for the user, the most Switchboard keeps open, so this {tool} call was not added and nothing was done. Ask the user to approve or decline the waiting ones on the approval page (/approvals), or wait for them to expire, then call again.",
+        MAX_OPEN
+    )]
+    TooManyOpen { tool: &'static str },
     #[error(
         "This action needs a person's approval, but this MCP client cannot ask (it has no elicitation) and this Switchboard has no approval page to show: it runs on stdio without a listener. Nothing was done. Tell the user to start Switchboard with `serve --webhooks 127.0.0.1:8787` (or set SWITCHBOARD_WEBHOOK_LISTEN=127.0.0.1:8787) so approvals get a page, or to use a client with elicitation; the operator can also turn approval off with confirm = \"never\"."
     )]
@@ -153,6 +161,10 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
     };
     // Subscribe before reading, so a decision made in between still wakes this call.
     let mut changes = approvals.changes();
+    let standing = approvals.find(proposal.tool, &candidate.key).await?;
+    if standing.is_none_or(|a| !a.status_at(now).is_open()) && approvals.open_count(now).await? >= MAX_OPEN {
+        return Err(Unapproved::TooManyOpen { tool: proposal.tool }.into());
+    }
     let stands = approvals.propose(&candidate, now).await?;
     if stands.binding != candidate.binding {
         return Err(Unapproved::Conflict { tool: proposal.tool }.into());

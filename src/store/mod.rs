@@ -170,6 +170,13 @@ pub trait Approvals: Send + Sync {
     /// Note that the agent has been told the final outcome.
     async fn mark_reported(&self, id: &str) -> Result<(), StoreError>;
 
+    /// How many approvals are waiting for a person at `now` (pending, unexpired).
+    async fn open_count(&self, now: i64) -> Result<i64, StoreError>;
+
+    /// Delete approvals created before `cutoff` (unix seconds) that nobody waits on any more (decided, expired,
+    /// performed); returns how many.
+    async fn prune(&self, cutoff: i64) -> Result<u64, StoreError>;
+
     /// Approved before `cutoff` (unix seconds) but never settled: the process performing them stopped.
     async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError>;
 

@@ -384,3 +384,27 @@ async fn page_mode_uses_the_page_even_for_a_client_with_elicitation_and_never_mo
     );
     assert_eq!(posts(&rz).await.len(), 1);
 }
+
+#[tokio::test]
+async fn at_most_a_hundred_approvals_wait_at_once() {
+    let rz = razorpay().await;
+    let rx = start(approving(&rz, Duration::ZERO, Duration::from_secs(600))).await;
+    let client = plain_client(&rx).await;
+    let for_invoice = |n: usize| {
+        let mut args = ananya_link_args();
+        args["reference_id"] = json!(format!("SW-2026-{n:04}"));
+        args
+    };
+    for n in 0..100 {
+        let text = error_text(&call(&client, "create_payment_link", for_invoice(n)).await);
+        assert!(text.contains("Waiting for the user's approval"), "{n}: {text}");
+    }
+    let refused = error_text(&call(&client, "create_payment_link", for_invoice(100)).await);
+    assert!(refused.contains("100 approvals are already waiting") && refused.contains("nothing was done"), "{refused}");
+    // One already waiting is still answered with its page.
+    let again = error_text(&call(&client, "create_payment_link", for_invoice(7)).await);
+    assert!(again.contains("/approvals/apv_"), "{again}");
+    assert_eq!(rx.state.store.approvals().open_count(i64::MAX / 2).await.unwrap(), 0);
+    assert_eq!(rx.state.store.approvals().recent(1000).await.unwrap().len(), 100);
+    assert!(posts(&rz).await.is_empty());
+}

@@ -128,6 +128,27 @@ impl Approvals for SqliteStore {
         Ok(())
     }
 
+    async fn open_count(&self, now: i64) -> Result<i64, StoreError> {
+        let pool = self.pool().await?;
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM approvals WHERE status = 'pending' AND expires_at > ?")
+            .bind(now)
+            .fetch_one(pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+
+    async fn prune(&self, cutoff: i64) -> Result<u64, StoreError> {
+        let pool = self.pool().await?;
+        let done = sqlx::query(
+            "DELETE FROM approvals WHERE created_at < ? AND (status NOT IN ('pending', 'approved') OR expires_at < ?)",
+        )
+        .bind(cutoff)
+        .bind(cutoff)
+        .execute(pool)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
     async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError> {
         let pool = self.pool().await?;
         let rows = sqlx::query(select!("WHERE status = 'approved' AND decided_at <= ? ORDER BY decided_at"))
@@ -234,6 +255,7 @@ mod tests {
         let done = approvals.get(&first.id).await.unwrap().unwrap();
         assert_eq!((done.status, done.outcome), (ApprovalStatus::Done, Some(result)), "settled once");
         assert!(approvals.unsettled(i64::MAX).await.unwrap().is_empty());
+        assert_eq!(approvals.open_count(1_003).await.unwrap(), 0);
         // A performed approval stands for good: the key cannot be approved into a second action.
         let later = approvals.propose(&proposed("k1", "h1", 5_000, 600), 5_000).await.unwrap();
         assert_eq!(later.id, first.id);
@@ -246,11 +268,16 @@ mod tests {
         let approvals = store.approvals();
         let first = proposed("k1", "h1", 1_000, 60);
         approvals.propose(&first, 1_000).await.unwrap();
+        assert_eq!((approvals.open_count(1_059).await.unwrap(), approvals.open_count(1_060).await.unwrap()), (1, 0));
         assert_eq!(approvals.decide(&first.id, Decision::Approve, 1_060).await.unwrap(), None);
         assert_eq!(approvals.get(&first.id).await.unwrap().unwrap().status_at(1_060), ApprovalStatus::Expired);
         let fresh = proposed("k1", "h1", 1_061, 60);
         assert_eq!(approvals.propose(&fresh, 1_061).await.unwrap().id, fresh.id);
         assert_eq!(approvals.get(&first.id).await.unwrap(), None, "the expired one is gone");
+        // Pruning keeps what someone still waits on, however old.
+        approvals.propose(&proposed("k2", "h2", 900, 1_000_000), 900).await.unwrap();
+        assert_eq!(approvals.prune(2_000).await.unwrap(), 1, "the expired k1 only");
+        assert_eq!(approvals.recent(10).await.unwrap().len(), 1);
     }
 
     #[tokio::test]
