@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sandbox pay page in headless Chromium: .ci/browser-e2e.sh path/to/switchboard
+# The sandbox pay page and the approval page in headless Chromium: .ci/browser-e2e.sh path/to/switchboard
 # Installs Debian's chromium (if missing) and playwright-core into target/ci-browser. Screenshots: target/browser/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -20,4 +20,7 @@ if ! grep -qs "\"version\": \"$PLAYWRIGHT_VERSION\"" "$DIR/node_modules/playwrig
     (cd "$DIR" && npm install --silent --no-audit --no-fund "playwright-core@$PLAYWRIGHT_VERSION")
 fi
 echo "-- $(/usr/bin/chromium --version 2>/dev/null), playwright-core $PLAYWRIGHT_VERSION, node $(node --version)"
-PLAYWRIGHT_CORE_DIR=$DIR timeout 300 node tests/browser/pay_page.mjs "$BIN"
+for test in pay_page approval_page; do
+    echo "-- tests/browser/$test.mjs"
+    PLAYWRIGHT_CORE_DIR=$DIR timeout 300 node "tests/browser/$test.mjs" "$BIN"
+done
