@@ -29,9 +29,18 @@ pub struct DemoOptions {
 }
 
 /// The configuration the demo runs with: Switchboard's own settings from the environment (data directory,
-/// HTTP token, confirmation mode), never provider credentials, so a demo cannot reach a real account.
+/// HTTP token, approval settings, read-only mode), never provider credentials, so a demo cannot reach a real
+/// account.
 pub fn demo_config(options: &DemoOptions) -> Result<Config, ConfigError> {
-    const ALLOWED: [&str; 4] = [env::DATA_DIR, env::HTTP_TOKEN, env::CONFIRM, env::READ_ONLY];
+    const ALLOWED: [&str; 7] = [
+        env::DATA_DIR,
+        env::HTTP_TOKEN,
+        env::CONFIRM,
+        env::READ_ONLY,
+        env::APPROVAL_TTL_SECS,
+        env::APPROVAL_WAIT_SECS,
+        env::PUBLIC_URL,
+    ];
     let mut config = Config::load_with(None, &|key| {
         if ALLOWED.contains(&key) { std::env::var(key).ok() } else { None }
     })?;

@@ -17,7 +17,7 @@ button{margin-top:1rem;width:100%;padding:.8rem;font-size:1.1rem;background:#2b5
 button.secondary{background:#fff;color:#b3261e;border:1px solid #b3261e}\
 .id{color:#888;font-size:.8rem}#paid,.ok{color:#16794c;font-weight:600}.bad{color:#b3261e;font-weight:600}\
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:.3rem .5rem;border-bottom:1px solid #eee;vertical-align:top}\
-pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f9;padding:.6rem;border-radius:6px}";
+p,td,a{overflow-wrap:anywhere}pre{white-space:pre-wrap;word-break:break-word;background:#f7f7f9;padding:.6rem;border-radius:6px}";
 
 /// A whole page: doctype, head with `title`, the stylesheet, and `body` inside `<main>` (`wide` for tables).
 /// `refresh_secs` reloads the page that often (lists a person watches).

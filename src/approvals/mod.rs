@@ -166,6 +166,8 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
         return Err(Unapproved::TooManyOpen { tool: proposal.tool }.into());
     }
     let stands = approvals.propose(&candidate, now).await?;
+    // Our own proposal is not news.
+    changes.borrow_and_update();
     if stands.binding != candidate.binding {
         return Err(Unapproved::Conflict { tool: proposal.tool }.into());
     }
@@ -218,8 +220,12 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
         }
         if let Some(token) = &progress {
             ticks += 1;
-            let note = ProgressNotificationParam::new(token.clone(), f64::from(ticks))
-                .with_message(format!("Waiting for the user to approve at {url}"));
+            let message = if current.status == ApprovalStatus::Approved {
+                "The user approved; performing it now".to_string()
+            } else {
+                format!("Waiting for the user to approve at {url}")
+            };
+            let note = ProgressNotificationParam::new(token.clone(), f64::from(ticks)).with_message(message);
             let _ = ctx.peer.notify_progress(note).await;
         }
         // Woken by a change made here; a change made by another process is seen on the next tick.

@@ -14,6 +14,7 @@ use crate::domain::time;
 use crate::html::{self, Markup, html};
 use crate::state::AppState;
 use axum::Router;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{ConnectInfo, Form, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -180,7 +181,10 @@ fn one(a: &Approval) -> Markup {
                     @if let Some(url) = result.get("short_url").or(result.get("url")).and_then(|u| u.as_str()) {
                         p { "Link: " a id="result-url" href=(url) rel="noreferrer" { (url) } }
                     }
-                    pre id="result" { (serde_json::to_string_pretty(result).unwrap_or_default()) }
+                    details {
+                        summary { "Full result" }
+                        pre id="result" { (serde_json::to_string_pretty(result).unwrap_or_default()) }
+                    }
                 }
             }
             ApprovalStatus::Failed => {
@@ -204,12 +208,15 @@ async fn decide(
     State(pages): State<Arc<Pages>>,
     Path(id): Path<String>,
     headers: HeaderMap,
-    Form(form): Form<DecisionForm>,
+    form: Result<Form<DecisionForm>, FormRejection>,
 ) -> Response {
     if !same_origin(&headers, &pages.state) {
         tracing::warn!(approval = %id, "refused a cross-site approval POST");
         return refuse(StatusCode::FORBIDDEN, "A decision can only be made from the approval's own page.");
     }
+    let Ok(Form(form)) = form else {
+        return refuse(StatusCode::BAD_REQUEST, "The decision form was incomplete; reload the page and try again.");
+    };
     let decision = match form.decision.as_str() {
         "approve" => Decision::Approve,
         "decline" => Decision::Decline,

@@ -28,7 +28,8 @@ let stderr = '';
 demo.stderr.on('data', (chunk) => { stderr += chunk; });
 
 function deadline(ms, what) {
-  return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms));
+  // unref: a pending deadline must not keep node alive once the test is done.
+  return new Promise((_, reject) => setTimeout(() => reject(new Error(`timed out: ${what}`)), ms).unref());
 }
 
 async function mcpBase() {
