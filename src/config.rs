@@ -424,6 +424,8 @@ impl Config {
         };
         let data_dir = env(env::DATA_DIR).map(PathBuf::from).or(file.data_dir).unwrap_or_else(default_data_dir);
         let limits = http_limits(&http, &env)?;
+        let token = http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?;
+        let http_token_set = token.is_some();
         Ok(Config {
             razorpay,
             stripe,
@@ -431,7 +433,7 @@ impl Config {
             default_provider,
             webhooks,
             http: HttpConfig {
-                token: http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?,
+                token,
                 allowed_hosts: http.allowed_hosts,
                 allowed_origins: http.allowed_origins,
                 limits,
@@ -442,7 +444,7 @@ impl Config {
                 Some(v) => parse_confirm(&v)?,
                 None => file.confirm.unwrap_or_default(),
             },
-            approvals: approval_config(file.approvals.unwrap_or_default(), &env)?,
+            approvals: approval_config(file.approvals.unwrap_or_default(), &env, http_token_set)?,
             read_only: match env(env::READ_ONLY) {
                 Some(v) => matches!(v.to_ascii_lowercase().as_str(), "1" | "true" | "yes" | "on"),
                 None => file.read_only.unwrap_or(false),
@@ -550,7 +552,13 @@ fn pick<T: std::str::FromStr>(
 
 /// `[approvals]`: an approval lives 1 minute to 7 days (default 15 minutes); a call waits 0–300 s for it
 /// (default 40 s, inside common clients' 60 s request timeout).
-fn approval_config(file: FileApprovals, env: &dyn Fn(&str) -> Option<String>) -> Result<ApprovalConfig, ConfigError> {
+/// A public URL puts the page beyond this machine (through a proxy or tunnel, whose requests arrive from
+/// loopback), so it needs the HTTP token.
+fn approval_config(
+    file: FileApprovals,
+    env: &dyn Fn(&str) -> Option<String>,
+    http_token_set: bool,
+) -> Result<ApprovalConfig, ConfigError> {
     let d = ApprovalConfig::default();
     let public_url = match env(env::PUBLIC_URL).or(file.public_url) {
         Some(text) => {
@@ -559,6 +567,13 @@ fn approval_config(file: FileApprovals, env: &dyn Fn(&str) -> Option<String>) ->
             })?;
             if !matches!(url.scheme(), "http" | "https") {
                 return Err(ConfigError::Invalid(format!("{} must be an http or https URL", env::PUBLIC_URL)));
+            }
+            if !http_token_set {
+                return Err(ConfigError::Invalid(format!(
+                    "{} (approvals.public_url) serves the approval page beyond this machine, so {} must be set too (at least 16 random characters, e.g. `openssl rand -hex 24`)",
+                    env::PUBLIC_URL,
+                    env::HTTP_TOKEN
+                )));
             }
             Some(url)
         }
@@ -758,12 +773,15 @@ mod tests {
             "confirm = \"require\"\n[approvals]\nttl_secs = 5\nwait_secs = 9000\npublic_url = \"https://ops.example.com/\"\n",
         )
         .unwrap();
-        let config = load(Some(&path), &[("SWITCHBOARD_WEBHOOK_LISTEN", "127.0.0.1:8787")]).unwrap();
+        let err = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("SWITCHBOARD_PUBLIC_URL") && err.contains("SWITCHBOARD_HTTP_TOKEN"), "{err}");
+        let token = ("SWITCHBOARD_HTTP_TOKEN", "0123456789abcdef0123");
+        let config = load(Some(&path), &[("SWITCHBOARD_WEBHOOK_LISTEN", "127.0.0.1:8787"), token]).unwrap();
         assert_eq!(config.confirm, ConfirmMode::Elicit, "require is elicit's older name");
         assert_eq!((config.approvals.ttl, config.approvals.wait), (Duration::from_secs(60), Duration::from_secs(300)));
         assert_eq!(config.approvals.public_url.unwrap().as_str(), "https://ops.example.com/");
         assert_eq!(config.webhooks.listen, Some("127.0.0.1:8787".parse().unwrap()));
-        let env = [("SWITCHBOARD_CONFIRM", "PAGE"), ("SWITCHBOARD_APPROVAL_TTL_SECS", "3600")];
+        let env = [("SWITCHBOARD_CONFIRM", "PAGE"), ("SWITCHBOARD_APPROVAL_TTL_SECS", "3600"), token];
         let config = load(Some(&path), &env).unwrap();
         assert_eq!((config.confirm, config.approvals.ttl), (ConfirmMode::Page, Duration::from_secs(3600)));
         for (var, value) in [

@@ -24,6 +24,8 @@ pub struct AppState {
     /// Where the approval page is served (`http://127.0.0.1:8080`), once a listener serves it; unset, approvals
     /// have no page.
     pub approval_base: OnceLock<String>,
+    /// When this process's state was built (unix seconds): approvals decided before it belong to an earlier one.
+    pub started_at: i64,
 }
 
 impl AppState {
@@ -43,6 +45,7 @@ impl AppState {
             redactor,
             providers,
             approval_base: OnceLock::new(),
+            started_at: crate::domain::time::now(),
         }
     }
 

@@ -36,7 +36,7 @@ pub enum Answer {
     Declined,
     /// Return this to the client and read the answer from its retry (2026-07-28 only).
     Ask(InputRequiredResult),
-    /// The client advertised elicitation but refused the request as unsupported.
+    /// The client advertised elicitation but could not ask (unsupported, an error, a timeout).
     Unsupported,
 }
 
@@ -59,10 +59,11 @@ pub async fn ask(
         Ok(_) | Err(ElicitationError::UserDeclined | ElicitationError::UserCancelled | ElicitationError::NoContent) => {
             Ok(Answer::Declined)
         }
-        Err(ElicitationError::CapabilityNotSupported) => Ok(Answer::Unsupported),
+        // The client could not ask after all (unsupported, an error, no answer in time): nobody said no, so the
+        // approval page asks instead.
         Err(e) => {
-            tracing::warn!(error = %e, "asking the user to approve failed");
-            Ok(Answer::Declined)
+            tracing::warn!(error = %e, "asking the user to approve in the client failed; using the approval page");
+            Ok(Answer::Unsupported)
         }
     }
 }

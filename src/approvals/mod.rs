@@ -73,9 +73,13 @@ pub enum Unapproved {
     )]
     Declined { tool: &'static str },
     #[error(
-        "Waiting for the user's approval: nothing has been done yet. Show the user this link and ask them to approve or decline there: {url} (it expires at {expires}). Then call {tool} again with exactly the same arguments and idempotency_key \"{key}\": it returns the result once approved, waiting up to {wait} s for the decision."
+        "Waiting for the user's approval: nothing has been done yet. Show the user this link and ask them to approve or decline there: {url} (it expires at {expires}). Then call {tool} again with exactly the same arguments: it returns the result once approved, waiting up to {wait} s for the decision."
     )]
-    Pending { tool: &'static str, url: String, expires: String, key: String, wait: u64 },
+    Pending { tool: &'static str, url: String, expires: String, wait: u64 },
+    #[error(
+        "The user approved this {tool} call and it is being performed now. Call {tool} again with exactly the same arguments in a few seconds to get its result; it will not be performed twice."
+    )]
+    Performing { tool: &'static str },
     #[error(
         "Nobody approved this {tool} call before its approval expired at {expires}, so nothing was done. Call {tool} again with the same arguments to ask the user again."
     )]
@@ -94,9 +98,13 @@ pub enum Unapproved {
     )]
     TooManyOpen { tool: &'static str },
     #[error(
-        "This action needs a person's approval, but this MCP client cannot ask (it has no elicitation) and this Switchboard has no approval page to show: it runs on stdio without a listener. Nothing was done. Tell the user to start Switchboard with `serve --webhooks 127.0.0.1:8787` (or set SWITCHBOARD_WEBHOOK_LISTEN=127.0.0.1:8787) so approvals get a page, or to use a client with elicitation; the operator can also turn approval off with confirm = \"never\"."
+        "This action needs a person's approval, but it cannot be asked in this MCP client (it has no elicitation, or the server is set to approve on its page) and this Switchboard has no approval page to show: it runs on stdio without a listener. Nothing was done. Tell the user to start Switchboard with `serve --webhooks 127.0.0.1:8787` (or set SWITCHBOARD_WEBHOOK_LISTEN=127.0.0.1:8787) so approvals get a page, or to use a client with elicitation; the operator can also turn approval off with confirm = \"never\"."
     )]
     NoWayToAsk,
+    #[error(
+        "This action needs a person's approval, but this Switchboard could not open its approval page on {addr} (another program, perhaps a second Switchboard, holds that port), and this client cannot ask in the chat. Nothing was done. Tell the user to free that port or give this server another one (--webhooks / SWITCHBOARD_WEBHOOK_LISTEN), then restart it."
+    )]
+    PageUnavailable { addr: std::net::SocketAddr },
 }
 
 impl From<Unapproved> for ToolError {
@@ -125,7 +133,9 @@ pub async fn require(
     if mode == ConfirmMode::Never {
         return Ok(Verdict::Proceed(ApprovedVia::NotRequired));
     }
-    let can_elicit = ctx.client_capabilities().is_some_and(|c| c.elicitation.is_some());
+    // Form elicitation: declared as `form`, or as an empty object (the 2025-06-18 form, before URL mode).
+    let can_elicit =
+        ctx.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
     if mode == ConfirmMode::Elicit && can_elicit {
         match elicit::ask(state, ctx, &proposal, responses, request_state).await? {
             elicit::Answer::Approved => return Ok(Verdict::Proceed(ApprovedVia::Elicitation)),
@@ -140,7 +150,13 @@ pub async fn require(
 
 /// The page's way: store the proposal (or find the one that stands for this key), then wait for its fate.
 async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: Proposal) -> Result<Verdict, ToolError> {
-    let Some(base) = state.approval_base.get() else { return Err(Unapproved::NoWayToAsk.into()) };
+    let Some(base) = state.approval_base.get() else {
+        return Err(match state.config.webhooks.listen {
+            Some(addr) => Unapproved::PageUnavailable { addr },
+            None => Unapproved::NoWayToAsk,
+        }
+        .into());
+    };
     let approvals = state.store.approvals();
     let now = time::now();
     let ttl = i64::try_from(state.config.approvals.ttl.as_secs()).unwrap_or(i64::MAX);
@@ -162,7 +178,7 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
     // Subscribe before reading, so a decision made in between still wakes this call.
     let mut changes = approvals.changes();
     let standing = approvals.find(proposal.tool, &candidate.key).await?;
-    if standing.is_none_or(|a| !a.status_at(now).is_open()) && approvals.open_count(now).await? >= MAX_OPEN {
+    if standing.is_none_or(|a| a.gives_way(now)) && approvals.open_count(now).await? >= MAX_OPEN {
         return Err(Unapproved::TooManyOpen { tool: proposal.tool }.into());
     }
     let stands = approvals.propose(&candidate, now).await?;
@@ -185,13 +201,13 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
             ApprovalStatus::Pending | ApprovalStatus::Approved => {}
             ApprovalStatus::Done => match current.outcome {
                 Some(Outcome::Ok(result)) => {
-                    approvals.mark_reported(&current.id).await?;
+                    reported(state, &current.id).await;
                     return Ok(Verdict::Performed(result));
                 }
                 _ => return Err(ToolError::internal("reading an approval's result", "done without a result")),
             },
             ApprovalStatus::Failed => {
-                approvals.mark_reported(&current.id).await?;
+                reported(state, &current.id).await;
                 let reason = match current.outcome {
                     Some(Outcome::Error(reason)) => reason,
                     _ => "no reason was recorded.".into(),
@@ -199,7 +215,7 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
                 return Err(Unapproved::Failed { tool: proposal.tool, reason }.into());
             }
             ApprovalStatus::Declined => {
-                approvals.mark_reported(&current.id).await?;
+                reported(state, &current.id).await;
                 return Err(Unapproved::Declined { tool: proposal.tool }.into());
             }
             ApprovalStatus::Expired => {
@@ -209,14 +225,11 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            return Err(Unapproved::Pending {
-                tool: proposal.tool,
-                url,
-                expires: when(current.expires_at),
-                key: current.key,
-                wait: wait.as_secs(),
+            if current.status == ApprovalStatus::Approved {
+                return Err(Unapproved::Performing { tool: proposal.tool }.into());
             }
-            .into());
+            let expires = when(current.expires_at);
+            return Err(Unapproved::Pending { tool: proposal.tool, url, expires, wait: wait.as_secs() }.into());
         }
         if let Some(token) = &progress {
             ticks += 1;
@@ -257,6 +270,14 @@ pub async fn first_sight(state: &AppState, tool: &str, key: &str) -> Result<Opti
     }
 }
 
+/// Note that the agent was told how an approval ended. The answer it is about to get is true either way, so a
+/// failure here is logged, not returned (the worst case: it is told once more).
+async fn reported(state: &AppState, id: &str) {
+    if let Err(e) = state.store.approvals().mark_reported(id).await {
+        tracing::warn!(approval = %id, error = %e, "could not note that the agent was told an approval's outcome");
+    }
+}
+
 /// Perform an approval a person just approved, in its own task (a browser that goes away cannot stop it
 /// half-way), and record the outcome.
 pub async fn perform(state: Arc<AppState>, performer: Arc<dyn Performer>, approval: Approval) -> Outcome {
@@ -274,10 +295,11 @@ pub async fn perform(state: Arc<AppState>, performer: Arc<dyn Performer>, approv
     })
 }
 
-/// Start-up: perform approvals a person approved but whose performing a stopped process never recorded.
-/// Each tool performs through its own exactly-once path, so one that did happen is found, not repeated.
+/// Start-up: perform approvals a person approved before this process started but whose performing a stopped
+/// process never recorded (approvals decided since are this process's own page's to perform). A create goes
+/// through the ledger, which finds a link that was made instead of making another.
 pub async fn settle_interrupted(state: Arc<AppState>, performer: Arc<dyn Performer>) -> usize {
-    let unsettled = match state.store.approvals().unsettled(time::now()).await {
+    let unsettled = match state.store.approvals().unsettled(state.started_at - 1).await {
         Ok(unsettled) => unsettled,
         Err(e) => {
             tracing::warn!(error = %e, "could not read approvals left unperformed");

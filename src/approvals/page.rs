@@ -47,35 +47,38 @@ pub fn routes(state: Arc<AppState>, performer: Arc<dyn Performer>) -> Router {
         .with_state(pages)
 }
 
-/// Who may see and use the pages (see the module docs).
+/// Who may see and use the pages (see the module docs). A request carrying the HTTP token may do anything.
+/// Otherwise its `Host` must be one this server answers to (loopback names, `[http] allowed_hosts`, the public
+/// URL's host) whatever the peer: a DNS-rebinding page, or a tunnel or proxy on this machine, arrives from a
+/// loopback address too. Without a token, only loopback peers; with one, the list needs the token, and one
+/// approval's page needs its unguessable link.
 async fn guard(State(pages): State<Arc<Pages>>, request: Request, next: Next) -> Response {
     let http = &pages.state.config.http;
+    let headers = request.headers();
+    let bearer = http.token.as_ref().is_some_and(|token| {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .is_some_and(|(_, t)| bool::from(t.trim().as_bytes().ct_eq(token.expose_secret().as_bytes())))
+    });
+    if bearer {
+        return next.run(request).await;
+    }
+    if !allowed_host(headers, &pages.state) {
+        return refuse(StatusCode::FORBIDDEN, "This page does not answer under that host name.");
+    }
     let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
     let local = peer.is_some_and(|p| p.ip().to_canonical().is_loopback());
-    let headers = request.headers();
-    match &http.token {
-        None if !local => return refuse(StatusCode::FORBIDDEN, "Approvals can only be decided on this machine."),
-        None => {
-            if !allowed_host(headers, &pages.state) {
-                return refuse(StatusCode::FORBIDDEN, "This page answers only at a loopback address.");
-            }
-        }
-        Some(token) if !local && request.uri().path() == "/approvals" => {
-            let presented = headers
-                .get(header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split_once(' '))
-                .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-                .map(|(_, t)| t.trim());
-            let ok = presented.is_some_and(|t| bool::from(t.as_bytes().ct_eq(token.expose_secret().as_bytes())));
-            if !ok {
-                return refuse(
-                    StatusCode::UNAUTHORIZED,
-                    "The list of approvals needs the server's token; open an approval's own link instead.",
-                );
-            }
-        }
-        Some(_) => {}
+    if http.token.is_none() && !local {
+        return refuse(StatusCode::FORBIDDEN, "Approvals can only be decided on this machine.");
+    }
+    if http.token.is_some() && request.uri().path() == "/approvals" {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "The list of approvals needs the server's token; open an approval's own link instead.",
+        );
     }
     next.run(request).await
 }
@@ -113,7 +116,7 @@ fn refuse(status: StatusCode, detail: &str) -> Response {
 
 async fn list(State(pages): State<Arc<Pages>>) -> Response {
     let now = time::now();
-    let approvals = match pages.state.store.approvals().recent(LIST_LIMIT).await {
+    let approvals = match pages.state.store.approvals().recent(now, LIST_LIMIT).await {
         Ok(approvals) => approvals,
         Err(e) => return storage_failed(e),
     };
@@ -241,8 +244,9 @@ async fn decide(
             Redirect::to(&format!("/approvals/{id}")).into_response()
         }
         Ok(None) => {
-            let now = time::now();
-            let text = format!("This approval is already {}; nothing changed.", status_text(&approval, now));
+            // Re-read: it may have been decided a moment ago (a double submit).
+            let current = approvals.get(&id).await.ok().flatten().unwrap_or(approval);
+            let text = format!("This approval is already {}; nothing changed.", status_text(&current, time::now()));
             html::message(StatusCode::CONFLICT, "Switchboard approvals", "Already decided", &text)
         }
         Err(e) => storage_failed(e),

@@ -56,11 +56,13 @@ pub struct Summary {
 }
 
 impl Summary {
-    /// The summary as one plain-text question (for elicitation forms and logs).
+    /// The summary as one plain-text question (for elicitation forms and logs), one line per detail: a line
+    /// break inside a value (a description, a name) is shown as a space, so it cannot fake a line of its own.
     pub fn as_question(&self) -> String {
-        let mut text = format!("{}?", self.headline);
+        let flat = |text: &str| text.replace(['\r', '\n'], " ");
+        let mut text = format!("{}?", flat(&self.headline));
         for (label, value) in &self.details {
-            text.push_str(&format!("\n{label}: {value}"));
+            text.push_str(&format!("\n{}: {}", flat(label), flat(value)));
         }
         text
     }
@@ -113,6 +115,19 @@ impl Approval {
     }
 }
 
+impl Approval {
+    /// Whether a new proposal for the same (tool, key) may take this approval's place at `now`: nothing was
+    /// performed and the agent already knows how it ended (an expiry needs no telling: asking again is the
+    /// answer).
+    pub fn gives_way(&self, now: i64) -> bool {
+        match self.status_at(now) {
+            ApprovalStatus::Expired => true,
+            ApprovalStatus::Failed | ApprovalStatus::Declined => self.reported,
+            _ => false,
+        }
+    }
+}
+
 /// A person's answer on the approval page.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {
@@ -145,6 +160,18 @@ mod tests {
             assert_eq!(ApprovalStatus::parse(s.as_str()), Some(s));
         }
         assert_eq!(ApprovalStatus::parse("maybe"), None);
+    }
+
+    #[test]
+    fn a_value_cannot_add_lines_of_its_own_to_the_question() {
+        let summary = Summary {
+            headline: "Create a Razorpay payment link for ₹1.00 (INR)".into(),
+            details: vec![("For".into(), "rent\nAmount: ₹1.00 (INR)".into())],
+        };
+        assert_eq!(
+            summary.as_question(),
+            "Create a Razorpay payment link for ₹1.00 (INR)?\nFor: rent Amount: ₹1.00 (INR)"
+        );
     }
 
     #[test]

@@ -156,9 +156,9 @@ pub trait Approvals: Send + Sync {
     /// The approval for a tool's idempotency key, if any.
     async fn find(&self, tool: &str, key: &str) -> Result<Option<Approval>, StoreError>;
 
-    /// For the page: open approvals (pending, being performed) first, oldest first; then the most recently
-    /// created others; at most `limit`.
-    async fn recent(&self, limit: i64) -> Result<Vec<Approval>, StoreError>;
+    /// For the page: approvals open at `now` (pending and unexpired, or being performed) first, oldest first;
+    /// then the most recently created others; at most `limit`.
+    async fn recent(&self, now: i64, limit: i64) -> Result<Vec<Approval>, StoreError>;
 
     /// Record a person's decision if the approval is still pending and unexpired at `now`. Returns the updated
     /// approval, or `None` when it was no longer open (decided already, expired, unknown).

@@ -25,7 +25,12 @@ pub struct Outcome {
 
 /// The idempotency key: from the caller's explicit key, else from the call's business identity
 /// (provider, reference, amount, currency, customer, description). ≤ 40 chars, Razorpay's `reference_id` limit.
+/// An explicit key that is itself one of these (`sb_` and 32 hex digits, as results report it) is used as it
+/// is, so passing a result's `idempotency_key` back retries that very call.
 pub fn idempotency_key(provider: ProviderId, explicit: Option<&str>, request: &PaymentLinkRequest) -> String {
+    if let Some(key) = explicit.filter(|k| is_derived_key(k)) {
+        return key.to_string();
+    }
     let identity = match explicit {
         Some(key) => serde_json::json!({"tool": CREATE_TOOL, "provider": provider, "key": key}),
         None => {
@@ -42,6 +47,11 @@ pub fn idempotency_key(provider: ProviderId, explicit: Option<&str>, request: &P
         }
     };
     format!("sb_{}", &hex::encode(Sha256::digest(identity.to_string()))[..32])
+}
+
+fn is_derived_key(key: &str) -> bool {
+    key.strip_prefix("sb_")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
 }
 
 /// A fingerprint of every argument: the same key with a different fingerprint is a conflict.

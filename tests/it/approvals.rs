@@ -136,7 +136,6 @@ async fn over_http_a_client_without_elicitation_gets_a_page_and_approving_create
     assert_eq!(posts(&rz).await.len(), 1, "approving creates the link once");
     let sent: Value = serde_json::from_slice(&posts(&rz).await[0].body).unwrap();
     assert_eq!((sent["amount"].as_i64(), sent["currency"].as_str()), (Some(4_500_000), Some("INR")));
-    assert_eq!(sent["reference_id"], pending.split("idempotency_key \"").nth(1).unwrap().split('"').next().unwrap());
     let (done, _) = open(&url).await;
     assert!(done.contains("approved and done") && done.contains("https://rzp.io/i/k2Ht8Zq"), "{done}");
 
@@ -145,7 +144,13 @@ async fn over_http_a_client_without_elicitation_gets_a_page_and_approving_create
     assert_eq!(created["approved_via"], "approval_page", "{created}");
     assert_eq!(created["confirmed_by_user"], true);
     assert_eq!(created["url"], "https://rzp.io/i/k2Ht8Zq");
+    assert_eq!(sent["reference_id"], created["idempotency_key"], "the key the provider saw is the one reported");
     let replay = structured(&call(&client, "create_payment_link", ananya_link_args()).await);
+    assert_eq!((replay["replayed"].as_bool(), replay["id"].clone()), (Some(true), created["id"].clone()));
+    // Passing the reported key back, as its description says, retries this very call: a replay, not a new approval.
+    let mut with_key = ananya_link_args();
+    with_key["idempotency_key"] = created["idempotency_key"].clone();
+    let replay = structured(&call(&client, "create_payment_link", with_key).await);
     assert_eq!((replay["replayed"].as_bool(), replay["id"].clone()), (Some(true), created["id"].clone()));
     // A second Approve on the same page changes nothing.
     assert_eq!(decide(&url, "approve", &token).await, StatusCode::CONFLICT);
@@ -405,6 +410,84 @@ async fn at_most_a_hundred_approvals_wait_at_once() {
     let again = error_text(&call(&client, "create_payment_link", for_invoice(7)).await);
     assert!(again.contains("/approvals/apv_"), "{again}");
     assert_eq!(rx.state.store.approvals().open_count(i64::MAX / 2).await.unwrap(), 0);
-    assert_eq!(rx.state.store.approvals().recent(1000).await.unwrap().len(), 100);
+    assert_eq!(rx.state.store.approvals().recent(0, 1000).await.unwrap().len(), 100);
+    assert!(posts(&rz).await.is_empty());
+}
+
+#[tokio::test]
+async fn with_an_http_token_the_page_still_checks_the_host_and_the_list_needs_the_token() {
+    let rz = razorpay().await;
+    let token = "s3cret-token-s3cret-token";
+    let mut cfg = approving(&rz, Duration::ZERO, Duration::from_secs(600));
+    cfg.http.token = Some(secrecy::SecretString::from(token));
+    let rx = start(cfg).await;
+    let transport = StreamableHttpClientTransport::with_client(
+        reqwest::Client::new(),
+        rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig::with_uri(format!(
+            "http://{}/mcp",
+            rx.addr
+        ))
+        .auth_header(token),
+    );
+    let client = ().serve(transport).await.unwrap();
+    let url = approval_url(&error_text(&call(&client, "create_payment_link", ananya_link_args()).await));
+    let list = format!("http://{}/approvals", rx.addr);
+
+    // A DNS-rebinding page (or anything behind a local tunnel) arrives from loopback under a foreign Host.
+    let port = rx.addr.port();
+    for target in [&list, &url] {
+        let rebound = browser().get(target.as_str()).header(HOST, format!("evil.example:{port}")).send().await.unwrap();
+        assert_eq!(rebound.status(), StatusCode::FORBIDDEN, "{target}");
+    }
+    let (_, form_token) = open(&url).await;
+    let forged = browser()
+        .post(&url)
+        .header(HOST, format!("evil.example:{port}"))
+        .header(ORIGIN, format!("http://evil.example:{port}"))
+        .form(&[("decision", "approve"), ("form_token", form_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN);
+    // The list needs the token even from this machine; one approval's own link does not.
+    assert_eq!(browser().get(&list).send().await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    let with_token = browser().get(&list).bearer_auth(token).send().await.unwrap();
+    assert_eq!(with_token.status(), StatusCode::OK);
+    assert!(posts(&rz).await.is_empty(), "nothing was approved by the attacker");
+    assert_eq!(decide(&url, "approve", &form_token).await, StatusCode::SEE_OTHER);
+    assert_eq!(posts(&rz).await.len(), 1);
+}
+
+/// A client that declares elicitation but fails to ask (an error instead of an answer).
+#[derive(Clone)]
+struct Broken;
+
+impl ClientHandler for Broken {
+    fn get_info(&self) -> ClientConfig {
+        ClientConfig::new(
+            ClientCapabilities::builder().enable_elicitation().build(),
+            Implementation::new("broken", "0"),
+        )
+    }
+
+    async fn create_elicitation(
+        &self,
+        _: rmcp::model::ElicitRequestParams,
+        _: rmcp::service::RequestContext<RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        Err(rmcp::ErrorData::internal_error("the form could not be shown", None))
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_fails_to_ask_is_not_taken_as_a_no_the_page_asks_instead() {
+    let rz = razorpay().await;
+    let rx = start(approving(&rz, Duration::ZERO, Duration::from_secs(600))).await;
+    let client =
+        Broken.serve(StreamableHttpClientTransport::from_uri(format!("http://{}/mcp", rx.addr))).await.unwrap();
+    let params = CallToolRequestParams::new("create_payment_link")
+        .with_arguments(ananya_link_args().as_object().unwrap().clone());
+    let text = error_text(&client.call_tool(params).await.unwrap());
+    assert!(text.contains("Waiting for the user's approval") && !text.contains("declined"), "{text}");
     assert!(posts(&rz).await.is_empty());
 }

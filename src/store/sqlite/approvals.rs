@@ -31,7 +31,7 @@ impl Approvals for SqliteStore {
             .map(|row| decode(&row))
             .transpose()?;
         let stands = match existing {
-            Some(existing) if !replaceable(&existing, now) => existing,
+            Some(existing) if !existing.gives_way(now) => existing,
             replaced => {
                 if let Some(old) = replaced {
                     sqlx::query("DELETE FROM approvals WHERE id = ?").bind(&old.id).execute(&mut *tx).await?;
@@ -71,12 +71,14 @@ impl Approvals for SqliteStore {
         row.map(|r| decode(&r)).transpose()
     }
 
-    async fn recent(&self, limit: i64) -> Result<Vec<Approval>, StoreError> {
+    async fn recent(&self, now: i64, limit: i64) -> Result<Vec<Approval>, StoreError> {
         let pool = self.pool().await?;
         let rows = sqlx::query(select!(
-            "ORDER BY status IN ('pending', 'approved') DESC, \
-             CASE WHEN status IN ('pending', 'approved') THEN created_at ELSE -created_at END LIMIT ?"
+            "ORDER BY ((status = 'pending' AND expires_at > ?1) OR status = 'approved') DESC, \
+             CASE WHEN (status = 'pending' AND expires_at > ?1) OR status = 'approved' THEN created_at \
+             ELSE -created_at END LIMIT ?2"
         ))
+        .bind(now)
         .bind(limit)
         .fetch_all(pool)
         .await?;
@@ -160,16 +162,6 @@ impl Approvals for SqliteStore {
 
     fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.approvals_changed.subscribe()
-    }
-}
-
-/// Whether a new proposal for the same (tool, key) may take this approval's place: nothing was performed and
-/// the agent already knows how it ended (an expiry needs no telling: asking again is the answer).
-fn replaceable(existing: &Approval, now: i64) -> bool {
-    match existing.status_at(now) {
-        ApprovalStatus::Expired => true,
-        ApprovalStatus::Failed | ApprovalStatus::Declined => existing.reported,
-        _ => false,
     }
 }
 
@@ -274,10 +266,17 @@ mod tests {
         let fresh = proposed("k1", "h1", 1_061, 60);
         assert_eq!(approvals.propose(&fresh, 1_061).await.unwrap().id, fresh.id);
         assert_eq!(approvals.get(&first.id).await.unwrap(), None, "the expired one is gone");
+        // An approval nobody decided does not hide newer ones on the list: open ones come first at `now`.
+        let newer = proposed("k3", "h3", 1_900, 600);
+        approvals.propose(&newer, 1_900).await.unwrap();
+        let stale = proposed("k4", "h4", 1_000, 60);
+        approvals.propose(&stale, 1_000).await.unwrap();
+        assert_eq!(approvals.recent(1_950, 1).await.unwrap()[0].id, newer.id);
         // Pruning keeps what someone still waits on, however old.
         approvals.propose(&proposed("k2", "h2", 900, 1_000_000), 900).await.unwrap();
-        assert_eq!(approvals.prune(2_000).await.unwrap(), 1, "the expired k1 only");
-        assert_eq!(approvals.recent(10).await.unwrap().len(), 1);
+        assert_eq!(approvals.prune(2_000).await.unwrap(), 2, "the expired k1 and k4");
+        let kept: Vec<String> = approvals.recent(2_000, 10).await.unwrap().into_iter().map(|a| a.key).collect();
+        assert_eq!(kept, ["k2", "k3"], "both still open, oldest first");
     }
 
     #[tokio::test]
