@@ -491,3 +491,19 @@ async fn a_client_that_fails_to_ask_is_not_taken_as_a_no_the_page_asks_instead()
     assert!(text.contains("Waiting for the user's approval") && !text.contains("declined"), "{text}");
     assert!(posts(&rz).await.is_empty());
 }
+
+#[tokio::test]
+async fn the_operator_is_warned_at_start_up_when_approval_is_off_or_has_no_page() {
+    let never = crate::helpers::serve_binary(&[]).await.log().await;
+    assert!(never.contains("confirm = \"never\"") && never.contains("without anyone approving"), "{never}");
+    let no_page = crate::helpers::serve_binary(&[("SWITCHBOARD_CONFIRM", "elicit")]).await.log().await;
+    assert!(no_page.contains("no listener for the approval page"), "{no_page}");
+    let with_page = crate::helpers::serve_binary(&[
+        ("SWITCHBOARD_CONFIRM", "elicit"),
+        ("SWITCHBOARD_WEBHOOK_LISTEN", "127.0.0.1:0"),
+    ])
+    .await
+    .log()
+    .await;
+    assert!(!with_page.contains("WARN") && with_page.contains("approvals on http://127.0.0.1:"), "{with_page}");
+}
