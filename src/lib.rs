@@ -11,7 +11,8 @@
 //!   time, size and session limits); JSON-RPC error answers for malformed input.
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers, and its `resources`
 //!   (`events://recent`, `events://{id}`, with subscriptions).
-//! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and user confirmation.
+//! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and the actions the
+//!   approval page performs.
 //! - [`error`]: `ToolError`, the in-band error at the MCP edge; its variant says whose fault it is.
 //! - [`domain`]: provider-neutral types that validate on construction (money, invoices, payment links, e-mail,
 //!   the provider id, events and their kinds, a webhook source's scheme and format).
@@ -19,8 +20,8 @@
 //!   a call, and the Razorpay, Stripe and HubSpot clients over one call path (`api`) and one HTTP client (`http`).
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
-//! - [`store`]: durable state behind two interfaces, the event log (which also wakes waiters) and the
-//!   idempotency ledger; one backend today, embedded SQLite (`store::sqlite`).
+//! - [`store`]: durable state behind three interfaces, the event log (which also wakes waiters), the
+//!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
