@@ -73,9 +73,9 @@ pub enum Unapproved {
     )]
     Declined { tool: &'static str },
     #[error(
-        "Waiting for the user's approval: nothing has been done yet. Show the user this link and ask them to approve or decline there: {url} (it expires at {expires}). Then call {tool} again with exactly the same arguments: it returns the result once approved, waiting up to {wait} s for the decision."
+        "Waiting for the user's approval: nothing has been done yet.{earlier} Show the user this link and ask them to approve or decline there: {url} (it expires at {expires}). Then call {tool} again with exactly the same arguments: it returns the result once approved, waiting up to {wait} s for the decision."
     )]
-    Pending { tool: &'static str, url: String, expires: String, wait: u64 },
+    Pending { tool: &'static str, url: String, expires: String, wait: u64, earlier: &'static str },
     #[error(
         "The user approved this {tool} call and it is being performed now. Call {tool} again with exactly the same arguments in a few seconds to get its result; it will not be performed twice."
     )]
@@ -178,6 +178,12 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
     // Subscribe before reading, so a decision made in between still wakes this call.
     let mut changes = approvals.changes();
     let standing = approvals.find(proposal.tool, &candidate.key).await?;
+    let earlier = match &standing {
+        Some(a) if a.status_at(now) == ApprovalStatus::Expired => {
+            " An earlier request for this expired unanswered; this is a new one."
+        }
+        _ => "",
+    };
     if standing.is_none_or(|a| a.gives_way(now)) && approvals.open_count(now).await? >= MAX_OPEN {
         return Err(Unapproved::TooManyOpen { tool: proposal.tool }.into());
     }
@@ -229,7 +235,7 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
                 return Err(Unapproved::Performing { tool: proposal.tool }.into());
             }
             let expires = when(current.expires_at);
-            return Err(Unapproved::Pending { tool: proposal.tool, url, expires, wait: wait.as_secs() }.into());
+            return Err(Unapproved::Pending { tool: proposal.tool, url, expires, wait: wait.as_secs(), earlier }.into());
         }
         if let Some(token) = &progress {
             ticks += 1;

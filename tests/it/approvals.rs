@@ -236,6 +236,7 @@ async fn an_approval_nobody_decides_expires_and_nothing_is_created() {
     );
     let (page, token) = open(&url).await;
     assert!(page.contains("Expired unanswered") && token.is_empty(), "an expired approval has no form");
+
     // A decision posted to it anyway (with its real token, read from the store) changes nothing.
     let stored = rx.state.store.approvals().get(url.rsplit('/').next().unwrap()).await.unwrap().unwrap();
     assert_eq!(decide(&url, "approve", &stored.form_token).await, StatusCode::CONFLICT);
@@ -506,4 +507,17 @@ async fn the_operator_is_warned_at_start_up_when_approval_is_off_or_has_no_page(
     .log()
     .await;
     assert!(!with_page.contains("WARN") && with_page.contains("approvals on http://127.0.0.1:"), "{with_page}");
+}
+
+#[tokio::test]
+async fn asking_again_after_an_expiry_says_so_on_a_new_page() {
+    let rz = razorpay().await;
+    let rx = start(approving(&rz, Duration::ZERO, Duration::from_secs(1))).await;
+    let client = plain_client(&rx).await;
+    let first = approval_url(&error_text(&call(&client, "create_payment_link", ananya_link_args()).await));
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let again = error_text(&call(&client, "create_payment_link", ananya_link_args()).await);
+    assert!(again.contains("An earlier request for this expired unanswered"), "{again}");
+    assert_ne!(approval_url(&again), first);
+    assert!(posts(&rz).await.is_empty());
 }
