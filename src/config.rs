@@ -24,6 +24,8 @@ pub mod env {
     pub const APPROVAL_WAIT_SECS: &str = "SWITCHBOARD_APPROVAL_WAIT_SECS";
     pub const PUBLIC_URL: &str = "SWITCHBOARD_PUBLIC_URL";
     pub const WEBHOOK_LISTEN: &str = "SWITCHBOARD_WEBHOOK_LISTEN";
+    pub const WHATSAPP_APP_SECRET: &str = "WHATSAPP_APP_SECRET";
+    pub const WHATSAPP_VERIFY_TOKEN: &str = "WHATSAPP_VERIFY_TOKEN";
     pub const READ_ONLY: &str = "SWITCHBOARD_READ_ONLY";
     pub const RAZORPAY_KEY_ID: &str = "RAZORPAY_KEY_ID";
     pub const RAZORPAY_KEY_SECRET: &str = "RAZORPAY_KEY_SECRET";
@@ -170,6 +172,22 @@ pub struct WebhookSource {
     pub scheme: Scheme,
     pub format: Format,
     pub secrets: Vec<SecretString>,
+    /// The string the sender's dashboard echoes in a subscription handshake (`GET /webhooks/{source}?hub.mode=
+    /// subscribe&hub.verify_token=…&hub.challenge=…`, Meta / WhatsApp). Not a signing key.
+    pub verify_token: Option<SecretString>,
+    /// Larger bodies are refused with 413: `[webhooks] max_body_bytes`, but at least 3 MiB for WhatsApp, whose
+    /// batches may be that large.
+    pub max_body_bytes: usize,
+}
+
+/// The body limit a WhatsApp source has at least (Meta: "payloads can be up to 3 MB").
+pub const WHATSAPP_MIN_BODY_BYTES: usize = 3 << 20;
+
+impl WebhookSource {
+    /// A source with no handshake token and the given body limit.
+    pub fn new(scheme: Scheme, format: Format, secrets: Vec<SecretString>, max_body_bytes: usize) -> Self {
+        WebhookSource { scheme, format, secrets, verify_token: None, max_body_bytes }
+    }
 }
 
 /// Streamable HTTP transport settings.
@@ -308,6 +326,8 @@ struct FileWebhookSource {
     format: Option<Format>,
     #[serde(default)]
     secrets: Vec<String>,
+    /// Meta's subscription handshake token (the "Verify token" typed into the dashboard).
+    verify_token: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -487,17 +507,26 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
     let defaults = WebhookConfig::default();
     let mut sources = BTreeMap::new();
     let mut named = file.sources;
-    for (name, var) in [("razorpay", env::RAZORPAY_WEBHOOK_SECRET), ("stripe", env::STRIPE_WEBHOOK_SECRET)] {
+    for (name, var) in [
+        ("razorpay", env::RAZORPAY_WEBHOOK_SECRET),
+        ("stripe", env::STRIPE_WEBHOOK_SECRET),
+        ("whatsapp", env::WHATSAPP_APP_SECRET),
+    ] {
         if let Some(value) = env(var) {
             let entry = named.entry(name.to_string()).or_default();
             entry.secrets.extend(value.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
         }
     }
+    if let Some(token) = env(env::WHATSAPP_VERIFY_TOKEN) {
+        named.entry("whatsapp".to_string()).or_default().verify_token = Some(token);
+    }
+    let global_limit = file.max_body_bytes.unwrap_or(defaults.max_body_bytes).clamp(1024, 16 << 20);
     for (name, source) in named {
         let scheme = match (source.scheme, name.as_str()) {
             (Some(s), _) => s,
             (None, "razorpay") => Scheme::Razorpay,
             (None, "stripe") => Scheme::Stripe,
+            (None, "whatsapp") => Scheme::HubSignature256,
             (None, _) => {
                 return Err(ConfigError::Invalid(format!(
                     "[webhooks.sources.{name}] needs scheme = \"razorpay\", \"stripe\", \"standard_webhooks\" or \"hub_signature_256\""
@@ -513,9 +542,25 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
                 "webhook source '{name}' needs a lower-case name ([a-z0-9_-]) and non-empty secrets (no blanks or unexpanded ${{VAR}})"
             )));
         }
-        let format = source.format.unwrap_or(Format::for_scheme(scheme));
+        let format = match (source.format, name.as_str()) {
+            (Some(format), _) => format,
+            (None, "whatsapp") => Format::WhatsApp,
+            (None, _) => Format::for_scheme(scheme),
+        };
+        let verify_token = match source.verify_token.map(|t| t.trim().to_string()) {
+            Some(t) if is_set("verify_token", &t) => Some(SecretString::from(t)),
+            Some(_) => {
+                return Err(ConfigError::Invalid(format!(
+                    "[webhooks.sources.{name}] verify_token (or {}) is empty; set the token typed into Meta's dashboard",
+                    env::WHATSAPP_VERIFY_TOKEN
+                )));
+            }
+            None => None,
+        };
+        let max_body_bytes =
+            if format == Format::WhatsApp { global_limit.max(WHATSAPP_MIN_BODY_BYTES) } else { global_limit };
         let secrets = secrets.into_iter().map(SecretString::from).collect();
-        sources.insert(name, WebhookSource { scheme, format, secrets });
+        sources.insert(name, WebhookSource { scheme, format, secrets, verify_token, max_body_bytes });
     }
     let listen = match env(env::WEBHOOK_LISTEN) {
         Some(text) => Some(text.parse::<SocketAddr>().map_err(|_| {
@@ -529,7 +574,7 @@ fn webhook_config(file: FileWebhooks, env: &dyn Fn(&str) -> Option<String>) -> R
     Ok(WebhookConfig {
         sources,
         listen,
-        max_body_bytes: file.max_body_bytes.unwrap_or(defaults.max_body_bytes).clamp(1024, 16 << 20),
+        max_body_bytes: global_limit,
         retention_days: file.retention_days.unwrap_or(defaults.retention_days).max(30),
         max_wait_secs: file.max_wait_secs.unwrap_or(defaults.max_wait_secs).clamp(1, 3600),
     })
@@ -760,6 +805,19 @@ mod tests {
     fn a_short_http_token_is_refused() {
         let err = load(None, &[("SWITCHBOARD_HTTP_TOKEN", "secret")]).unwrap_err().to_string();
         assert!(err.contains("at least 16"), "{err}");
+    }
+
+    #[test]
+    fn whatsapp_is_received_with_its_app_secret_its_verify_token_and_a_three_mebibyte_limit() {
+        let env = [("WHATSAPP_APP_SECRET", "app-secret-1, app-secret-0"), ("WHATSAPP_VERIFY_TOKEN", "vibecoding")];
+        let config = load(None, &env).unwrap();
+        let source = &config.webhooks.sources["whatsapp"];
+        assert_eq!((source.scheme, source.format), (Scheme::HubSignature256, Format::WhatsApp));
+        assert_eq!((source.secrets.len(), source.max_body_bytes), (2, WHATSAPP_MIN_BODY_BYTES));
+        assert_eq!(source.verify_token.as_ref().map(|t| t.expose_secret().to_string()).as_deref(), Some("vibecoding"));
+        assert_eq!(config.webhooks.max_body_bytes, 1 << 20, "other sources keep the general limit");
+        let err = load(None, &[("WHATSAPP_VERIFY_TOKEN", "vibecoding")]).unwrap_err().to_string();
+        assert!(err.contains("whatsapp") && err.contains("secrets"), "a handshake without an App Secret: {err}");
     }
 
     #[test]

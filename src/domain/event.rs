@@ -47,7 +47,14 @@ pub struct Correlation {
     /// The caller's reference given when the link was created (e.g. an invoice number).
     pub reference_id: Option<String>,
     pub customer_email: Option<String>,
+    /// The customer's phone, E.164 with `+` (a WhatsApp sender or recipient: `+` and their `wa_id`).
     pub customer_phone: Option<String>,
+    /// A message id (WhatsApp `wamid.…`): the customer's message, or for a status, our message it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message_id: Option<String>,
+    /// The message this one replies to (WhatsApp `context.id`), when the customer swiped to reply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<String>,
 }
 
 /// Which events to return or wait for. All given fields must match.
@@ -81,6 +88,16 @@ pub enum EventKind {
     PaymentLinkCancelled,
     /// A payment attempt failed; the customer may try again.
     PaymentFailed,
+    /// A customer's message arrived (WhatsApp).
+    MessageReceived,
+    /// The messaging provider accepted our message for delivery (WhatsApp status `sent`).
+    MessageSent,
+    /// Our message reached the customer's phone.
+    MessageDelivered,
+    /// The customer read (or played) our message.
+    MessageRead,
+    /// Our message could not be delivered; the event says why.
+    MessageFailed,
     /// Anything else the sender reports: stored and listed with its type and payload.
     Other,
 }
@@ -89,13 +106,22 @@ impl EventKind {
     /// Kinds that mean "paid in full".
     pub const PAID: [EventKind; 2] = [EventKind::PaymentSucceeded, EventKind::PaymentLinkPaid];
 
-    pub const ALL: [EventKind; 7] = [
+    /// Kinds that report on a message we sent.
+    pub const MESSAGE_STATUS: [EventKind; 4] =
+        [EventKind::MessageSent, EventKind::MessageDelivered, EventKind::MessageRead, EventKind::MessageFailed];
+
+    pub const ALL: [EventKind; 12] = [
         EventKind::PaymentSucceeded,
         EventKind::PaymentLinkPaid,
         EventKind::PaymentLinkPartiallyPaid,
         EventKind::PaymentLinkExpired,
         EventKind::PaymentLinkCancelled,
         EventKind::PaymentFailed,
+        EventKind::MessageReceived,
+        EventKind::MessageSent,
+        EventKind::MessageDelivered,
+        EventKind::MessageRead,
+        EventKind::MessageFailed,
         EventKind::Other,
     ];
 
@@ -107,6 +133,11 @@ impl EventKind {
             EventKind::PaymentLinkExpired => "payment_link_expired",
             EventKind::PaymentLinkCancelled => "payment_link_cancelled",
             EventKind::PaymentFailed => "payment_failed",
+            EventKind::MessageReceived => "message_received",
+            EventKind::MessageSent => "message_sent",
+            EventKind::MessageDelivered => "message_delivered",
+            EventKind::MessageRead => "message_read",
+            EventKind::MessageFailed => "message_failed",
             EventKind::Other => "other",
         }
     }

@@ -30,6 +30,9 @@ pub enum Format {
     Stripe,
     /// Anything else: the type from the body's `type` / `event` (or `X-GitHub-Event`); every event is "other".
     Generic,
+    /// WhatsApp Cloud API (`entry[].changes[].value.messages[]` / `statuses[]`): one event per message and status.
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
 }
 
 impl Format {

@@ -116,8 +116,9 @@ impl Redactor {
             secrets.token(token.expose_secret());
         }
         let WebhookConfig { sources, listen: _, max_body_bytes: _, retention_days: _, max_wait_secs: _ } = webhooks;
-        for WebhookSource { scheme: _, format: _, secrets: values } in sources.values() {
-            for value in values {
+        for WebhookSource { scheme: _, format: _, secrets: values, verify_token, max_body_bytes: _ } in sources.values()
+        {
+            for value in values.iter().chain(verify_token) {
                 secrets.token(value.expose_secret());
             }
         }
@@ -373,9 +374,13 @@ mod tests {
     #[test]
     fn every_credential_in_the_configuration_is_registered_and_debug_shows_none() {
         let source = |secret: &str| WebhookSource {
-            scheme: crate::webhooks::Scheme::Razorpay,
-            format: crate::webhooks::Format::Razorpay,
-            secrets: vec![SecretString::from(secret)],
+            verify_token: Some(SecretString::from(format!("{secret}-verify-token"))),
+            ..WebhookSource::new(
+                crate::webhooks::Scheme::Razorpay,
+                crate::webhooks::Format::Razorpay,
+                vec![SecretString::from(secret)],
+                1 << 20,
+            )
         };
         let config = Config {
             razorpay: Some(RazorpayConfig {
@@ -411,7 +416,14 @@ mod tests {
             sandbox: false,
         };
         let r = Redactor::from_config(&config);
-        for secret in [KEY_SECRET, "sk_test_51Hx9ZqLkP2mN8vB", TOKEN, "http-token-7d1e6b0c9a", "rz-webhook-secret-42"] {
+        for secret in [
+            KEY_SECRET,
+            "sk_test_51Hx9ZqLkP2mN8vB",
+            TOKEN,
+            "http-token-7d1e6b0c9a",
+            "rz-webhook-secret-42",
+            "rz-webhook-secret-42-verify-token",
+        ] {
             let masked = r.redact(&format!("echo {secret}:"));
             assert_eq!(masked.as_str(), "echo [REDACTED]:", "{secret}");
         }

@@ -132,11 +132,12 @@ impl Sandbox {
 
     /// The webhook source the receiver verifies sandbox deliveries with.
     pub fn webhook_source(&self) -> WebhookSource {
-        WebhookSource {
-            scheme: Scheme::Razorpay,
-            format: crate::domain::source::Format::Razorpay,
-            secrets: vec![SecretString::from(self.credentials.razorpay_webhook_secret.clone())],
-        }
+        WebhookSource::new(
+            Scheme::Razorpay,
+            crate::domain::source::Format::Razorpay,
+            vec![SecretString::from(self.credentials.razorpay_webhook_secret.clone())],
+            crate::config::WebhookConfig::default().max_body_bytes,
+        )
     }
 
     /// The customer's pay page for a link.

@@ -5,6 +5,7 @@
 use crate::catalog::Committed;
 use crate::domain::event::{Correlation, Event, EventFilter, EventKind};
 use crate::domain::event::{event_id, parse_event_id};
+use crate::domain::payment_link::Phone;
 use crate::domain::time::{DayEdge, parse_instant};
 use crate::domain::{Amount, Email};
 use crate::error::ToolError;
@@ -31,7 +32,9 @@ pub struct EventMatch {
     #[serde(default)]
     pub source: Option<String>,
     /// What happened, whichever provider sent it: "payment_succeeded", "payment_link_paid",
-    /// "payment_link_partially_paid", "payment_link_expired", "payment_link_cancelled", "payment_failed", "other".
+    /// "payment_link_partially_paid", "payment_link_expired", "payment_link_cancelled", "payment_failed",
+    /// "message_received" (a customer's WhatsApp message), "message_sent", "message_delivered", "message_read",
+    /// "message_failed" (our message's status), "other".
     #[serde(default)]
     pub kind: Option<EventKind>,
     /// Provider event type, e.g. "payment_link.paid" or "checkout.session.completed".
@@ -49,6 +52,12 @@ pub struct EventMatch {
     /// Customer e-mail address.
     #[serde(default)]
     pub customer_email: Option<String>,
+    /// Customer phone with country code, e.g. "+919820012345" (a WhatsApp sender or recipient).
+    #[serde(default)]
+    pub customer_phone: Option<String>,
+    /// A WhatsApp message id (`wamid.…`): the customer's message, or ours for its statuses.
+    #[serde(default)]
+    pub message_id: Option<String>,
 }
 
 /// Arguments for `list_events`.
@@ -344,6 +353,12 @@ fn to_filter(m: EventMatch) -> Result<EventFilter, ToolError> {
         .map(|e| Email::parse("customer_email", e))
         .transpose()
         .map_err(ToolError::invalid)?;
+    let phone = m
+        .customer_phone
+        .as_deref()
+        .map(|p| Phone::parse("customer_phone", p))
+        .transpose()
+        .map_err(ToolError::invalid)?;
     Ok(EventFilter {
         source: m.source,
         kinds: m.kind.into_iter().collect(),
@@ -353,6 +368,8 @@ fn to_filter(m: EventMatch) -> Result<EventFilter, ToolError> {
             payment_id: m.payment_id,
             reference_id: m.reference_id,
             customer_email: email.map(|e| e.as_str().to_ascii_lowercase()),
+            customer_phone: phone.map(|p| format!("+{}", p.as_str().trim_start_matches('+'))),
+            message_id: m.message_id.map(|id| id.trim().to_string()),
             ..Default::default()
         },
         ..Default::default()

@@ -109,10 +109,11 @@ pub fn listener_routes(state: Arc<AppState>) -> Router {
     webhook_routes(state.clone()).merge(crate::approvals::page::routes(state, performer))
 }
 
-/// `POST /webhooks/{source}`, answering 413 to a declared `Content-Length` over `[webhooks] max_body_bytes`
-/// before reading the body (the receiver's own limit only fires once that much has arrived).
+/// `POST /webhooks/{source}`, answering 413 to a declared `Content-Length` over the largest source's body limit
+/// before reading the body (each source's own limit fires in the receiver once that much has arrived).
 pub fn webhook_routes(state: Arc<AppState>) -> Router {
-    let limit = state.config.webhooks.max_body_bytes;
+    let webhooks = &state.config.webhooks;
+    let limit = webhooks.sources.values().map(|s| s.max_body_bytes).fold(webhooks.max_body_bytes, usize::max);
     crate::webhooks::receiver::routes(state).layer(RequestBodyLimitLayer::new(limit))
 }
 

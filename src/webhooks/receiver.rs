@@ -2,22 +2,59 @@
 //!
 //! Answers: 200 once stored (or already stored: duplicates change nothing); 401 with no detail for a bad,
 //! missing or stale signature (a signature header with absurdly many entries included: it is refused before any
-//! hashing); 404 for an unknown source; 413 over the body limit; 503 when storage fails, so
+//! hashing); 404 for an unknown source; 413 over the source's body limit; 503 when storage fails, so
 //! the provider retries. Nothing is parsed before the signature is checked.
+//!
+//! `GET /webhooks/{source}` answers Meta's subscription handshake for a source with a verify token:
+//! `hub.mode=subscribe` and the right `hub.verify_token` (compared in constant time) → 200 with `hub.challenge`
+//! echoed verbatim; anything else → 403.
 
 use super::{Delivery, Unverified, Verified, Verifier, VerifyError};
 use crate::domain::time;
 use crate::state::AppState;
 use crate::store::Recorded;
 use axum::Router;
-use axum::extract::{Path, Request, State};
-use axum::http::StatusCode;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use axum::routing::post;
+use secrecy::ExposeSecret;
+use std::collections::HashMap;
 use std::sync::Arc;
+use subtle::ConstantTimeEq;
 
-/// The webhook routes. The body is read only for a configured source, up to `[webhooks] max_body_bytes`.
+/// The webhook routes. The body is read only for a configured source, up to its body limit.
 pub fn routes(state: Arc<AppState>) -> Router {
-    Router::new().route("/webhooks/{source}", post(receive)).with_state(state)
+    Router::new().route("/webhooks/{source}", post(receive).get(handshake)).with_state(state)
+}
+
+/// The longest `hub.challenge` echoed (Meta's are short numbers).
+const MAX_CHALLENGE_BYTES: usize = 256;
+
+async fn handshake(
+    State(state): State<Arc<AppState>>,
+    Path(source): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    let Some(config) = state.config.webhooks.sources.get(&source) else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let Some(expected) = &config.verify_token else {
+        return StatusCode::FORBIDDEN.into_response();
+    };
+    let presented = query.get("hub.verify_token").map(String::as_bytes).unwrap_or_default();
+    let token_ok = bool::from(presented.ct_eq(expected.expose_secret().as_bytes()));
+    let challenge = query.get("hub.challenge").filter(|c| !c.is_empty() && c.len() <= MAX_CHALLENGE_BYTES);
+    match (query.get("hub.mode").map(String::as_str), token_ok, challenge) {
+        (Some("subscribe"), true, Some(challenge)) => {
+            tracing::info!(%source, "answered the webhook subscription handshake");
+            (StatusCode::OK, [(header::CONTENT_TYPE, "text/plain")], challenge.clone()).into_response()
+        }
+        _ => {
+            tracing::warn!(%source, "refused a webhook subscription handshake");
+            StatusCode::FORBIDDEN.into_response()
+        }
+    }
 }
 
 async fn receive(State(state): State<Arc<AppState>>, Path(source): Path<String>, request: Request) -> StatusCode {
@@ -28,7 +65,7 @@ async fn receive(State(state): State<Arc<AppState>>, Path(source): Path<String>,
         return StatusCode::NOT_FOUND;
     };
     let (parts, body) = request.into_parts();
-    let body = match axum::body::to_bytes(body, state.config.webhooks.max_body_bytes).await {
+    let body = match axum::body::to_bytes(body, config.max_body_bytes).await {
         Ok(body) => body,
         Err(e) => return unreadable_body(&source, &e),
     };

@@ -112,6 +112,63 @@ fn hub_signature_official_vector_verifies() {
     assert!(delivery(&[("x-hub-signature-256", header)], b"Hello, World!").verify(&v, 0).is_ok());
 }
 
+fn whatsapp_vector(name: &str) -> (Vec<u8>, String) {
+    let dir = format!("{}/tests/fixtures/whatsapp", env!("CARGO_MANIFEST_DIR"));
+    let body = std::fs::read(format!("{dir}/{name}.json")).unwrap();
+    (body, std::fs::read_to_string(format!("{dir}/{name}.sig")).unwrap().trim().to_string())
+}
+
+const WHATSAPP_APP_SECRET: &str = "switchboard-test-app-secret";
+
+/// The WhatsApp vectors (`whatsapp.md` §10: two of Meta's own samples, escaped unicode, a batch) verify with the
+/// App Secret on the bytes as sent; Meta's negative cases and the usual forgeries are refused.
+#[test]
+fn whatsapp_vectors_verify_and_forgeries_are_refused() {
+    let v = verifier(Scheme::HubSignature256, &[WHATSAPP_APP_SECRET]);
+    let check = |header: Option<&str>, body: &[u8]| {
+        let headers: Vec<(&str, &str)> = header.map(|h| ("x-hub-signature-256", h)).into_iter().collect();
+        delivery(&headers, body).verify(&v, 0)
+    };
+    for name in ["v1_text_message", "v2_failed_status", "v3_escaped_unicode", "v4_batch"] {
+        let (body, signature) = whatsapp_vector(name);
+        assert!(check(Some(&signature), &body).is_ok(), "{name}");
+    }
+    let (body, signature) = whatsapp_vector("v1_text_message");
+    let (v3, v3_signature) = whatsapp_vector("v3_escaped_unicode");
+    // V3 parsed and written back as UTF-8 is other bytes: never re-serialise before verifying.
+    let reserialised = serde_json::to_vec(&serde_json::from_slice::<serde_json::Value>(&v3).unwrap()).unwrap();
+    assert_ne!(reserialised, v3);
+    let pretty = serde_json::to_vec_pretty(&serde_json::from_slice::<serde_json::Value>(&body).unwrap()).unwrap();
+    let mut tampered = body.clone();
+    tampered[200] ^= 1;
+    let bare_hex = signature.trim_start_matches("sha256=").to_string();
+    let truncated = &signature[..signature.len() - 2];
+    // Signed with the verify token instead of the App Secret (whatsapp.md §10's negative vector).
+    let with_verify_token = "sha256=a0dea4122f4674f49e2a7a6c7efa97516860ae6b742b0ff497aa5fff5c0e4514";
+    let wrong_secret = hex::encode(hmac_sha256(b"another-app-secret", &body));
+    let wrong_secret = format!("sha256={wrong_secret}");
+    let cases: [(&str, Option<&str>, &[u8]); 8] = [
+        ("re-serialised V3", Some(&v3_signature), &reserialised),
+        ("pretty-printed body", Some(&signature), &pretty),
+        ("tampered body", Some(&signature), &tampered),
+        ("wrong secret", Some(&wrong_secret), &body),
+        ("verify token as the key", Some(with_verify_token), &body),
+        ("missing header", None, &body),
+        ("bare hex without sha256=", Some(&bare_hex), &body),
+        ("truncated digest", Some(truncated), &body),
+    ];
+    for (case, header, body) in cases {
+        assert!(check(header, body).is_err(), "{case} must be refused");
+    }
+}
+
+fn hmac_sha256(key: &[u8], body: &[u8]) -> Vec<u8> {
+    use hmac::Mac;
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(key).unwrap();
+    mac.update(body);
+    mac.finalize().into_bytes().to_vec()
+}
+
 /// Every scheme refuses: a tampered body, a wrong secret, a missing header, a malformed header and (where a
 /// timestamp is signed) a stale or future one; and accepts a delivery signed by an older rotated secret.
 #[test]

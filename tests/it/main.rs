@@ -17,3 +17,4 @@ mod sandbox;
 mod spawned_binary;
 mod stripe;
 mod webhooks;
+mod whatsapp;

@@ -32,10 +32,8 @@ impl Drop for Receiver {
 
 /// A config whose webhook sources are razorpay and stripe with test secrets.
 pub fn with_webhooks(mut cfg: Config) -> Config {
-    let source = |scheme, format, secret: &str| WebhookSource {
-        scheme,
-        format,
-        secrets: vec![SecretString::from(secret.to_string())],
+    let source = |scheme, format, secret: &str| {
+        WebhookSource::new(scheme, format, vec![SecretString::from(secret.to_string())], cfg.webhooks.max_body_bytes)
     };
     cfg.webhooks.sources.insert("razorpay".into(), source(Scheme::Razorpay, Format::Razorpay, RZ_WEBHOOK_SECRET));
     cfg.webhooks.sources.insert("stripe".into(), source(Scheme::Stripe, Format::Stripe, STRIPE_WEBHOOK_SECRET));

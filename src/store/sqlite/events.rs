@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 const COLUMNS: &str = "seq, source, kind, event_type, provider_event_id, received_at, occurred_at, amount_minor, currency, \
                        payload, payment_link_id, payment_id, order_id, invoice_id, reference_id, customer_email, \
-                       customer_phone";
+                       customer_phone, message_id, reply_to";
 
 impl SqliteStore {
     async fn select(
@@ -51,6 +51,8 @@ impl SqliteStore {
             ("reference_id", &c.reference_id),
             ("customer_email", &c.customer_email),
             ("customer_phone", &c.customer_phone),
+            ("message_id", &c.message_id),
+            ("reply_to", &c.reply_to),
         ];
         for (column, value) in keys {
             if let Some(v) = value {
@@ -165,6 +167,8 @@ fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
             reference_id: r.try_get("reference_id")?,
             customer_email: r.try_get("customer_email")?,
             customer_phone: r.try_get("customer_phone")?,
+            message_id: r.try_get("message_id")?,
+            reply_to: r.try_get("reply_to")?,
         },
         payload: readable(r.try_get("payload")?),
     })
@@ -211,7 +215,7 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
     let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
         "INSERT INTO events (source, kind, event_type, provider_event_id, received_at, occurred_at, amount_minor, \
          currency, payload, payment_link_id, payment_id, order_id, invoice_id, reference_id, customer_email, \
-         customer_phone, body_sha256) ",
+         customer_phone, message_id, reply_to, body_sha256) ",
     );
     q.push_values(events, |mut row, event| {
         let c = event.correlation();
@@ -232,6 +236,8 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
             .push_bind(&c.reference_id)
             .push_bind(&c.customer_email)
             .push_bind(&c.customer_phone)
+            .push_bind(&c.message_id)
+            .push_bind(&c.reply_to)
             .push_bind(event.body_key());
     });
     // RETURNING lists only the rows inserted, in no promised order: match them back by their dedupe key. Rows are

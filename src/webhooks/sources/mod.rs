@@ -5,6 +5,7 @@
 mod generic;
 mod razorpay;
 mod stripe;
+mod whatsapp;
 
 use super::verify::{Delivery, Verified};
 use crate::domain::event::{EventKind, Extracted, NewEvent};
@@ -20,6 +21,7 @@ pub fn extract(delivery: &Delivery<Verified>, format: Format) -> Vec<NewEvent> {
         Format::Razorpay => vec![razorpay::extract(&body)],
         Format::Stripe => vec![stripe::extract(&body)],
         Format::Generic => vec![generic::extract(&body, delivery)],
+        Format::WhatsApp => whatsapp::extract(&body),
     };
     // A sender without a signed delivery id is deduplicated on the exact bytes it signed (plus the event's
     // position, for deliveries that batch several events).

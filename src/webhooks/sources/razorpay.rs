@@ -39,6 +39,7 @@ pub(super) fn extract(body: &Value) -> Extracted {
             reference_id: text(&link["notes"]["reference_id"]).or_else(|| text(&payment["notes"]["reference_id"])),
             customer_email: email(&payment["email"]).or_else(|| email(&link["customer"]["email"])),
             customer_phone: text(&payment["contact"]).or_else(|| text(&link["customer"]["contact"])),
+            ..Correlation::default()
         },
         ..event(kind, event_type)
     }

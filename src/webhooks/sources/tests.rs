@@ -85,3 +85,58 @@ fn a_generic_source_stores_anything_as_other_without_a_body_key_when_its_id_is_s
     let not_json = extract(&verified(Scheme::HubSignature256, "not json", "gh_1"), Format::Generic);
     assert_eq!((not_json[0].event_type(), not_json[0].body_key().is_some()), ("unknown", true));
 }
+
+#[test]
+fn a_whatsapp_batch_is_one_event_per_message_and_status_with_its_keys() {
+    let body = fixture("whatsapp/v4_batch.json");
+    let events = extract(&verified(Scheme::HubSignature256, &body, ""), Format::WhatsApp);
+    let seen: Vec<_> = events
+        .iter()
+        .map(|e| (e.kind(), e.event_type(), e.provider_event_id(), e.correlation().reply_to.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (EventKind::MessageReceived, "message.text", "wamid.TEST4A", None),
+            (EventKind::MessageReceived, "message.text", "wamid.TEST4B", Some("wamid.TEST4OUT")),
+            (EventKind::MessageRead, "status.read", "wamid.TEST4OUT:read", None),
+        ]
+    );
+    for e in &events {
+        assert_eq!(e.correlation().customer_phone.as_deref(), Some("+16505551234"));
+    }
+    assert_eq!(events[0].occurred_at(), Some(1_749_416_500));
+    assert_eq!(events[2].correlation().message_id.as_deref(), Some("wamid.TEST4OUT"), "our message, for its status");
+}
+
+#[test]
+fn whatsapp_statuses_map_to_kinds_and_other_fields_are_kept_as_other() {
+    let failed =
+        extract(&verified(Scheme::HubSignature256, &fixture("whatsapp/v2_failed_status.json"), ""), Format::WhatsApp);
+    assert_eq!(
+        (failed[0].kind(), failed[0].provider_event_id()),
+        (EventKind::MessageFailed, "wamid.HBgLMTY1MDM4Nzk0MzkVAgARGBI0QUQ2MjA4NEYyRkExNjMyREUA:failed")
+    );
+    for (status, kind) in [
+        ("sent", EventKind::MessageSent),
+        ("delivered", EventKind::MessageDelivered),
+        ("read", EventKind::MessageRead),
+        ("played", EventKind::MessageRead),
+        ("deleted", EventKind::Other),
+    ] {
+        let body = format!(
+            r#"{{"object":"whatsapp_business_account","entry":[{{"changes":[{{"field":"messages","value":{{"statuses":[{{"id":"wamid.X","status":"{status}","timestamp":"1","recipient_id":"919820012345","biz_opaque_callback_data":"sb_wa_1"}}]}}}}]}}]}}"#
+        );
+        let events = extract(&verified(Scheme::HubSignature256, &body, ""), Format::WhatsApp);
+        assert_eq!(events[0].kind(), kind, "{status}");
+        assert_eq!(events[0].correlation().reference_id.as_deref(), Some("sb_wa_1"), "our send's ledger key");
+    }
+    let template_update = r#"{"object":"whatsapp_business_account","entry":[{"changes":[{"field":"message_template_status_update","value":{"event":"APPROVED"}}]}]}"#;
+    let events = extract(&verified(Scheme::HubSignature256, template_update, ""), Format::WhatsApp);
+    assert_eq!(
+        (events.len(), events[0].kind(), events[0].event_type()),
+        (1, EventKind::Other, "whatsapp.message_template_status_update")
+    );
+    let not_json = extract(&verified(Scheme::HubSignature256, "not json", ""), Format::WhatsApp);
+    assert_eq!((not_json.len(), not_json[0].kind()), (1, EventKind::Other), "never a failure");
+}
