@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The committed catalog's tool files, compiled into the binary.
-const COMMITTED: [&str; 11] = [
+const COMMITTED: [&str; 12] = [
     include_str!("../tools/cancel_payment_link.json"),
     include_str!("../tools/create_payment_link.json"),
     include_str!("../tools/find_leads.json"),
@@ -21,6 +21,7 @@ const COMMITTED: [&str; 11] = [
     include_str!("../tools/get_payment_link.json"),
     include_str!("../tools/list_events.json"),
     include_str!("../tools/list_invoices.json"),
+    include_str!("../tools/send_whatsapp_message.json"),
     include_str!("../tools/wait_for_event.json"),
     include_str!("../tools/wait_for_payment.json"),
 ];

@@ -3,8 +3,8 @@
 //! Secrets are [`SecretString`]s: their `Debug` prints `[REDACTED]` and nothing here serialises them.
 //! A bad configuration fails at start-up with a sentence naming the key, never mid-conversation.
 
-use crate::domain::Provider;
 use crate::domain::source::{Format, Scheme};
+use crate::domain::{Provider, text};
 use reqwest::Url;
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -25,6 +25,10 @@ pub mod env {
     pub const PUBLIC_URL: &str = "SWITCHBOARD_PUBLIC_URL";
     pub const WEBHOOK_LISTEN: &str = "SWITCHBOARD_WEBHOOK_LISTEN";
     pub const WHATSAPP_APP_SECRET: &str = "WHATSAPP_APP_SECRET";
+    pub const WHATSAPP_ACCESS_TOKEN: &str = "WHATSAPP_ACCESS_TOKEN";
+    pub const WHATSAPP_PHONE_NUMBER_ID: &str = "WHATSAPP_PHONE_NUMBER_ID";
+    pub const WHATSAPP_API_VERSION: &str = "WHATSAPP_API_VERSION";
+    pub const WHATSAPP_BASE_URL: &str = "WHATSAPP_BASE_URL";
     pub const WHATSAPP_VERIFY_TOKEN: &str = "WHATSAPP_VERIFY_TOKEN";
     pub const READ_ONLY: &str = "SWITCHBOARD_READ_ONLY";
     pub const RAZORPAY_KEY_ID: &str = "RAZORPAY_KEY_ID";
@@ -64,6 +68,7 @@ pub struct Config {
     pub razorpay: Option<RazorpayConfig>,
     pub stripe: Option<StripeConfig>,
     pub hubspot: Option<HubSpotConfig>,
+    pub whatsapp: Option<WhatsAppConfig>,
     /// Provider used when a tool call does not name one and it cannot be inferred.
     pub default_provider: Option<Provider>,
     pub http: HttpConfig,
@@ -129,6 +134,22 @@ pub struct HubSpotConfig {
     /// Client-side cap on CRM search requests per second (HubSpot allows a few per second per account).
     pub search_per_second: u32,
 }
+
+/// WhatsApp Business Cloud API (Meta Graph API).
+#[derive(Debug, Clone)]
+pub struct WhatsAppConfig {
+    /// System-user or business access token (`EAA…`).
+    pub access_token: SecretString,
+    /// The business phone number's id: the path segment messages are sent from.
+    pub phone_number_id: String,
+    /// Graph API version, e.g. "v26.0".
+    pub api_version: String,
+    pub base_url: Url,
+}
+
+pub const WHATSAPP_DEFAULT_BASE_URL: &str = "https://graph.facebook.com";
+/// The Graph API version Switchboard is written against (Meta's latest listed, 2026-07-29).
+pub const WHATSAPP_DEFAULT_API_VERSION: &str = "v26.0";
 
 /// HubSpot's search API allows about 4 requests per second per token; stay at or under it.
 pub const HUBSPOT_DEFAULT_SEARCH_PER_SECOND: u32 = 4;
@@ -275,6 +296,7 @@ struct FileConfig {
     razorpay: Option<FileRazorpay>,
     stripe: Option<FileStripe>,
     hubspot: Option<FileHubSpot>,
+    whatsapp: Option<FileWhatsApp>,
     webhooks: Option<FileWebhooks>,
     http: Option<FileHttp>,
     outbound: Option<FileOutbound>,
@@ -336,6 +358,15 @@ struct FileHubSpot {
     access_token: Option<String>,
     base_url: Option<String>,
     search_per_second: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileWhatsApp {
+    access_token: Option<String>,
+    phone_number_id: Option<String>,
+    api_version: Option<String>,
+    base_url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -429,6 +460,60 @@ impl Config {
             }),
             None => None,
         };
+        let wa = file.whatsapp.unwrap_or_default();
+        let whatsapp = match (
+            env(env::WHATSAPP_ACCESS_TOKEN).or(from_file("whatsapp.access_token", wa.access_token)),
+            env(env::WHATSAPP_PHONE_NUMBER_ID).or(from_file("whatsapp.phone_number_id", wa.phone_number_id)),
+        ) {
+            (Some(token), Some(phone_number_id)) => {
+                if !phone_number_id.bytes().all(|b| b.is_ascii_digit()) {
+                    return Err(ConfigError::Invalid(format!(
+                        "{} must be the phone number's id (digits, from WhatsApp Manager → API Setup), not '{}'",
+                        env::WHATSAPP_PHONE_NUMBER_ID,
+                        text::clip(&phone_number_id, 40)
+                    )));
+                }
+                let api_version = env(env::WHATSAPP_API_VERSION)
+                    .or(wa.api_version)
+                    .unwrap_or_else(|| WHATSAPP_DEFAULT_API_VERSION.to_string());
+                let version_ok = api_version.strip_prefix('v').is_some_and(|v| {
+                    v.split('.').count() == 2
+                        && v.split('.').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+                });
+                if !version_ok {
+                    return Err(ConfigError::Invalid(format!(
+                        "{} must look like \"{WHATSAPP_DEFAULT_API_VERSION}\", not '{}'",
+                        env::WHATSAPP_API_VERSION,
+                        text::clip(&api_version, 20)
+                    )));
+                }
+                Some(WhatsAppConfig {
+                    access_token: SecretString::from(token),
+                    phone_number_id,
+                    api_version,
+                    base_url: base_url(
+                        env::WHATSAPP_BASE_URL,
+                        env(env::WHATSAPP_BASE_URL).or(wa.base_url),
+                        WHATSAPP_DEFAULT_BASE_URL,
+                    )?,
+                })
+            }
+            (None, None) => None,
+            (Some(_), None) => {
+                return Err(ConfigError::Invalid(format!(
+                    "{} is set but {} is not; sending needs both (WhatsApp Manager → API Setup shows the phone number id)",
+                    env::WHATSAPP_ACCESS_TOKEN,
+                    env::WHATSAPP_PHONE_NUMBER_ID
+                )));
+            }
+            (None, Some(_)) => {
+                return Err(ConfigError::Invalid(format!(
+                    "{} is set but {} is not; sending needs both",
+                    env::WHATSAPP_PHONE_NUMBER_ID,
+                    env::WHATSAPP_ACCESS_TOKEN
+                )));
+            }
+        };
         let webhooks = webhook_config(file.webhooks.unwrap_or_default(), &env)?;
         let default_provider = match env(env::DEFAULT_PROVIDER) {
             Some(p) => Some(parse_provider(&p)?),
@@ -450,6 +535,7 @@ impl Config {
             razorpay,
             stripe,
             hubspot,
+            whatsapp,
             default_provider,
             webhooks,
             http: HttpConfig {

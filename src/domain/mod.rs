@@ -5,6 +5,7 @@ pub mod contact;
 pub mod event;
 pub mod invoice;
 pub mod lead;
+pub mod message;
 pub mod money;
 pub mod payment_link;
 pub mod provider;

@@ -13,6 +13,8 @@ pub enum ProviderId {
     Razorpay,
     Stripe,
     HubSpot,
+    #[serde(rename = "whatsapp")]
+    WhatsApp,
 }
 
 impl ProviderId {
@@ -22,6 +24,7 @@ impl ProviderId {
             ProviderId::Razorpay => "Razorpay",
             ProviderId::Stripe => "Stripe",
             ProviderId::HubSpot => "HubSpot",
+            ProviderId::WhatsApp => "WhatsApp",
         }
     }
 
@@ -31,6 +34,7 @@ impl ProviderId {
             ProviderId::Razorpay => "razorpay",
             ProviderId::Stripe => "stripe",
             ProviderId::HubSpot => "hubspot",
+            ProviderId::WhatsApp => "whatsapp",
         }
     }
 }
@@ -46,7 +50,7 @@ impl FromStr for ProviderId {
 
     /// The machine spelling, in any letter case.
     fn from_str(s: &str) -> Result<Self, ()> {
-        [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot]
+        [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot, ProviderId::WhatsApp]
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or(())
@@ -81,7 +85,7 @@ mod tests {
 
     #[test]
     fn provider_ids_read_back_from_their_machine_spelling_and_serialise_to_it() {
-        for id in [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot] {
+        for id in [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot, ProviderId::WhatsApp] {
             assert_eq!(id.as_str().parse::<ProviderId>(), Ok(id));
             assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
         }

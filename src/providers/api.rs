@@ -47,6 +47,8 @@ pub enum Meaning {
     RateLimited,
     /// A conflicting request is in flight or was already made.
     Conflict,
+    /// A definite refusal whose words say what to do, whatever the status (Meta's coded errors).
+    Rejected,
 }
 
 /// The object a call reads or changes, so that "no such object" can name it ("Razorpay has no invoice with id
@@ -205,6 +207,7 @@ impl<E: ErrorBody> Api<E> {
             }
             (Meaning::RateLimited, _) => ProviderError::RateLimited { provider, retry_after: reply.retry_after },
             (Meaning::Conflict, _) => ProviderError::Conflict { provider, message },
+            (Meaning::Rejected, _) => ProviderError::Rejected { provider, message },
             _ => ProviderError::from_status(provider, &reply, message),
         })
     }

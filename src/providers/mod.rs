@@ -13,6 +13,7 @@ pub mod razorpay;
 pub mod redact;
 pub mod registry;
 pub mod stripe;
+pub mod whatsapp;
 
 pub use registry::{IdKind, Registry, Unserved};
 

@@ -10,7 +10,9 @@
 //! [`Reply`](super::http::Reply) the redactor for that). As a last net, the server masks the configured values
 //! in every tool result and event resource ([`Redactor::mask_values`]).
 
-use crate::config::{Config, HttpConfig, HubSpotConfig, RazorpayConfig, StripeConfig, WebhookConfig, WebhookSource};
+use crate::config::{
+    Config, HttpConfig, HubSpotConfig, RazorpayConfig, StripeConfig, WebhookConfig, WebhookSource, WhatsAppConfig,
+};
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE_NO_PAD};
@@ -91,6 +93,7 @@ impl Redactor {
             razorpay,
             stripe,
             hubspot,
+            whatsapp,
             default_provider: _,
             http,
             webhooks,
@@ -109,6 +112,9 @@ impl Redactor {
             secrets.token(api_key.expose_secret());
         }
         if let Some(HubSpotConfig { access_token, base_url: _, search_per_second: _ }) = hubspot {
+            secrets.token(access_token.expose_secret());
+        }
+        if let Some(WhatsAppConfig { access_token, phone_number_id: _, api_version: _, base_url: _ }) = whatsapp {
             secrets.token(access_token.expose_secret());
         }
         let HttpConfig { token, allowed_hosts: _, allowed_origins: _, limits: _ } = http;
@@ -397,6 +403,12 @@ mod tests {
                 base_url: "https://api.hubapi.com".parse().unwrap(),
                 search_per_second: 4,
             }),
+            whatsapp: Some(WhatsAppConfig {
+                access_token: SecretString::from("EAAGm0PX4ZCpsBAwhatsapptoken"),
+                phone_number_id: "106540352242922".into(),
+                api_version: "v26.0".into(),
+                base_url: "https://graph.facebook.com".parse().unwrap(),
+            }),
             default_provider: None,
             http: HttpConfig {
                 token: Some(SecretString::from("http-token-7d1e6b0c9a")),
@@ -423,6 +435,7 @@ mod tests {
             "http-token-7d1e6b0c9a",
             "rz-webhook-secret-42",
             "rz-webhook-secret-42-verify-token",
+            "EAAGm0PX4ZCpsBAwhatsapptoken",
         ] {
             let masked = r.redact(&format!("echo {secret}:"));
             assert_eq!(masked.as_str(), "echo [REDACTED]:", "{secret}");

@@ -11,6 +11,7 @@ use super::http::HttpClient;
 use super::hubspot::{self, HubSpotClient};
 use super::razorpay::{self, RazorpayClient};
 use super::stripe::{self, StripeClient};
+use super::whatsapp::{self, WhatsAppClient};
 use super::{Invoices, PaymentLinks};
 use crate::config::Config;
 use crate::domain::ProviderId;
@@ -22,6 +23,7 @@ pub enum Capability {
     Invoices,
     PaymentLinks,
     Crm,
+    Messaging,
 }
 
 impl Capability {
@@ -30,6 +32,7 @@ impl Capability {
         match self {
             Capability::Invoices | Capability::PaymentLinks => "payments provider",
             Capability::Crm => "CRM",
+            Capability::Messaging => "messaging provider",
         }
     }
 }
@@ -73,7 +76,7 @@ pub trait Profile: Sync {
 }
 
 /// Every provider Switchboard knows, configured or not, in the order sentences list them.
-static KNOWN: &[&dyn Profile] = &[&razorpay::PROFILE, &stripe::PROFILE, &hubspot::PROFILE];
+static KNOWN: &[&dyn Profile] = &[&razorpay::PROFILE, &stripe::PROFILE, &hubspot::PROFILE, &whatsapp::PROFILE];
 
 fn profile(id: ProviderId) -> Option<&'static dyn Profile> {
     KNOWN.iter().copied().find(|p| p.id() == id)
@@ -118,6 +121,7 @@ pub struct Registry {
     invoices: Vec<Arc<dyn Invoices>>,
     payment_links: Vec<Arc<dyn PaymentLinks>>,
     crm: Option<HubSpotClient>,
+    messaging: Option<Arc<WhatsAppClient>>,
     default: Option<ProviderId>,
 }
 
@@ -128,6 +132,7 @@ impl Registry {
             invoices: Vec::new(),
             payment_links: Vec::new(),
             crm: config.hubspot.clone().map(|c| HubSpotClient::new(c, http.clone())),
+            messaging: config.whatsapp.clone().map(|c| Arc::new(WhatsAppClient::new(c, http.clone()))),
             default: config.default_provider.map(ProviderId::from),
         };
         if let Some(c) = config.razorpay.clone() {
@@ -148,6 +153,7 @@ impl Registry {
         let mut ids: Vec<ProviderId> = self.invoices.iter().map(|c| c.provider()).collect();
         ids.extend(self.payment_links.iter().map(|c| c.provider()));
         ids.extend(self.crm.as_ref().map(|_| ProviderId::HubSpot));
+        ids.extend(self.messaging.as_ref().map(|_| ProviderId::WhatsApp));
         KNOWN.iter().map(|p| p.id()).filter(|id| ids.contains(id)).collect()
     }
 
@@ -185,6 +191,11 @@ impl Registry {
     /// The CRM.
     pub fn crm(&self) -> Result<&HubSpotClient, Unserved> {
         self.crm.as_ref().ok_or_else(|| self.not_configured(Capability::Crm, ProviderId::HubSpot))
+    }
+
+    /// The WhatsApp business number.
+    pub fn messaging(&self) -> Result<Arc<WhatsAppClient>, Unserved> {
+        self.messaging.clone().ok_or_else(|| self.not_configured(Capability::Messaging, ProviderId::WhatsApp))
     }
 
     /// Whether `id` is well-formed for `provider` (a sentence starting with `field` if not).

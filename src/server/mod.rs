@@ -111,7 +111,11 @@ impl Switchboard {
 
     /// Every tool with schemas derived from its Rust types (schemars): the source of the committed catalog.
     fn router() -> ToolRouter<Self> {
-        Self::invoice_router() + Self::payment_link_router() + Self::crm_router() + Self::events_router()
+        Self::invoice_router()
+            + Self::payment_link_router()
+            + Self::crm_router()
+            + Self::events_router()
+            + Self::message_router()
     }
 
     /// The same tools and handlers, described by the committed catalog (see [`crate::catalog`]). `None` when
@@ -121,7 +125,8 @@ impl Switchboard {
         let router = Self::committed_invoice_routes(&mut catalog)?
             + Self::committed_payment_link_routes(&mut catalog)?
             + Self::committed_crm_routes(&mut catalog)?
-            + Self::committed_events_routes(&mut catalog)?;
+            + Self::committed_events_routes(&mut catalog)?
+            + Self::committed_message_routes(&mut catalog)?;
         catalog.leftover().next().is_none().then_some(router)
     }
 

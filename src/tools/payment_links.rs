@@ -402,7 +402,7 @@ fn cancel_summary(provider: ProviderId, id: &str, link: Option<&PaymentLink>) ->
     Summary { headline: format!("Cancel {provider} payment link {id}"), details }
 }
 
-fn parse_idempotency_key(key: String) -> Result<String, ToolError> {
+pub(crate) fn parse_idempotency_key(key: String) -> Result<String, ToolError> {
     let ok = (8..=64).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     ok.then_some(key).ok_or_else(|| {
         ToolError::invalid("idempotency_key must be 8–64 characters of letters, digits, '-' or '_'; or omit it")

@@ -56,27 +56,27 @@ fn approving(razorpay: &MockServer, wait: Duration, ttl: Duration) -> Config {
 }
 
 /// A legacy (2025-11-25) client over Streamable HTTP with no elicitation, like several desktop clients.
-async fn plain_client(rx: &Receiver) -> RunningService<RoleClient, ()> {
+pub async fn plain_client(rx: &Receiver) -> RunningService<RoleClient, ()> {
     ().serve(StreamableHttpClientTransport::from_uri(format!("http://{}/mcp", rx.addr))).await.unwrap()
 }
 
-async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
+pub async fn call(client: &RunningService<RoleClient, ()>, tool: &str, args: Value) -> CallToolResult {
     let params = CallToolRequestParams::new(tool.to_string()).with_arguments(args.as_object().unwrap().clone());
     client.call_tool(params).await.unwrap()
 }
 
 /// The approval page link in a "pending" answer.
-fn approval_url(text: &str) -> String {
+pub fn approval_url(text: &str) -> String {
     let start = text.find("http://").unwrap_or_else(|| panic!("no link in: {text}"));
     text[start..].split_whitespace().next().unwrap().to_string()
 }
 
-fn browser() -> reqwest::Client {
+pub fn browser() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
 }
 
 /// The page's HTML and its form token.
-async fn open(url: &str) -> (String, String) {
+pub async fn open(url: &str) -> (String, String) {
     let response = browser().get(url).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     assert_eq!(response.headers()["x-frame-options"], "DENY");
@@ -90,7 +90,7 @@ async fn open(url: &str) -> (String, String) {
 }
 
 /// POST a decision as the page's own form does (same origin).
-async fn decide(url: &str, decision: &str, token: &str) -> StatusCode {
+pub async fn decide(url: &str, decision: &str, token: &str) -> StatusCode {
     let origin = url.split("/approvals").next().unwrap().to_string();
     browser()
         .post(url)

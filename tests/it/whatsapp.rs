@@ -140,3 +140,268 @@ async fn a_batch_of_n_messages_and_m_statuses_is_n_plus_m_events_and_may_be_near
         reqwest::Client::new().post(format!("http://{}/webhooks/razorpay", rx.addr)).body(big).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
 }
+
+// ---- sending ----
+
+use crate::helpers::{call, connect, error_text, structured};
+use serde_json::{Value, json};
+use switchboard::config::{ConfirmMode, WhatsAppConfig};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, MockServer, Request, ResponseTemplate};
+
+const MESSAGES_PATH: &str = "/v26.0/106540352242922/messages";
+pub const WA_ACCESS_TOKEN: &str = "EAAGm0PX4ZCpsBAcanarywhatsapptoken";
+const CUSTOMER: &str = "+16505551234";
+
+/// A Graph API stub that accepts sends (a new wamid each) and mark-reads, as Meta answers them.
+async fn graph() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(|request: &Request| {
+            let body: Value = serde_json::from_slice(&request.body).unwrap();
+            if body["status"] == "read" {
+                return ResponseTemplate::new(200).set_body_json(json!({"success": true}));
+            }
+            let n = rand_suffix();
+            ResponseTemplate::new(200).set_body_json(json!({
+                "messaging_product": "whatsapp",
+                "contacts": [{"input": body["to"], "wa_id": body["to"].as_str().unwrap().trim_start_matches('+')}],
+                "messages": [{"id": format!("wamid.OUT{n}")}]
+            }))
+        })
+        .mount(&server)
+        .await;
+    server
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(1);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Sends only (not mark-reads) the stub received.
+async fn sends(graph: &MockServer) -> Vec<Value> {
+    let bodies =
+        graph.received_requests().await.unwrap().into_iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap());
+    bodies.filter(|b| b["status"] != "read").collect()
+}
+
+async fn reads(graph: &MockServer) -> Vec<Value> {
+    let bodies =
+        graph.received_requests().await.unwrap().into_iter().map(|r| serde_json::from_slice::<Value>(&r.body).unwrap());
+    bodies.filter(|b| b["status"] == "read").collect()
+}
+
+pub fn with_whatsapp_api(mut cfg: Config, graph: &MockServer) -> Config {
+    cfg.whatsapp = Some(WhatsAppConfig {
+        access_token: SecretString::from(WA_ACCESS_TOKEN),
+        phone_number_id: "106540352242922".into(),
+        api_version: "v26.0".into(),
+        base_url: graph.uri().parse().unwrap(),
+    });
+    with_whatsapp(cfg)
+}
+
+/// The customer writes now (a signed inbound message webhook): the 24-hour window opens.
+pub async fn customer_writes(rx: &Receiver, wamid: &str, text: &str) {
+    let now = switchboard::domain::time::now();
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"106540352242922"}},"contacts":[{{"profile":{{"name":"Sheena Nelson"}},"wa_id":"16505551234"}}],"messages":[{{"from":"16505551234","id":"{wamid}","timestamp":"{now}","type":"text","text":{{"body":"{text}"}}}}]}},"field":"messages"}}]}}]}}"#
+    );
+    assert_eq!(deliver(rx, body.clone().into_bytes(), &signed(body.as_bytes())).await, StatusCode::OK);
+}
+
+fn never(cfg: Config) -> Config {
+    Config { confirm: ConfirmMode::Never, ..cfg }
+}
+
+#[tokio::test]
+async fn a_reply_is_sent_as_meta_documents_it_and_the_customers_message_is_marked_read() {
+    let graph = graph().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.IN1", "Does it come in green?").await;
+    let client = connect(rx.state.config.clone()).await;
+    let args = json!({"to": CUSTOMER, "text": "Yes, it also comes in green.", "reply_to_message_id": "wamid.IN1"});
+    let sent = structured(&call(&client, "send_whatsapp_message", args).await);
+    let [body] = sends(&graph).await.try_into().unwrap();
+    assert_eq!(
+        body,
+        json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": "+16505551234",
+               "biz_opaque_callback_data": sent["idempotency_key"], "context": {"message_id": "wamid.IN1"},
+               "type": "text", "text": {"preview_url": false, "body": "Yes, it also comes in green."}})
+    );
+    assert_eq!(
+        reads(&graph).await,
+        [json!({"messaging_product": "whatsapp", "status": "read", "message_id": "wamid.IN1"})]
+    );
+    assert!(sent["message_id"].as_str().unwrap().starts_with("wamid.OUT"));
+    assert_eq!((sent["to"].as_str(), sent["wa_id"].as_str()), (Some(CUSTOMER), Some("16505551234")));
+    let auth = graph.received_requests().await.unwrap()[0].headers["authorization"].to_str().unwrap().to_string();
+    assert_eq!(auth, format!("Bearer {WA_ACCESS_TOKEN}"));
+}
+
+#[tokio::test]
+async fn free_text_outside_the_window_is_refused_before_meta_and_a_template_goes_out() {
+    let graph = graph().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    let client = connect(rx.state.config.clone()).await;
+    let refused =
+        error_text(&call(&client, "send_whatsapp_message", json!({"to": CUSTOMER, "text": "Hello again"})).await);
+    assert!(
+        refused.contains("24 hours") && refused.contains("template_name") && refused.contains("Nothing was sent"),
+        "{refused}"
+    );
+    assert!(graph.received_requests().await.unwrap().is_empty());
+    let args = json!({"to": "+1 650-555-1234", "template_name": "lead_followup", "template_parameters": ["Sheena"]});
+    structured(&call(&client, "send_whatsapp_message", args).await);
+    let [body] = sends(&graph).await.try_into().unwrap();
+    assert_eq!(
+        (body["type"].clone(), body["to"].clone(), body["template"].clone()),
+        (
+            json!("template"),
+            json!("+16505551234"),
+            json!({"name": "lead_followup", "language": {"policy": "deterministic", "code": "en_US"},
+                   "components": [{"type": "body", "parameters": [{"type": "text", "text": "Sheena"}]}]})
+        )
+    );
+}
+
+#[tokio::test]
+async fn ten_sequential_and_ten_concurrent_identical_sends_are_one_post() {
+    let graph = graph().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.IN2", "Is my order shipped?").await;
+    let client = std::sync::Arc::new(connect(rx.state.config.clone()).await);
+    let args = json!({"to": CUSTOMER, "text": "Yes, it left this morning."});
+    let mut ids = Vec::new();
+    for _ in 0..10 {
+        ids.push(structured(&call(&client, "send_whatsapp_message", args.clone()).await)["message_id"].clone());
+    }
+    let concurrent = (0..10).map(|_| {
+        let (client, args) = (client.clone(), args.clone());
+        tokio::spawn(
+            async move { structured(&call(&client, "send_whatsapp_message", args).await)["message_id"].clone() },
+        )
+    });
+    for id in futures::future::join_all(concurrent).await {
+        ids.push(id.unwrap());
+    }
+    assert!(ids.iter().all(|id| *id == ids[0]), "{ids:?}");
+    assert_eq!(sends(&graph).await.len(), 1);
+}
+
+#[tokio::test]
+async fn metas_error_envelopes_become_actionable_results_and_nothing_is_retried() {
+    for (status, code, message, details, expect) in [
+        (
+            400,
+            131047,
+            "(#131047) Re-engagement message",
+            "More than 24 hours have passed since the recipient last replied to the sender number.",
+            "template_name",
+        ),
+        (
+            400,
+            131056,
+            "(#131056) (Business Account, Consumer Account) pair rate limit hit",
+            "Message failed to send because there were too many messages sent from this phone number to the same phone number in a short period of time.",
+            "6 seconds",
+        ),
+        (
+            401,
+            190,
+            "Error validating access token: Session has expired",
+            "Your access token has expired",
+            "WHATSAPP_ACCESS_TOKEN",
+        ),
+    ] {
+        let graph = MockServer::start().await;
+        Mock::given(method("POST"))
+            .and(path(MESSAGES_PATH))
+            .respond_with(ResponseTemplate::new(status).set_body_json(json!({"error": {
+                "message": message, "type": "OAuthException", "code": code,
+                "error_data": {"messaging_product": "whatsapp", "details": details}, "fbtrace_id": "Az8or2yhqkZfEZ-_4Qn_Bam"}})))
+            .mount(&graph)
+            .await;
+        let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+        customer_writes(&rx, "wamid.IN3", "hello").await;
+        let client = connect(rx.state.config.clone()).await;
+        let text =
+            error_text(&call(&client, "send_whatsapp_message", json!({"to": CUSTOMER, "text": "Hi Sheena"})).await);
+        assert!(text.contains(expect) && text.contains("Nothing was sent"), "{code}: {text}");
+        assert!(!text.contains(WA_ACCESS_TOKEN), "{text}");
+        assert_eq!(graph.received_requests().await.unwrap().len(), 1, "{code}: sent once, never retried");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_outcome_is_reported_never_resent_and_settled_by_the_status_webhook() {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream connect error"))
+        .mount(&graph)
+        .await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.IN4", "hello").await;
+    let client = connect(rx.state.config.clone()).await;
+    let args = json!({"to": CUSTOMER, "text": "Your refund is on its way."});
+    let first = error_text(&call(&client, "send_whatsapp_message", args.clone()).await);
+    assert!(first.contains("may or may not have sent") && first.contains("will not send it again"), "{first}");
+    let again = error_text(&call(&client, "send_whatsapp_message", args.clone()).await);
+    assert!(again.contains("may or may not have sent"), "{again}");
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1, "never re-sent");
+    // Meta did take it: its status webhook carries our key as biz_opaque_callback_data.
+    let key = first.split("reference_id ").nth(1).unwrap().split(')').next().unwrap().to_string();
+    let status = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","statuses":[{{"id":"wamid.LATE1","status":"sent","timestamp":"1749416501","recipient_id":"16505551234","biz_opaque_callback_data":"{key}"}}]}}}}]}}]}}"#
+    );
+    assert_eq!(deliver(&rx, status.clone().into_bytes(), &signed(status.as_bytes())).await, StatusCode::OK);
+    let settled = structured(&call(&client, "send_whatsapp_message", args.clone()).await);
+    assert_eq!((settled["message_id"].as_str(), settled["replayed"].as_bool()), (Some("wamid.LATE1"), Some(true)));
+    assert_eq!(structured(&call(&client, "send_whatsapp_message", args).await)["message_id"], "wamid.LATE1");
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_client_without_elicitation_sends_only_what_a_person_approved_on_the_page() {
+    use crate::approvals::{approval_url, decide, open, plain_client};
+    let graph = graph().await;
+    let mut cfg = with_whatsapp_api(config(None, None), &graph);
+    cfg.confirm = ConfirmMode::Elicit;
+    cfg.approvals.wait = std::time::Duration::ZERO;
+    let rx = start(cfg).await;
+    customer_writes(&rx, "wamid.IN5", "Can I pay next week?").await;
+    let client = plain_client(&rx).await;
+    let reply = "Of course, Sheena. I have noted the 5th.\nThe link stays open until then.";
+    let args = json!({"to": CUSTOMER, "text": reply, "reply_to_message_id": "wamid.IN5"});
+    let pending = error_text(&crate::approvals::call(&client, "send_whatsapp_message", args.clone()).await);
+    assert!(pending.contains("Waiting for the user's approval"), "{pending}");
+    assert!(graph.received_requests().await.unwrap().is_empty(), "nothing sent before approval");
+    let url = approval_url(&pending);
+    let (page, token) = open(&url).await;
+    assert!(
+        page.contains(CUSTOMER) && page.contains("Of course, Sheena. I have noted the 5th."),
+        "the exact text and recipient"
+    );
+    assert_eq!(decide(&url, "approve", &token).await, reqwest::StatusCode::SEE_OTHER);
+    let [body] = sends(&graph).await.try_into().unwrap();
+    assert_eq!(
+        (body["text"]["body"].as_str(), body["to"].as_str()),
+        (Some(reply), Some(CUSTOMER)),
+        "exactly what was shown"
+    );
+    let sent = structured(&crate::approvals::call(&client, "send_whatsapp_message", args).await);
+    assert_eq!(sent["approved_via"], "approval_page");
+
+    // Declined: nothing goes out.
+    let other = json!({"to": CUSTOMER, "text": "Actually, let me check with accounts."});
+    let url = approval_url(&error_text(&crate::approvals::call(&client, "send_whatsapp_message", other.clone()).await));
+    let (_, token) = open(&url).await;
+    assert_eq!(decide(&url, "decline", &token).await, reqwest::StatusCode::SEE_OTHER);
+    let told = error_text(&crate::approvals::call(&client, "send_whatsapp_message", other).await);
+    assert!(told.contains("declined"), "{told}");
+    assert_eq!(sends(&graph).await.len(), 1);
+}
