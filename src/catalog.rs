@@ -11,14 +11,16 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The committed catalog's tool files, compiled into the binary.
-const COMMITTED: [&str; 12] = [
+const COMMITTED: [&str; 14] = [
     include_str!("../tools/cancel_payment_link.json"),
     include_str!("../tools/create_payment_link.json"),
     include_str!("../tools/find_leads.json"),
+    include_str!("../tools/get_conversation.json"),
     include_str!("../tools/get_event.json"),
     include_str!("../tools/get_invoice.json"),
     include_str!("../tools/get_lead.json"),
     include_str!("../tools/get_payment_link.json"),
+    include_str!("../tools/list_conversations.json"),
     include_str!("../tools/list_events.json"),
     include_str!("../tools/list_invoices.json"),
     include_str!("../tools/send_whatsapp_message.json"),

@@ -116,6 +116,7 @@ impl Switchboard {
             + Self::crm_router()
             + Self::events_router()
             + Self::message_router()
+            + Self::conversation_router()
     }
 
     /// The same tools and handlers, described by the committed catalog (see [`crate::catalog`]). `None` when
@@ -126,7 +127,8 @@ impl Switchboard {
             + Self::committed_payment_link_routes(&mut catalog)?
             + Self::committed_crm_routes(&mut catalog)?
             + Self::committed_events_routes(&mut catalog)?
-            + Self::committed_message_routes(&mut catalog)?;
+            + Self::committed_message_routes(&mut catalog)?
+            + Self::committed_conversation_routes(&mut catalog)?;
         catalog.leftover().next().is_none().then_some(router)
     }
 

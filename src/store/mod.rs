@@ -138,6 +138,10 @@ pub trait Ledger: Send + Sync {
     /// Entries left in progress whose lock expired before `cutoff` (unix seconds). At start-up pass `i64::MAX`:
     /// every in-progress entry then belongs to a process that is gone.
     async fn abandoned(&self, cutoff: i64) -> Result<Vec<Entry>, StoreError>;
+
+    /// The stored results of `tool`'s finished calls made at or after `since` (unix seconds), newest first, at
+    /// most `limit`, each with when it was first claimed.
+    async fn results(&self, tool: &str, since: i64, limit: i64) -> Result<Vec<(i64, serde_json::Value)>, StoreError>;
 }
 
 /// Actions waiting for a person's approval, one per (tool, idempotency key), durable across restarts. Every

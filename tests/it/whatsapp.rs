@@ -405,3 +405,60 @@ async fn a_client_without_elicitation_sends_only_what_a_person_approved_on_the_p
     assert!(told.contains("declined"), "{told}");
     assert_eq!(sends(&graph).await.len(), 1);
 }
+
+async fn status_webhook(rx: &Receiver, message_id: &str, status: &str, extra: &str) {
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","statuses":[{{"id":"{message_id}","status":"{status}","timestamp":"{}","recipient_id":"16505551234"{extra}}}]}}}}]}}]}}"#,
+        switchboard::domain::time::now()
+    );
+    assert_eq!(deliver(rx, body.clone().into_bytes(), &signed(body.as_bytes())).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_conversation_shows_both_sides_in_order_with_each_replys_latest_status() {
+    let graph = graph().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.C1", "Does it come in green?").await;
+    let client = connect(rx.state.config.clone()).await;
+    let reply = json!({"to": CUSTOMER, "text": "Yes, it does.", "reply_to_message_id": "wamid.C1"});
+    let first =
+        structured(&call(&client, "send_whatsapp_message", reply).await)["message_id"].as_str().unwrap().to_string();
+    let second = structured(
+        &call(&client, "send_whatsapp_message", json!({"to": CUSTOMER, "text": "Shall I reserve one?"})).await,
+    )["message_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Statuses in any order: read wins over a late delivered; a failure carries WhatsApp's reason.
+    status_webhook(&rx, &first, "read", "").await;
+    status_webhook(&rx, &first, "delivered", "").await;
+    let reason = r#","errors":[{"code":131049,"title":"This message was not delivered to maintain healthy ecosystem engagement.","error_data":{"details":"In order to maintain a healthy ecosystem engagement, the message failed to be delivered."}}]"#;
+    status_webhook(&rx, &second, "failed", reason).await;
+
+    let conversation = structured(&call(&client, "get_conversation", json!({"phone": "+1 650 555 1234"})).await);
+    assert_eq!(
+        (conversation["phone"].as_str(), conversation["name"].as_str()),
+        (Some(CUSTOMER), Some("Sheena Nelson"))
+    );
+    assert_eq!(conversation["window_open"], true);
+    let messages = conversation["messages"].as_array().unwrap();
+    let seen: Vec<(&str, &str, Option<&str>)> = messages
+        .iter()
+        .map(|m| (m["direction"].as_str().unwrap(), m["text"].as_str().unwrap(), m["status"].as_str()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("inbound", "Does it come in green?", None),
+            ("outbound", "Yes, it does.", Some("read")),
+            ("outbound", "Shall I reserve one?", Some("failed")),
+        ]
+    );
+    assert_eq!(messages[1]["reply_to"], "wamid.C1");
+    assert!(messages[2]["failure"].as_str().unwrap().contains("131049"), "{}", messages[2]);
+
+    let listed = structured(&call(&client, "list_conversations", json!({})).await);
+    let [only] = listed["conversations"].as_array().unwrap().clone().try_into().unwrap();
+    assert_eq!((only["phone"].as_str(), only["window_open"].as_bool()), (Some(CUSTOMER), Some(true)));
+    assert_eq!(only["last_message"]["text"], "Shall I reserve one?");
+}

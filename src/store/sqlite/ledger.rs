@@ -151,6 +151,25 @@ impl Ledger for SqliteStore {
             })
             .collect()
     }
+
+    async fn results(&self, tool: &str, since: i64, limit: i64) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
+        let pool = self.pool().await?;
+        let rows = sqlx::query(
+            "SELECT created_at, response FROM idempotency WHERE tool = ? AND state = 'done' AND created_at >= ? \
+             ORDER BY created_at DESC, rowid DESC LIMIT ?",
+        )
+        .bind(tool)
+        .bind(since)
+        .bind(limit)
+        .fetch_all(pool)
+        .await?;
+        rows.iter().map(result_of).collect()
+    }
+}
+
+/// A finished entry's stored result.
+fn result_of(row: &sqlx::sqlite::SqliteRow) -> Result<(i64, serde_json::Value), StoreError> {
+    Ok((row.try_get("created_at")?, parse(row.try_get("response")?)?))
 }
 
 fn parse(response: Option<String>) -> Result<serde_json::Value, StoreError> {
