@@ -11,8 +11,9 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The committed catalog's tool files, compiled into the binary.
-const COMMITTED: [&str; 14] = [
+const COMMITTED: [&str; 15] = [
     include_str!("../tools/cancel_payment_link.json"),
+    include_str!("../tools/create_lead.json"),
     include_str!("../tools/create_payment_link.json"),
     include_str!("../tools/find_leads.json"),
     include_str!("../tools/get_conversation.json"),

@@ -3,10 +3,10 @@
 use super::Email;
 use super::payment_link::Phone;
 use schemars::JsonSchema;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A person in the CRM.
-#[derive(Debug, Clone, Serialize, JsonSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
 pub struct Lead {
     /// The CRM's contact id (HubSpot: a numeric string). Pass it to `get_lead`.
     pub id: String,
@@ -90,4 +90,24 @@ pub struct LeadPage {
 pub enum ContactRef {
     Id(String),
     Email(Email),
+}
+
+/// A contact to add to the CRM, validated at the tool edge. At least an e-mail or a phone.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewLead {
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub company: Option<String>,
+}
+
+/// What adding a contact did.
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema)]
+pub struct AddedLead {
+    #[serde(flatten)]
+    pub lead: Lead,
+    /// True when this call created the contact; false when one with that e-mail or phone already existed (it is
+    /// returned instead, nothing was written).
+    pub created: bool,
 }

@@ -10,7 +10,7 @@ use super::api::{Api, Auth, Body, Call, ErrorBody, Object};
 use super::http::{HttpClient, Retry};
 use super::registry::{self, Capability, Claim, IdKind};
 use crate::config::{HubSpotConfig, env};
-use crate::domain::lead::{ContactRef, Deal, Lead, LeadCompany, LeadDetail, LeadPage, LeadQuery};
+use crate::domain::lead::{AddedLead, ContactRef, Deal, Lead, LeadCompany, LeadDetail, LeadPage, LeadQuery, NewLead};
 use crate::domain::{ProviderId, text, time};
 use governor::clock::MonotonicClock;
 use governor::middleware::NoOpMiddleware;
@@ -41,7 +41,7 @@ impl registry::Profile for HubSpotProfile {
     fn setup(&self) -> String {
         format!(
             "create a HubSpot private app with the scopes crm.objects.contacts.read, crm.objects.companies.read and \
-             crm.objects.deals.read, then set {} to its access token (or [hubspot] access_token in the config file)",
+             crm.objects.deals.read (and crm.objects.contacts.write for create_lead), then set {} to its access token (or [hubspot] access_token in the config file)",
             env::HUBSPOT_ACCESS_TOKEN
         )
     }
@@ -111,6 +111,32 @@ impl HubSpotClient {
             total: page.total,
             next_after: page.paging.and_then(|p| p.next).map(|n| n.after),
         })
+    }
+
+    /// Create a contact. HubSpot's 409 "Contact already exists. Existing ID: N" (its e-mail is taken) answers with
+    /// that contact instead, `created: false`. Sent once: a POST without an idempotency key is never retried.
+    pub async fn create_contact(&self, new: &NewLead) -> Result<AddedLead, ProviderError> {
+        let mut properties = serde_json::Map::new();
+        let mut put = |name: &str, value: Option<String>| {
+            if let Some(value) = value {
+                properties.insert(name.to_string(), value.into());
+            }
+        };
+        put("email", new.email.as_ref().map(|e| e.as_str().to_string()));
+        put("phone", new.phone.as_ref().map(|p| p.as_str().to_string()));
+        put("firstname", new.first_name.clone());
+        put("lastname", new.last_name.clone());
+        put("company", new.company.clone());
+        let body = serde_json::json!({"properties": properties});
+        match self.api.call::<WireObject, _>(Call::post("/crm/v3/objects/contacts", Body::Json(&body))).await {
+            Ok(wire) => Ok(AddedLead { lead: wire.into_lead(), created: true }),
+            Err(ProviderError::Conflict { message, .. }) if existing_id(message.as_str()).is_some() => {
+                let id = existing_id(message.as_str()).unwrap_or_default();
+                let detail = self.get_lead(&ContactRef::Id(id)).await?;
+                Ok(AddedLead { lead: detail.lead, created: false })
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// One contact with its first associated company and its open deals.
@@ -220,6 +246,13 @@ struct BatchInput<'a> {
 
 /// The search request: filters that must all hold, times the alternatives (phone or mobile phone; a single
 /// name word as first or last name), as OR-ed filter groups.
+/// The contact id in HubSpot's 409 message "Contact already exists. Existing ID: 12345".
+fn existing_id(message: &str) -> Option<String> {
+    let digits: String =
+        message.split("Existing ID:").nth(1)?.trim().chars().take_while(char::is_ascii_digit).collect();
+    (!digits.is_empty()).then_some(digits)
+}
+
 pub fn search_body(q: &LeadQuery) -> SearchRequest<'_> {
     let filter = |property_name, operator, value| Filter { property_name, operator, value };
     let mut all = Vec::new();

@@ -120,7 +120,7 @@ fn names(list: &[ProviderId], show: impl Fn(ProviderId) -> String) -> String {
 pub struct Registry {
     invoices: Vec<Arc<dyn Invoices>>,
     payment_links: Vec<Arc<dyn PaymentLinks>>,
-    crm: Option<HubSpotClient>,
+    crm: Option<Arc<HubSpotClient>>,
     messaging: Option<Arc<WhatsAppClient>>,
     default: Option<ProviderId>,
 }
@@ -131,7 +131,7 @@ impl Registry {
         let mut registry = Registry {
             invoices: Vec::new(),
             payment_links: Vec::new(),
-            crm: config.hubspot.clone().map(|c| HubSpotClient::new(c, http.clone())),
+            crm: config.hubspot.clone().map(|c| Arc::new(HubSpotClient::new(c, http.clone()))),
             messaging: config.whatsapp.clone().map(|c| Arc::new(WhatsAppClient::new(c, http.clone()))),
             default: config.default_provider.map(ProviderId::from),
         };
@@ -190,7 +190,12 @@ impl Registry {
 
     /// The CRM.
     pub fn crm(&self) -> Result<&HubSpotClient, Unserved> {
-        self.crm.as_ref().ok_or_else(|| self.not_configured(Capability::Crm, ProviderId::HubSpot))
+        self.crm.as_deref().ok_or_else(|| self.not_configured(Capability::Crm, ProviderId::HubSpot))
+    }
+
+    /// The CRM, for work that outlives the call (a write in its own task).
+    pub fn crm_shared(&self) -> Result<Arc<HubSpotClient>, Unserved> {
+        self.crm.clone().ok_or_else(|| self.not_configured(Capability::Crm, ProviderId::HubSpot))
     }
 
     /// The WhatsApp business number.

@@ -117,6 +117,7 @@ impl Switchboard {
             + Self::events_router()
             + Self::message_router()
             + Self::conversation_router()
+            + Self::lead_router()
     }
 
     /// The same tools and handlers, described by the committed catalog (see [`crate::catalog`]). `None` when
@@ -128,7 +129,8 @@ impl Switchboard {
             + Self::committed_crm_routes(&mut catalog)?
             + Self::committed_events_routes(&mut catalog)?
             + Self::committed_message_routes(&mut catalog)?
-            + Self::committed_conversation_routes(&mut catalog)?;
+            + Self::committed_conversation_routes(&mut catalog)?
+            + Self::committed_lead_routes(&mut catalog)?;
         catalog.leftover().next().is_none().then_some(router)
     }
 

@@ -7,6 +7,7 @@ pub mod crm;
 pub mod cursor;
 pub mod events;
 pub mod invoices;
+pub mod leads;
 pub mod messages;
 pub mod once;
 pub mod payment_links;

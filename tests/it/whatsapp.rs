@@ -462,3 +462,128 @@ async fn a_conversation_shows_both_sides_in_order_with_each_replys_latest_status
     assert_eq!((only["phone"].as_str(), only["window_open"].as_bool()), (Some(CUSTOMER), Some(true)));
     assert_eq!(only["last_message"]["text"], "Shall I reserve one?");
 }
+
+// ---- adding the sender as a lead ----
+
+use switchboard::config::HubSpotConfig;
+use wiremock::matchers::body_partial_json;
+
+async fn hubspot(existing_phone: Option<&str>) -> MockServer {
+    let server = MockServer::start().await;
+    let contact = json!({"id": "751", "properties": {"email": "sheena@example.com", "firstname": "Sheena", "lastname": "Nelson",
+        "phone": "+16505551234", "hs_object_id": "751"}, "createdAt": "2026-11-29T10:00:00Z", "updatedAt": "2026-11-29T10:00:00Z", "archived": false});
+    let found = |n| json!({"total": n, "results": if n == 0 { json!([]) } else { json!([contact.clone()]) }});
+    if let Some(phone) = existing_phone {
+        Mock::given(method("POST"))
+            .and(path("/crm/v3/objects/contacts/search"))
+            .and(body_partial_json(json!({"filterGroups": [{"filters": [{"value": phone}]}]})))
+            .respond_with(ResponseTemplate::new(200).set_body_json(found(1)))
+            .mount(&server)
+            .await;
+    }
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(found(0)))
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .respond_with(ResponseTemplate::new(201).set_body_json(contact.clone()))
+        .mount(&server)
+        .await;
+    server
+}
+
+fn with_hubspot(mut cfg: Config, server: &MockServer) -> Config {
+    cfg.hubspot = Some(HubSpotConfig {
+        access_token: SecretString::from("pat-na1-11111111-2222-3333-4444-555555555555"),
+        base_url: server.uri().parse().unwrap(),
+        search_per_second: 100,
+    });
+    cfg
+}
+
+async fn creates(server: &MockServer) -> Vec<Value> {
+    server
+        .received_requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.url.path() == "/crm/v3/objects/contacts")
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn an_unknown_sender_becomes_a_lead_once_and_a_known_one_is_returned_without_a_write() {
+    let crm = hubspot(Some("+919820012345")).await;
+    let client = connect(never(with_hubspot(config(None, None), &crm))).await;
+    let known =
+        structured(&call(&client, "create_lead", json!({"phone": "+91 98200 12345", "first_name": "Asha"})).await);
+    assert_eq!((known["created"].as_bool(), known["id"].as_str()), (Some(false), Some("751")));
+    assert!(creates(&crm).await.is_empty(), "nothing written for someone already in the CRM");
+
+    let args =
+        json!({"phone": "+16505551234", "first_name": "Sheena", "last_name": "Nelson", "email": "sheena@example.com"});
+    let first = structured(&call(&client, "create_lead", args.clone()).await);
+    assert_eq!((first["created"].as_bool(), first["id"].as_str()), (Some(true), Some("751")));
+    assert_eq!(
+        creates(&crm).await,
+        [
+            json!({"properties": {"email": "sheena@example.com", "phone": "+16505551234", "firstname": "Sheena", "lastname": "Nelson"}})
+        ]
+    );
+    // A retry (HubSpot's search index lags behind a create) replays the first result.
+    let again = structured(&call(&client, "create_lead", args).await);
+    assert_eq!(again["id"], "751");
+    assert_eq!(creates(&crm).await.len(), 1);
+}
+
+#[tokio::test]
+async fn hubspots_already_exists_answer_becomes_the_existing_contact() {
+    let crm = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts/search"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"total": 0, "results": []})))
+        .mount(&crm)
+        .await;
+    Mock::given(method("POST"))
+        .and(path("/crm/v3/objects/contacts"))
+        .respond_with(ResponseTemplate::new(409).set_body_json(json!({"status": "error",
+            "message": "Contact already exists. Existing ID: 751", "correlationId": "b1c2", "category": "CONFLICT"})))
+        .mount(&crm)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/crm/v3/objects/contacts/751"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                json!({"id": "751", "properties": {"email": "sheena@example.com", "firstname": "Sheena"}}),
+            ),
+        )
+        .mount(&crm)
+        .await;
+    let client = connect(never(with_hubspot(config(None, None), &crm))).await;
+    let lead = structured(&call(&client, "create_lead", json!({"email": "Sheena@Example.com"})).await);
+    assert_eq!((lead["created"].as_bool(), lead["id"].as_str()), (Some(false), Some("751")));
+}
+
+#[tokio::test]
+async fn a_client_without_elicitation_cannot_create_a_lead_until_a_person_approves() {
+    use crate::approvals::{approval_url, decide, open, plain_client};
+    let crm = hubspot(None).await;
+    let mut cfg = with_hubspot(config(None, None), &crm);
+    cfg.confirm = ConfirmMode::Elicit;
+    cfg.approvals.wait = std::time::Duration::ZERO;
+    let rx = start(cfg).await;
+    let client = plain_client(&rx).await;
+    let args = json!({"phone": "+16505551234", "first_name": "Sheena", "company": "Nelson Farms"});
+    let pending = error_text(&crate::approvals::call(&client, "create_lead", args.clone()).await);
+    assert!(creates(&crm).await.is_empty(), "{pending}");
+    let url = approval_url(&pending);
+    let (page, token) = open(&url).await;
+    assert!(page.contains("Add Sheena to HubSpot as a new lead") && page.contains("Nelson Farms"), "{page}");
+    assert_eq!(decide(&url, "approve", &token).await, reqwest::StatusCode::SEE_OTHER);
+    assert_eq!(creates(&crm).await.len(), 1);
+    let lead = structured(&crate::approvals::call(&client, "create_lead", args).await);
+    assert_eq!(lead["approved_via"], "approval_page");
+}
