@@ -1,7 +1,8 @@
 //! The MCP server: identity, instructions, the merged tool routers and the event resources ([`resources`]).
 
 pub mod jsonrpc;
-pub mod resources;
+pub mod prompts;
+mod resources;
 
 use crate::providers::redact::Redactor;
 use crate::state::AppState;
@@ -10,9 +11,9 @@ use rmcp::handler::server::router::tool::ToolRouter;
 use rmcp::handler::server::tool::ToolCallContext;
 use rmcp::model::{CallToolRequestParams, CallToolResponse, CustomRequest, CustomResult};
 use rmcp::model::{
-    Implementation, ListResourceTemplatesResult, ListResourcesResult, PaginatedRequestParams,
-    ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities, ServerConfig, SubscribeRequestParams,
-    SubscriptionFilter, Tool, UnsubscribeRequestParams,
+    GetPromptRequestParams, GetPromptResponse, Implementation, ListPromptsResult, ListResourceTemplatesResult,
+    ListResourcesResult, PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerCapabilities,
+    ServerConfig, SubscribeRequestParams, SubscriptionFilter, Tool, UnsubscribeRequestParams,
 };
 use rmcp::service::{RequestContext, SubscriptionContext};
 use rmcp::{ErrorData as McpError, RoleServer, ServerHandler, tool_handler};
@@ -162,7 +163,12 @@ impl Switchboard {
 impl ServerHandler for Switchboard {
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
-            ServerCapabilities::builder().enable_tools().enable_resources().enable_resources_subscribe().build(),
+            ServerCapabilities::builder()
+                .enable_tools()
+                .enable_prompts()
+                .enable_resources()
+                .enable_resources_subscribe()
+                .build(),
         )
         .with_server_info(
             Implementation::new(SERVER_NAME, env!("CARGO_PKG_VERSION")).with_title("Switchboard").with_description(
@@ -184,6 +190,22 @@ impl ServerHandler for Switchboard {
         let response = self.tools().call(ToolCallContext::new(self, request, context)).await?;
         let response = if self.state.config.sandbox { mark_sandbox(response) } else { response };
         Ok(mask_secrets(response, &self.state.redactor))
+    }
+
+    async fn list_prompts(
+        &self,
+        _: Option<PaginatedRequestParams>,
+        _: RequestContext<RoleServer>,
+    ) -> Result<ListPromptsResult, McpError> {
+        Ok(prompts::list())
+    }
+
+    async fn get_prompt(
+        &self,
+        request: GetPromptRequestParams,
+        _: RequestContext<RoleServer>,
+    ) -> Result<GetPromptResponse, McpError> {
+        prompts::get(request).map(Into::into)
     }
 
     async fn list_resources(

@@ -11,6 +11,7 @@ mod hubspot;
 mod invoice_tools;
 mod layout;
 mod payment_links;
+mod prompts;
 mod razorpay;
 mod readme;
 mod sandbox;
