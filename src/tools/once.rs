@@ -176,8 +176,9 @@ pub async fn recover(
     }
 }
 
-/// Start-up: settle every create a crash left in progress. Links found are recorded; keys with no link are
-/// released so the next identical call creates it. Nothing is created here (no one confirmed anything).
+/// Start-up: settle every call a crash left in progress. Payment links found are recorded; keys with no link are
+/// released so the next identical call creates it; other tools' claims are opened for their next call to
+/// settle. Nothing is created or sent here (no one approved anything).
 pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> {
     let ledger = state.store.ledger();
     let mut settled = 0;
@@ -185,8 +186,15 @@ pub async fn reconcile_abandoned(state: &AppState) -> Result<usize, StoreError> 
     // mid-create: releasing its claim is safe because the provider itself refuses a second create with the
     // same key (Razorpay reference_id, Stripe Idempotency-Key), and `finish` records its result regardless.
     for entry in ledger.abandoned(i64::MAX).await? {
-        let Ok(provider) = entry.provider.parse::<ProviderId>() else { continue };
-        let Some(payments) = state.providers.payment_links_of(provider) else { continue };
+        let payments = entry.provider.parse::<ProviderId>().ok().and_then(|p| state.providers.payment_links_of(p));
+        let Some(payments) = payments.filter(|_| entry.tool == CREATE_TOOL) else {
+            // Not a payment link (a WhatsApp send, a CRM write): nothing to look up here. Its claim is certainly
+            // abandoned, so the next identical call settles it its own way at once (a send from its status
+            // webhook, never by sending again) instead of waiting out the lock.
+            ledger.mark_unknown(&entry.key).await?;
+            settled += 1;
+            continue;
+        };
         let lock = state.key_locks.get(&entry.key);
         let _serialised = lock.lock().await;
         match payments.find_payment_link(&entry.key).await {

@@ -467,3 +467,89 @@ async fn over_stdio_on_2026_07_28_a_client_without_elicitation_is_sent_to_the_pa
     assert_eq!(created["result"]["structuredContent"]["approved_via"], "approval_page", "{created}");
     assert_eq!(rz.received_requests().await.unwrap().len(), 1);
 }
+
+/// `serve --http` with WhatsApp configured against `graph`; returns the child and its base URL.
+async fn whatsapp_server(graph: &MockServer, data_dir: &std::path::Path) -> (Child, String) {
+    let env = [
+        ("SWITCHBOARD_CONFIRM", "never"),
+        ("WHATSAPP_ACCESS_TOKEN", crate::whatsapp::WA_ACCESS_TOKEN),
+        ("WHATSAPP_PHONE_NUMBER_ID", "106540352242922"),
+        ("WHATSAPP_BASE_URL", &graph.uri()),
+        ("WHATSAPP_APP_SECRET", crate::whatsapp::WA_APP_SECRET),
+    ];
+    let mut child = switchboard_with(&["serve", "--http", "127.0.0.1:0"], "http://127.0.0.1:9", data_dir, &env);
+    let mut stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+    let url = loop {
+        let line = tokio::time::timeout(Duration::from_secs(20), stderr.next_line()).await.unwrap().unwrap().unwrap();
+        if let Some(rest) = line.split("serving MCP on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().trim_end_matches("/mcp").to_string();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    (child, url)
+}
+
+async fn post_signed(url: &str, body: String) {
+    let signature = crate::whatsapp::signed(body.as_bytes());
+    let status = reqwest::Client::new()
+        .post(format!("{url}/webhooks/whatsapp"))
+        .header("x-hub-signature-256", signature)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, reqwest::StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_send_cut_off_by_kill_9_is_not_resent_after_a_restart_and_its_status_webhook_settles_it() {
+    let graph = MockServer::start().await;
+    // Meta takes the message but answers too late: the process dies first.
+    Mock::given(method("POST"))
+        .and(path("/v26.0/106540352242922/messages"))
+        .respond_with(ResponseTemplate::new(200).set_delay(Duration::from_secs(60)).set_body_json(json!({
+            "messaging_product": "whatsapp", "contacts": [{"input": "+16505551234", "wa_id": "16505551234"}],
+            "messages": [{"id": "wamid.CRASH1"}]})))
+        .mount(&graph)
+        .await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let (mut first, url) = whatsapp_server(&graph, data_dir.path()).await;
+    let now = switchboard::domain::time::now();
+    post_signed(&url, format!(r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","contacts":[{{"profile":{{"name":"Sheena Nelson"}},"wa_id":"16505551234"}}],"messages":[{{"from":"16505551234","id":"wamid.IN9","timestamp":"{now}","type":"text","text":{{"body":"Where is my parcel?"}}}}]}}}}]}}]}}"#)).await;
+    let args = json!({"to": "+16505551234", "text": "It arrives tomorrow."});
+    let client = ().serve(StreamableHttpClientTransport::from_uri(format!("{url}/mcp"))).await.unwrap();
+    let call = {
+        let args = args.as_object().unwrap().clone();
+        tokio::spawn(async move {
+            client.call_tool(CallToolRequestParams::new("send_whatsapp_message").with_arguments(args)).await
+        })
+    };
+    let sent = until_received(&graph, |r| !r.is_empty()).await;
+    let key = serde_json::from_slice::<Value>(&sent[0].body).unwrap()["biz_opaque_callback_data"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    first.start_kill().unwrap(); // SIGKILL mid-send
+    first.wait().await.unwrap();
+    call.abort();
+
+    let (_second, url) = whatsapp_server(&graph, data_dir.path()).await;
+    let client = ().serve(StreamableHttpClientTransport::from_uri(format!("{url}/mcp"))).await.unwrap();
+    let send = || {
+        client.call_tool(
+            CallToolRequestParams::new("send_whatsapp_message").with_arguments(args.as_object().unwrap().clone()),
+        )
+    };
+    let unknown = send().await.unwrap();
+    assert_eq!(unknown.is_error, Some(true));
+    let text = serde_json::to_string(&unknown.content).unwrap();
+    assert!(text.contains("may or may not have sent") && text.contains(&key), "{text}");
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1, "not re-sent after the restart");
+
+    // Meta's status webhook for it arrives: the send is settled, still one POST.
+    post_signed(&url, format!(r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","statuses":[{{"id":"wamid.CRASH1","status":"delivered","timestamp":"{now}","recipient_id":"16505551234","biz_opaque_callback_data":"{key}"}}]}}}}]}}]}}"#)).await;
+    let settled = send().await.unwrap();
+    assert_eq!(settled.structured_content.as_ref().unwrap()["message_id"], "wamid.CRASH1", "{settled:?}");
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1);
+}
