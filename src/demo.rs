@@ -1,11 +1,12 @@
 //! `switchboard demo`: the whole product on one local port with no provider account — MCP over Streamable HTTP
-//! at `/mcp`, the webhook receiver, and the sandbox (Razorpay and HubSpot wire formats, pay pages). The real
-//! provider clients are pointed at the sandbox by base URL; real credentials in the environment are ignored.
+//! at `/mcp`, the webhook receiver, and the sandbox (Razorpay, HubSpot and WhatsApp wire formats, pay pages,
+//! customers' phones). The real provider clients are pointed at the sandbox by base URL; real credentials in the
+//! environment are ignored.
 
 use crate::app::{RunError, start_background_work};
 use crate::config::{Config, ConfigError, env};
 use crate::domain::Provider;
-use crate::sandbox::{DeliveryOptions, Sandbox, WEBHOOK_SOURCE};
+use crate::sandbox::{DeliveryOptions, Sandbox, WEBHOOK_SOURCE, whatsapp};
 use crate::state::AppState;
 use crate::transport;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -91,9 +92,15 @@ pub fn build(
     });
     config.razorpay = Some(sandbox.razorpay_config());
     config.hubspot = Some(sandbox.hubspot_config());
+    config.whatsapp = Some(sandbox.whatsapp_config());
     config.stripe = None;
     config.default_provider = Some(Provider::Razorpay);
-    config.webhooks.sources = [(WEBHOOK_SOURCE.to_string(), sandbox.webhook_source())].into_iter().collect();
+    config.webhooks.sources = [
+        (WEBHOOK_SOURCE.to_string(), sandbox.webhook_source()),
+        (whatsapp::WEBHOOK_SOURCE.to_string(), sandbox.whatsapp_webhook_source()),
+    ]
+    .into_iter()
+    .collect();
     config.sandbox = true;
     let state = Arc::new(AppState::new(config));
     state.serve_approvals_at(local);
@@ -115,20 +122,26 @@ pub async fn run(config: Config, options: DemoOptions) -> Result<(), RunError> {
     let demo = build(config, &options, listener.local_addr()?, shutdown.clone())?;
     start_background_work(demo.state.clone());
     tracing::info!("sandbox serving MCP on {}/mcp", demo.sandbox.base());
-    print_banner(demo.sandbox.base(), &data_dir);
+    let phones = demo.sandbox.whatsapp_customers().await;
+    print_banner(demo.sandbox.base(), &data_dir, &phones);
     transport::http::serve_app(listener, demo.app, &demo.state.config.http.limits, shutdown).await?;
     Ok(())
 }
 
 /// What a newcomer needs on screen: where to connect, how, and what to ask first.
 #[allow(clippy::print_stdout, reason = "the demo's banner is for the person at the terminal; no protocol uses stdout")]
-fn print_banner(base: &str, data_dir: &std::path::Path) {
+fn print_banner(base: &str, data_dir: &std::path::Path, phones: &[(String, String)]) {
     let mcp = format!("{base}/mcp");
+    let first = phones.first().map(|(wa_id, name)| (format!("{base}/sandbox/phone/{wa_id}"), name.as_str()));
+    let phone_pages: String =
+        phones.iter().map(|(wa_id, name)| format!("\n    {name:<28}  {base}/sandbox/phone/{wa_id}")).collect();
     println!(
-        "\nSwitchboard sandbox is running. Razorpay and HubSpot are simulated locally: no real money moves.\n\
+        "\nSwitchboard sandbox is running. Razorpay, HubSpot and WhatsApp are simulated locally: no real money moves\n\
+         and no real message is sent.\n\
          \n  MCP endpoint (Streamable HTTP)  {mcp}\
          \n  Sandbox (invoices, links)       {base}/sandbox\
          \n  Pay pages                       {base}/sandbox/pay/<payment link id>\
+         \n  Customers' WhatsApp phones      {base}/sandbox/phone{phone_pages}\
          \n  Sandbox data                    {} (--reset starts fresh)\n\
          \nConnect a client:\
          \n  MCP Inspector   npx @modelcontextprotocol/inspector --cli {mcp} --transport http --method tools/list\
@@ -141,4 +154,11 @@ fn print_banner(base: &str, data_dir: &std::path::Path) {
          \nOpen the link it returns, press Pay, and watch the agent hear about it.\n",
         data_dir.display()
     );
+    if let Some((url, name)) = first {
+        println!(
+            "Or write to the business as {name} on WhatsApp: {url}\
+             \nthen ask: \"Reply to my newest WhatsApp message: look the sender up in HubSpot first.\"\
+             \nThe reply appears on that phone page, with its ticks as the status webhooks arrive.\n"
+        );
+    }
 }

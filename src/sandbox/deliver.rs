@@ -4,7 +4,8 @@
 //!
 //! Like Razorpay, the sandbox does not forget an event it owes: the deliveries are saved with the payment (in the
 //! same write), retried with backoff until the receiver answers 2xx, removed only then, and resumed when the
-//! sandbox starts again after a stop.
+//! sandbox starts again after a stop. The retry loop ([`post_until_acknowledged`]) also carries the WhatsApp
+//! webhooks ([`super::whatsapp`]).
 
 use super::{Sandbox, WEBHOOK_SOURCE};
 use crate::webhooks::{Scheme, verify::sign};
@@ -64,6 +65,18 @@ pub fn events(account_id: &str, paid: Paid<'_>, paid_at: i64, copies: u8) -> Vec
         .collect()
 }
 
+/// A client for the sandbox's calls to its own receiver. Loopback: a configured HTTP proxy must not see the
+/// signed bodies.
+pub(super) fn loopback_client() -> Option<reqwest::Client> {
+    match reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build() {
+        Ok(client) => Some(client),
+        Err(e) => {
+            tracing::error!(error = %e, "the sandbox cannot send webhooks");
+            None
+        }
+    }
+}
+
 /// Deliver `pending` after `delay`, in order, in the background; each is forgotten once acknowledged.
 pub fn spawn(sandbox: Arc<Sandbox>, pending: Vec<Pending>, delay: Duration) {
     if pending.is_empty() {
@@ -71,14 +84,7 @@ pub fn spawn(sandbox: Arc<Sandbox>, pending: Vec<Pending>, delay: Duration) {
     }
     tokio::spawn(async move {
         tokio::time::sleep(delay).await;
-        // Loopback calls to ourselves: a configured HTTP proxy must not see the signed bodies.
-        let client = match reqwest::Client::builder().timeout(Duration::from_secs(5)).no_proxy().build() {
-            Ok(client) => client,
-            Err(e) => {
-                tracing::error!(error = %e, "the sandbox cannot send webhooks");
-                return;
-            }
-        };
+        let Some(client) = loopback_client() else { return };
         let url = format!("{}/webhooks/{WEBHOOK_SOURCE}", sandbox.base);
         let secret = sandbox.credentials.razorpay_webhook_secret.clone();
         for p in pending {
@@ -106,13 +112,28 @@ pub fn spawn(sandbox: Arc<Sandbox>, pending: Vec<Pending>, delay: Duration) {
     });
 }
 
-/// One delivery, retried with growing pauses until acknowledged (true) or 24 hours have passed (false).
+/// One Razorpay delivery, retried with growing pauses until acknowledged (true) or 24 hours have passed (false).
 async fn deliver(client: &reqwest::Client, url: &str, secret: &str, event_id: &str, body: &[u8]) -> bool {
+    let headers = |body: &[u8]| sign(Scheme::Razorpay, secret, body, crate::domain::time::now(), event_id);
+    post_until_acknowledged(client, url, event_id, body, GIVE_UP_AFTER, headers, || true).await
+}
+
+/// POST `body` with the headers `headers` makes for it, retried with growing pauses until the receiver answers
+/// 2xx (true), or until `give_up_after` has passed or `wanted` turns false (false).
+pub(super) async fn post_until_acknowledged(
+    client: &reqwest::Client,
+    url: &str,
+    event_id: &str,
+    body: &[u8],
+    give_up_after: Duration,
+    headers: impl Fn(&[u8]) -> Vec<(&'static str, String)>,
+    wanted: impl Fn() -> bool,
+) -> bool {
     let started = tokio::time::Instant::now();
     let mut backoff = Duration::from_millis(250);
     for attempt in 1.. {
         let mut request = client.post(url).header("content-type", "application/json").body(body.to_vec());
-        for (name, value) in sign(Scheme::Razorpay, secret, body, crate::domain::time::now(), event_id) {
+        for (name, value) in headers(body) {
             request = request.header(name, value);
         }
         match request.send().await {
@@ -123,12 +144,17 @@ async fn deliver(client: &reqwest::Client, url: &str, secret: &str, event_id: &s
             Ok(r) => tracing::warn!(event_id, attempt, status = r.status().as_u16(), "sandbox webhook refused"),
             Err(e) => tracing::warn!(event_id, attempt, error = %e, "sandbox webhook not delivered"),
         }
-        if started.elapsed() + backoff > GIVE_UP_AFTER {
+        if started.elapsed() + backoff > give_up_after || !wanted() {
             break;
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(MAX_BACKOFF);
+        if !wanted() {
+            return false;
+        }
     }
-    tracing::error!(event_id, "the sandbox gave up delivering a webhook after 24 hours");
+    if wanted() {
+        tracing::error!(event_id, hours = give_up_after.as_secs() / 3600, "the sandbox gave up delivering a webhook");
+    }
     false
 }

@@ -1,5 +1,6 @@
-//! `GET /sandbox`: what the sandbox holds — the demo customers' invoices and every payment link with its pay page —
-//! so a person trying the demo can see what the agent sees and pay a link by hand.
+//! `GET /sandbox`: what the sandbox holds — the demo customers' invoices, every payment link with its pay page, and
+//! the WhatsApp customers' phones — so a person trying the demo can see what the agent sees, pay a link by hand
+//! and write to the business as a customer.
 
 use super::Sandbox;
 use crate::domain::{Currency, Money};
@@ -39,7 +40,19 @@ fn invoice_status(invoice: &Value, now: i64) -> &str {
 
 async fn home(State(sandbox): State<Arc<Sandbox>>) -> Response {
     let now = crate::domain::time::now();
-    let (invoices, links) = sandbox.read(|w| (w.invoices.clone(), w.payment_links.clone())).await;
+    let (invoices, links, phones) = sandbox
+        .read(|w| {
+            let phones: Vec<(String, String, usize)> = w
+                .whatsapp
+                .customers
+                .iter()
+                .map(|c| {
+                    (c.wa_id.clone(), c.name.clone(), w.whatsapp.messages.iter().filter(|m| m.wa_id == c.wa_id).count())
+                })
+                .collect();
+            (w.invoices.clone(), w.payment_links.clone(), phones)
+        })
+        .await;
     let body = html! {
         p class="badge" { "Switchboard sandbox · no real money moves" }
         h2 { "Invoices" }
@@ -69,6 +82,18 @@ async fn home(State(sandbox): State<Arc<Sandbox>>) -> Response {
                         td { (text(&l["description"])) }
                         td { (text(&l["status"])) }
                     }
+                }
+            }
+        }
+        h2 { "WhatsApp" }
+        p { "Write to the business as one of these customers on their " a href="/sandbox/phone" id="phones" { "phone" } "; the agent's replies appear there." }
+        table {
+            tr { th { "customer" } th { "WhatsApp" } th { "messages" } }
+            @for (wa_id, name, count) in &phones {
+                tr {
+                    td { a href={ "/sandbox/phone/" (wa_id) } { (name) } }
+                    td { "+" (wa_id) }
+                    td { (count) }
                 }
             }
         }

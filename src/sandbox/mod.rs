@@ -1,6 +1,7 @@
 //! The no-account sandbox behind `switchboard demo`: a local provider that speaks Razorpay's wire format
-//! (payment links, invoices, payments) and HubSpot's CRM format, a pay page per payment link, and signed
-//! Razorpay webhooks sent back to the receiver when a link is paid.
+//! (payment links, invoices, payments), HubSpot's CRM format and WhatsApp's Cloud API, a pay page per payment
+//! link, a phone page per WhatsApp customer, and signed webhooks sent back to the receiver when a link is paid,
+//! a customer writes, or a message the business sent is sent, delivered and read.
 //!
 //! The real provider clients are pointed at it by base URL, so the demo runs the same code paths as production:
 //! Basic/Bearer auth, JSON decoding, error envelopes, the idempotency ledger, signature verification and the
@@ -8,20 +9,27 @@
 //!
 //! - [`world`]: the data, kept in the providers' wire shapes and saved to `sandbox.json` after every change.
 //! - [`seed`]: the demo customers, invoices and CRM records a fresh sandbox starts with.
-//! - [`razorpay`], [`hubspot`]: the provider APIs.
+//! - [`razorpay`], [`hubspot`], [`whatsapp`]: the provider APIs (`whatsapp` also sends its signed webhooks to
+//!   `/webhooks/whatsapp`).
 //! - [`pay_page`]: `/sandbox/pay/{link_id}`, the customer's side of a payment link.
-//! - [`home`]: `/sandbox`, the invoices and payment links the sandbox holds.
+//! - [`phone`]: `/sandbox/phone/{wa_id}`, a WhatsApp customer's side of the chat with the business.
+//! - [`home`]: `/sandbox`, the invoices and payment links the sandbox holds, and the phones.
 //! - [`deliver`]: signed `payment.captured` / `payment_link.paid` deliveries to `/webhooks/razorpay`.
 
 pub mod deliver;
 pub mod home;
 pub mod hubspot;
 pub mod pay_page;
+pub mod phone;
 pub mod razorpay;
 pub mod seed;
+pub mod whatsapp;
 pub mod world;
 
-use crate::config::{HUBSPOT_DEFAULT_SEARCH_PER_SECOND, HubSpotConfig, RazorpayConfig, WebhookSource};
+use crate::config::{
+    HUBSPOT_DEFAULT_SEARCH_PER_SECOND, HubSpotConfig, RazorpayConfig, WHATSAPP_MIN_BODY_BYTES, WebhookSource,
+    WhatsAppConfig,
+};
 use crate::webhooks::Scheme;
 use axum::Router;
 use secrecy::SecretString;
@@ -51,9 +59,16 @@ pub struct Sandbox {
     base: String,
     razorpay_url: reqwest::Url,
     hubspot_url: reqwest::Url,
+    whatsapp_url: reqwest::Url,
     deliveries: DeliveryOptions,
     /// Webhook deliveries the receiver acknowledged since start-up (duplicates included).
     delivered: std::sync::atomic::AtomicU64,
+    /// WhatsApp webhook deliveries the receiver acknowledged since start-up (duplicates included).
+    wa_delivered: std::sync::atomic::AtomicU64,
+    /// Wakes the WhatsApp delivery task when a webhook is owed.
+    wa_wake: Arc<tokio::sync::Notify>,
+    /// Whether the WhatsApp delivery task runs.
+    wa_worker: std::sync::atomic::AtomicBool,
     /// Accept any `Host` (`--allow-remote`); otherwise only loopback names, against DNS rebinding.
     remote: bool,
 }
@@ -65,6 +80,12 @@ impl Sandbox {
             reset_dir(dir)?;
         }
         let world = match World::load(dir)? {
+            Some(mut world) if !world.whatsapp.seeded => {
+                // Saved before the sandbox spoke WhatsApp: add its people (and the new keys, just read as fresh).
+                world.whatsapp = seed::whatsapp();
+                world.save_blocking(dir)?;
+                world
+            }
             Some(world) => world,
             None => {
                 let world = seed::world(crate::domain::time::now());
@@ -80,9 +101,13 @@ impl Sandbox {
             world: tokio::sync::Mutex::new(world),
             razorpay_url: url("/sandbox/razorpay")?,
             hubspot_url: url("/sandbox/hubspot")?,
+            whatsapp_url: url("/sandbox/whatsapp")?,
             base,
             deliveries,
             delivered: std::sync::atomic::AtomicU64::new(0),
+            wa_delivered: std::sync::atomic::AtomicU64::new(0),
+            wa_wake: Arc::new(tokio::sync::Notify::new()),
+            wa_worker: std::sync::atomic::AtomicBool::new(false),
             remote: false,
         })
     }
@@ -93,21 +118,26 @@ impl Sandbox {
         self
     }
 
-    /// Send the webhooks a previous run still owed (a stop between a payment and its acknowledgement).
+    /// Send the webhooks a previous run still owed (a stop between a payment and its acknowledgement), and start
+    /// sending WhatsApp's (those owed from before, then new ones as they are owed).
     pub async fn resume_deliveries(self: &Arc<Self>) {
-        let pending = self.read(|w| w.pending.clone()).await;
-        if !pending.is_empty() {
-            tracing::info!(count = pending.len(), "resuming sandbox webhook deliveries");
+        let (pending, whatsapp) = self.read(|w| (w.pending.clone(), w.whatsapp.pending.len())).await;
+        if !pending.is_empty() || whatsapp > 0 {
+            tracing::info!(count = pending.len() + whatsapp, "resuming sandbox webhook deliveries");
         }
         deliver::spawn(self.clone(), pending, Duration::ZERO);
+        whatsapp::start_deliveries(self);
     }
 
-    /// All sandbox routes: `/sandbox/razorpay/v1/…`, `/sandbox/hubspot/crm/v3/…`, `/sandbox/pay/{id}`, `/sandbox`.
+    /// All sandbox routes: `/sandbox/razorpay/v1/…`, `/sandbox/hubspot/crm/v3/…`, `/sandbox/whatsapp/v26.0/…`,
+    /// `/sandbox/pay/{id}`, `/sandbox/phone/{wa_id}`, `/sandbox`.
     pub fn routes(self: &Arc<Self>) -> Router {
         Router::new()
             .nest("/sandbox/razorpay", razorpay::routes(self.clone()))
             .nest("/sandbox/hubspot", hubspot::routes(self.clone()))
+            .nest("/sandbox/whatsapp", whatsapp::routes(self.clone()))
             .merge(pay_page::routes(self.clone()))
+            .merge(phone::routes(self.clone()))
             .merge(home::routes(self.clone()))
             .layer(axum::middleware::from_fn_with_state(self.clone(), same_site))
     }
@@ -130,6 +160,31 @@ impl Sandbox {
         }
     }
 
+    /// The WhatsApp Cloud API client configuration that points at this sandbox: its Graph API at
+    /// `/sandbox/whatsapp`, its token and business number id.
+    pub fn whatsapp_config(&self) -> WhatsAppConfig {
+        WhatsAppConfig {
+            access_token: SecretString::from(self.credentials.whatsapp_token.clone()),
+            phone_number_id: whatsapp::PHONE_NUMBER_ID.to_string(),
+            api_version: whatsapp::API_VERSION.to_string(),
+            base_url: self.whatsapp_url.clone(),
+        }
+    }
+
+    /// The webhook source the receiver verifies the sandbox's WhatsApp deliveries with (`/webhooks/whatsapp`):
+    /// its app secret, its handshake verify token and WhatsApp's 3 MiB body limit.
+    pub fn whatsapp_webhook_source(&self) -> WebhookSource {
+        WebhookSource {
+            verify_token: Some(SecretString::from(self.credentials.whatsapp_verify_token.clone())),
+            ..WebhookSource::new(
+                Scheme::HubSignature256,
+                crate::domain::source::Format::WhatsApp,
+                vec![SecretString::from(self.credentials.whatsapp_app_secret.clone())],
+                WHATSAPP_MIN_BODY_BYTES,
+            )
+        }
+    }
+
     /// The webhook source the receiver verifies sandbox deliveries with.
     pub fn webhook_source(&self) -> WebhookSource {
         WebhookSource::new(
@@ -143,6 +198,34 @@ impl Sandbox {
     /// The customer's pay page for a link.
     pub fn pay_url(&self, link_id: &str) -> String {
         format!("{}/sandbox/pay/{link_id}", self.base)
+    }
+
+    /// A WhatsApp customer's phone page (`wa_id`: their number's digits), or the list of phones without one.
+    pub fn phone_url(&self, wa_id: Option<&str>) -> String {
+        match wa_id {
+            Some(wa_id) => format!("{}/sandbox/phone/{}", self.base, wa_id.trim_start_matches('+')),
+            None => format!("{}/sandbox/phone", self.base),
+        }
+    }
+
+    /// How many WhatsApp webhook deliveries the receiver has acknowledged since start-up, duplicates included.
+    pub fn whatsapp_delivered(&self) -> u64 {
+        self.wa_delivered.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// The people on WhatsApp in the sandbox: their WhatsApp id (the phone's digits) and profile name.
+    pub async fn whatsapp_customers(&self) -> Vec<(String, String)> {
+        self.read(|w| w.whatsapp.customers.iter().map(|c| (c.wa_id.clone(), c.name.clone())).collect()).await
+    }
+
+    /// How many WhatsApp webhooks are saved as owed (not yet acknowledged).
+    pub async fn pending_whatsapp_deliveries(&self) -> usize {
+        self.read(|w| w.whatsapp.pending.len()).await
+    }
+
+    /// How many WhatsApp messages (either way) the sandbox holds.
+    pub async fn whatsapp_message_count(&self) -> usize {
+        self.read(|w| w.whatsapp.messages.len()).await
     }
 
     /// How many webhook deliveries the receiver has acknowledged since start-up, duplicates included.

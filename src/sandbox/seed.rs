@@ -1,8 +1,9 @@
 //! The demo data a fresh sandbox starts with: three client businesses with Razorpay invoices (paid, issued,
-//! overdue) and the same people in the CRM with their companies and deals. Dates are relative to the moment
+//! overdue) and the same people in the CRM with their companies and deals, and two people on WhatsApp (one of
+//! them a CRM contact). Dates are relative to the moment
 //! the sandbox is created, so "overdue" stays overdue. Names and addresses use reserved example domains.
 
-use super::world::{Credentials, World, random_id};
+use super::world::{Credentials, WaCustomer, WhatsApp, World, random_id};
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
@@ -151,6 +152,25 @@ pub fn world(now: i64) -> World {
         contacts,
         companies: CLIENTS.iter().map(|c| company(c, now)).collect(),
         deals,
+        pending: Vec::new(),
+        whatsapp: whatsapp(),
+    }
+}
+
+/// The people on WhatsApp: Asha Rao, whose phone is her CRM contact's, and Meera Iyer, whom the CRM does not
+/// know. Nobody has written yet: the chats start when a person types on a phone page.
+pub fn whatsapp() -> WhatsApp {
+    let asha = &CLIENTS[0];
+    WhatsApp {
+        seeded: true,
+        customers: vec![
+            WaCustomer {
+                wa_id: asha.phone.trim_start_matches('+').to_string(),
+                name: format!("{} {}", asha.first, asha.last),
+            },
+            WaCustomer { wa_id: "919876543210".into(), name: "Meera Iyer".into() },
+        ],
+        messages: Vec::new(),
         pending: Vec::new(),
     }
 }

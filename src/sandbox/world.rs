@@ -1,5 +1,6 @@
-//! The sandbox's data: Razorpay entities and HubSpot objects kept exactly as the providers put them on the wire,
-//! plus the sandbox's own credentials. Saved as one JSON file in the data directory after every change.
+//! The sandbox's data: Razorpay entities, HubSpot objects and WhatsApp messages kept exactly as the providers put
+//! them on the wire, plus the sandbox's own credentials. Saved as one JSON file in the data directory after every
+//! change.
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -25,6 +26,80 @@ pub struct World {
     /// Webhook deliveries not yet acknowledged by the receiver.
     #[serde(default)]
     pub pending: Vec<super::deliver::Pending>,
+    /// The WhatsApp side: customers, messages either way, and the webhooks owed for them. (Absent from a world
+    /// saved before the sandbox spoke WhatsApp: it is seeded when such a world is opened.)
+    #[serde(default)]
+    pub whatsapp: WhatsApp,
+}
+
+/// The sandbox's WhatsApp Business number: who is on WhatsApp, every message either way, and the webhooks the
+/// receiver is still owed for them, in the order they are to be sent.
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct WhatsApp {
+    /// False only in a world saved before the sandbox spoke WhatsApp.
+    #[serde(default)]
+    pub seeded: bool,
+    /// The people who have WhatsApp in the sandbox (any other number is "not on WhatsApp": error 131026).
+    pub customers: Vec<WaCustomer>,
+    /// Every message, oldest first.
+    pub messages: Vec<WaMessage>,
+    /// Signed webhooks not yet acknowledged, in sending order.
+    #[serde(default)]
+    pub pending: Vec<WaPending>,
+}
+
+/// A person on WhatsApp.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaCustomer {
+    /// Their WhatsApp id: the phone's digits without `+`, e.g. `919876500001`.
+    pub wa_id: String,
+    /// Their WhatsApp profile name (sent as `contacts[].profile.name`).
+    pub name: String,
+}
+
+/// Which way a message went, seen from the business.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WaDirection {
+    /// Typed by the customer on the phone page.
+    Inbound,
+    /// Sent by the business through the Graph API.
+    Outbound,
+}
+
+/// One message of a chat.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaMessage {
+    /// `wamid.…`
+    pub id: String,
+    /// The customer's WhatsApp id.
+    pub wa_id: String,
+    pub direction: WaDirection,
+    /// Unix seconds.
+    pub timestamp: i64,
+    /// Inbound: the message object exactly as its webhook carries it. Outbound: the send request as received.
+    pub wire: Value,
+    /// How far it got: `accepted` (outbound, no status announced yet), `sent`, `delivered`, `read`. Outbound:
+    /// the furthest status webhook the receiver acknowledged. Inbound: `sent` when typed, `delivered` once its
+    /// webhook was acknowledged, `read` once the business marked it read.
+    pub status: String,
+    /// Outbound: a `read` status is owed or was sent (viewing the chat again queues no second one).
+    #[serde(default)]
+    pub read_queued: bool,
+}
+
+/// A signed WhatsApp webhook the sandbox still owes the receiver.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct WaPending {
+    /// The sandbox's own id for this delivery (not sent: Meta sends no delivery id).
+    pub id: String,
+    /// Not before this moment (unix milliseconds).
+    pub due_ms: i64,
+    /// The exact body that is signed and sent.
+    pub body: String,
+    /// The message it is about, and the status that message reaches once the receiver acknowledges it.
+    pub message_id: String,
+    pub status: String,
 }
 
 /// The sandbox's keys. Random per data directory; they only open the sandbox. (No `Debug`: they are secrets.)
@@ -35,6 +110,27 @@ pub struct Credentials {
     pub razorpay_webhook_secret: String,
     pub razorpay_account_id: String,
     pub hubspot_token: String,
+    /// The WhatsApp Graph API access token (`Authorization: Bearer …`).
+    #[serde(default = "whatsapp_token")]
+    pub whatsapp_token: String,
+    /// The WhatsApp app secret: the key of `X-Hub-Signature-256` on the sandbox's WhatsApp webhooks.
+    #[serde(default = "whatsapp_app_secret")]
+    pub whatsapp_app_secret: String,
+    /// The token Meta's GET handshake carries (`hub.verify_token`).
+    #[serde(default = "whatsapp_verify_token")]
+    pub whatsapp_verify_token: String,
+}
+
+fn whatsapp_token() -> String {
+    format!("EAASandbox{}", random_id(40))
+}
+
+fn whatsapp_app_secret() -> String {
+    format!("sandbox_app_secret_{}", random_id(24))
+}
+
+fn whatsapp_verify_token() -> String {
+    format!("sandbox_verify_{}", random_id(16))
 }
 
 impl Credentials {
@@ -45,6 +141,9 @@ impl Credentials {
             razorpay_webhook_secret: format!("sandbox_whsec_{}", random_id(24)),
             razorpay_account_id: format!("acc_{}", random_id(14)),
             hubspot_token: format!("pat-sandbox-{}", random_id(24)),
+            whatsapp_token: whatsapp_token(),
+            whatsapp_app_secret: whatsapp_app_secret(),
+            whatsapp_verify_token: whatsapp_verify_token(),
         }
     }
 }

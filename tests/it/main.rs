@@ -15,6 +15,7 @@ mod prompts;
 mod razorpay;
 mod readme;
 mod sandbox;
+mod sandbox_whatsapp;
 mod spawned_binary;
 mod stripe;
 mod webhooks;
