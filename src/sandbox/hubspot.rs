@@ -1,7 +1,8 @@
 //! HubSpot's CRM v3 API as the sandbox plays it: contact search (`filterGroups`: filters in a group AND, groups
 //! OR; `EQ`, `NEQ`, `CONTAINS_TOKEN`, `HAS_PROPERTY`, `NOT_HAS_PROPERTY`), contact read by id or
-//! `idProperty=email` with associations, company read, deal batch read. Bearer auth with the sandbox token;
-//! errors in HubSpot's `{status, message, correlationId, category}` shape.
+//! `idProperty=email` with associations, company read, deal batch read, contact create (`{"properties": {…}}` →
+//! 201; an e-mail already taken → 409 "Contact already exists. Existing ID: N"). Bearer auth with the sandbox
+//! token; errors in HubSpot's `{status, message, correlationId, category}` shape.
 
 use super::Sandbox;
 use axum::extract::{Path, Query, State};
@@ -20,6 +21,7 @@ const DEFAULT_PROPERTIES: &[&str] =
 
 pub fn routes(sandbox: Arc<Sandbox>) -> Router {
     Router::new()
+        .route("/crm/v3/objects/contacts", post(create_contact))
         .route("/crm/v3/objects/contacts/search", post(search_contacts))
         .route("/crm/v3/objects/contacts/{id}", get(read_contact))
         .route("/crm/v3/objects/companies/{id}", get(read_company))
@@ -168,6 +170,53 @@ impl Filter {
             },
             other => return Err(format!("The sandbox does not support the filter operator {other}.")),
         })
+    }
+}
+
+/// The properties a created contact may set (others are refused, as HubSpot refuses unknown properties).
+const WRITABLE: &[&str] = &["email", "firstname", "lastname", "phone", "mobilephone", "company"];
+
+async fn create_contact(State(sandbox): State<Arc<Sandbox>>, body: axum::body::Bytes) -> Response {
+    let Ok(request) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "Invalid input JSON on line 1");
+    };
+    let Some(properties) = request["properties"].as_object().cloned() else {
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", "properties is required");
+    };
+    if let Some(unknown) = properties.keys().find(|k| !WRITABLE.contains(&k.as_str())) {
+        let message = format!("Property values were not valid: Property \"{unknown}\" does not exist");
+        return error(StatusCode::BAD_REQUEST, "VALIDATION_ERROR", &message);
+    }
+    let now = crate::domain::time::now();
+    let created = sandbox
+        .update(move |world| {
+            let email = properties.get("email").and_then(Value::as_str).map(str::to_ascii_lowercase);
+            let taken = world.contacts.iter().find(|c| {
+                email.is_some() && c["properties"]["email"].as_str().map(str::to_ascii_lowercase) == email
+            });
+            if let Some(existing) = taken {
+                let id = existing["id"].as_str().unwrap_or_default().to_string();
+                return Err(format!("Contact already exists. Existing ID: {id}"));
+            }
+            let id = format!("9{:010}", 100_000 + world.contacts.len());
+            let at = crate::domain::time::rfc3339(now).unwrap_or_default();
+            let mut props = properties.clone();
+            for (k, v) in [("createdate", &at), ("lastmodifieddate", &at), ("hs_object_id", &id)] {
+                props.insert(k.into(), json!(v));
+            }
+            props.insert("lifecyclestage".into(), json!("lead"));
+            let contact = json!({"id": id, "properties": props, "createdAt": at, "updatedAt": at, "archived": false, "associations": {}});
+            world.contacts.push(contact.clone());
+            Ok(contact)
+        })
+        .await;
+    match created {
+        Ok(contact) => (StatusCode::CREATED, Json(contact)).into_response(),
+        Err(super::UpdateError::Rejected(message)) => error(StatusCode::CONFLICT, "CONFLICT", &message),
+        Err(super::UpdateError::Storage(e)) => {
+            tracing::error!(error = %e, "the sandbox could not save a contact");
+            error(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "internal error")
+        }
     }
 }
 

@@ -362,3 +362,21 @@ fn a_sandbox_saved_before_whatsapp_gains_its_customers_and_keys_once() {
     assert_eq!(names, ["Asha Rao", "Meera Iyer"]);
     assert_eq!(open().whatsapp_config().access_token.expose_secret(), token, "saved: the same keys next time");
 }
+
+#[tokio::test]
+async fn the_unknown_sender_becomes_a_crm_lead_once_and_the_known_one_is_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = start_demo(dir.path(), Duration::ZERO).await;
+    let client = &connect_with(running.demo.state.clone(), ()).await;
+    let meera = json!({"phone": "+919876543210", "first_name": "Meera", "last_name": "Iyer"});
+    let created = structured(&call(client, "create_lead", meera.clone()).await);
+    assert_eq!(created["created"], true, "{created}");
+    assert!(created["id"].as_str().is_some_and(|id| !id.is_empty()));
+    // Now she is in the CRM: asking again finds her (nothing written), and find_leads sees her by phone.
+    let again = structured(&call(client, "create_lead", meera).await);
+    assert_eq!((again["created"].as_bool(), again["id"].clone()), (Some(false), created["id"].clone()));
+    let found = structured(&call(client, "find_leads", json!({"phone": "+919876543210"})).await);
+    assert_eq!(found["leads"].as_array().unwrap().len(), 1);
+    let asha = structured(&call(client, "create_lead", json!({"phone": "+919876500001"})).await);
+    assert_eq!(asha["created"], false, "Asha Rao is a seeded contact");
+}
