@@ -5,7 +5,7 @@ use crate::mcp_http::Session;
 use crate::server::{self, HttpServer, RZ_KEY_ID, RZ_SECRET, tool_call};
 use crate::stats::Summary;
 use crate::stub::{INVOICE_ID, Stub};
-use crate::webhook::delivery;
+use crate::webhook::{delivery, whatsapp_delivery};
 use serde_json::json;
 use std::future::Future;
 use std::sync::Arc;
@@ -152,6 +152,35 @@ pub async fn webhooks(
             }
             let status = request.send().await?.status();
             anyhow::ensure!(status == reqwest::StatusCode::OK, "webhook answered {status}");
+            counter.fetch_add(1, Ordering::Relaxed);
+            Ok(())
+        }
+    })
+    .await?;
+    Ok((load, acked.load(Ordering::Relaxed)))
+}
+
+/// WhatsApp batch deliveries to `/webhooks/whatsapp` in `workers` closed loops; each must be acknowledged (200).
+pub async fn whatsapp_batches(
+    server: &HttpServer,
+    workers: usize,
+    warmup: Duration,
+    window: Duration,
+) -> anyhow::Result<(Load, u64)> {
+    let client = reqwest::Client::builder().pool_max_idle_per_host(workers * 2).build()?;
+    let url = Arc::new(server.url("/webhooks/whatsapp"));
+    let acked = Arc::new(AtomicU64::new(0));
+    let counter = acked.clone();
+    let load = closed_loop(workers, warmup, window, Some(server.pid), move |w, seq| {
+        let (client, url, counter) = (client.clone(), url.clone(), counter.clone());
+        async move {
+            let (body, headers) = whatsapp_delivery(&format!("W{w}S{seq}"));
+            let mut request = client.post(url.as_str()).body(body);
+            for (k, v) in headers {
+                request = request.header(k, v);
+            }
+            let status = request.send().await?.status();
+            anyhow::ensure!(status == reqwest::StatusCode::OK, "WhatsApp webhook answered {status}");
             counter.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }

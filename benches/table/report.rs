@@ -18,6 +18,13 @@ pub struct Webhooks {
     pub stored: i64,
 }
 
+/// WhatsApp batch deliveries: each 200 must be every event of its batch committed.
+pub struct WhatsAppIngest {
+    pub load: Load,
+    pub acked: u64,
+    pub stored: i64,
+}
+
 pub struct Report {
     binary: String,
     binary_bytes: u64,
@@ -28,6 +35,7 @@ pub struct Report {
     pub http: Option<(Load, Load)>,
     pub http_rss: Option<Rss>,
     pub webhooks: Option<Webhooks>,
+    pub whatsapp: Option<anyhow::Result<WhatsAppIngest>>,
     pub wait: Option<WaitLatency>,
     pub micro: Vec<Micro>,
     pub elapsed: Duration,
@@ -67,6 +75,7 @@ impl Report {
             http: None,
             http_rss: None,
             webhooks: None,
+            whatsapp: None,
             wait: None,
             micro: Vec::new(),
             elapsed: Duration::ZERO,
@@ -182,6 +191,35 @@ impl Report {
                 format!("{} deliveries", w.paced.sent),
                 verdict(w.paced.ack.p99 <= 10e-3),
             );
+        }
+        if let Some(w) = &self.whatsapp {
+            let (messages, statuses) = crate::webhook::WHATSAPP_BATCH;
+            let per = (messages + statuses) as f64;
+            let name = format!(
+                "WhatsApp batch ingest: {messages} messages + {statuses} statuses per delivery, verified + committed ({} senders)",
+                w.as_ref().map_or(0, |w| w.load.workers)
+            );
+            match w {
+                Ok(w) => row(
+                    &name,
+                    "report",
+                    format!(
+                        "**{:.0} deliveries/s = {:.0} events/s** (ack {}); {} acknowledged, {} WhatsApp rows in the database",
+                        w.load.per_second,
+                        w.load.per_second * per,
+                        w.load.latency.p50_p99(),
+                        w.acked,
+                        w.stored
+                    ),
+                    format!(
+                        "{} deliveries in {:.0} s after 1 s warm-up",
+                        w.load.completed,
+                        w.load.window.as_secs_f64()
+                    ),
+                    verdict(w.stored >= (w.acked as f64 * per) as i64),
+                ),
+                Err(e) => row(&name, "report", format!("not measured: {e}"), "—".into(), "—".into()),
+            }
         }
         if let Some(w) = &self.wait {
             row(

@@ -19,6 +19,8 @@ pub const RZ_KEY_ID: &str = "rzp_test_BenchKey0001";
 pub const RZ_SECRET: &str = "bench-razorpay-key-secret";
 pub const RZ_WEBHOOK_SECRET: &str = "bench-razorpay-webhook-secret";
 pub const STRIPE_WEBHOOK_SECRET: &str = "whsec_benchstripewebhooksecret";
+/// Given in the environment (not the file), so a binary from before WhatsApp still starts with this setup.
+pub const WA_APP_SECRET: &str = "bench-whatsapp-app-secret";
 /// How long any single wait on a child may take before the benchmark gives up (and kills it).
 pub const DEADLINE: Duration = Duration::from_secs(20);
 
@@ -76,6 +78,7 @@ impl Setup {
             .env_clear()
             .env("PATH", std::env::var_os("PATH").unwrap_or_default())
             .env("HOME", self.dir.path())
+            .env("WHATSAPP_APP_SECRET", WA_APP_SECRET)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(stderr)

@@ -124,10 +124,42 @@ pub async fn wait_latency(
 
 /// Events in the server's database: every 200 must be a committed row.
 pub async fn stored_events(data_dir: &Path) -> anyhow::Result<i64> {
+    stored_events_where(data_dir, "SELECT COUNT(*) AS n FROM events").await
+}
+
+/// Events of the WhatsApp source in the server's database.
+pub async fn stored_whatsapp_events(data_dir: &Path) -> anyhow::Result<i64> {
+    stored_events_where(data_dir, "SELECT COUNT(*) AS n FROM events WHERE source = 'whatsapp'").await
+}
+
+async fn stored_events_where(data_dir: &Path, count: &'static str) -> anyhow::Result<i64> {
     use sqlx::Row;
     let options = sqlx::sqlite::SqliteConnectOptions::new().filename(data_dir.join("switchboard.db")).read_only(true);
     let pool = sqlx::sqlite::SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
-    let n: i64 = sqlx::query("SELECT COUNT(*) AS n FROM events").fetch_one(&pool).await?.get("n");
+    let n: i64 = sqlx::query(count).fetch_one(&pool).await?.get("n");
     pool.close().await;
     Ok(n)
+}
+
+/// Inbound messages and statuses in one WhatsApp delivery, as Meta batches them.
+pub const WHATSAPP_BATCH: (usize, usize) = (10, 10);
+
+/// A signed WhatsApp delivery of [`WHATSAPP_BATCH`] messages and statuses, every id unique to `tag`.
+pub fn whatsapp_delivery(tag: &str) -> (String, Vec<(&'static str, String)>) {
+    let (messages, statuses) = WHATSAPP_BATCH;
+    let messages: Vec<String> = (0..messages)
+        .map(|i| {
+            format!(r#"{{"from":"91982001{i:04}","id":"wamid.{tag}.IN{i}","timestamp":"1764400000","type":"text","text":{{"body":"Is invoice {i} paid?"}}}}"#)
+        })
+        .collect();
+    let statuses: Vec<String> = (0..statuses)
+        .map(|i| format!(r#"{{"id":"wamid.{tag}.OUT{i}","status":"delivered","timestamp":"1764400001","recipient_id":"91982002{i:04}"}}"#))
+        .collect();
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"102290129340398","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","metadata":{{"display_phone_number":"15550783881","phone_number_id":"106540352242922"}},"messages":[{}],"statuses":[{}]}}}}]}}]}}"#,
+        messages.join(","),
+        statuses.join(",")
+    );
+    let headers = sign(Scheme::HubSignature256, crate::server::WA_APP_SECRET, body.as_bytes(), 0, "");
+    (body, headers)
 }
