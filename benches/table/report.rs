@@ -218,7 +218,7 @@ impl Report {
                     ),
                     verdict(w.stored >= (w.acked as f64 * per) as i64),
                 ),
-                Err(e) => row(&name, "report", format!("not measured: {e}"), "—".into(), "—".into()),
+                Err(e) => row(&name, "report", format!("not measured: {e}"), "—".into(), "—"),
             }
         }
         if let Some(w) = &self.wait {
