@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# The sandbox pay page and the approval page in headless Chromium: .ci/browser-e2e.sh path/to/switchboard
-# Installs Debian's chromium (if missing) and playwright-core into target/ci-browser. Screenshots: target/browser/.
+# The sandbox pay page, the approval page and the WhatsApp phones in headless Chromium:
+# .ci/browser-e2e.sh path/to/switchboard
+# Installs Debian's chromium (if missing) and playwright-core into target/ci-browser, and (through
+# .ci/python-e2e.sh --install-only, reused when there) the official Python MCP SDK into target/ci-python: the
+# WhatsApp flow's agent. Screenshots: target/browser/.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${1:-target/debug/switchboard}
@@ -24,3 +27,6 @@ for test in pay_page approval_page; do
     echo "-- tests/browser/$test.mjs"
     PLAYWRIGHT_CORE_DIR=$DIR timeout 300 node "tests/browser/$test.mjs" "$BIN"
 done
+.ci/python-e2e.sh --install-only
+echo "-- tests/python/whatsapp_flow.py (the official Python MCP SDK as the agent, tests/browser/whatsapp_flow.mjs as the phones)"
+PLAYWRIGHT_CORE_DIR=$DIR timeout 300 target/ci-python/bin/python -u tests/python/whatsapp_flow.py "$BIN" legacy auto

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo flow driven by the official Python MCP SDK: .ci/python-e2e.sh path/to/switchboard
 # Installs the SDK into a virtualenv under target/ci-python (reused when the pinned version is there).
+# `.ci/python-e2e.sh --install-only` just installs it (.ci/browser-e2e.sh does, for the WhatsApp flow).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${1:-target/debug/switchboard}
@@ -13,4 +14,5 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
     python3 -m venv "$VENV"
     "$VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
 fi
+[[ $BIN == --install-only ]] && exit 0
 timeout 300 "$VENV/bin/python" tests/python/demo_flow.py "$BIN"
