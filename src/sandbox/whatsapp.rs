@@ -200,8 +200,9 @@ async fn messages(
         Ok(send) => send,
         Err(refused) => return refused.into_response(),
     };
-    let delay_ms = i64::try_from(sandbox.deliveries.delay.as_millis()).unwrap_or(60_000);
-    let accepted = sandbox.update(move |world| send.accept(world, request, now, delay_ms)).await;
+    // Statuses are due from the moment of the send (milliseconds), not from the start of its second.
+    let due_ms = now_ms() + i64::try_from(sandbox.deliveries.delay.as_millis()).unwrap_or(60_000);
+    let accepted = sandbox.update(move |world| send.accept(world, request, now, due_ms)).await;
     match accepted {
         Ok(answer) => {
             sandbox.wa_wake.notify_one();
@@ -316,13 +317,14 @@ impl Send {
         Ok(Send { input, wa_id, text })
     }
 
-    /// Record the message and the `sent` and `delivered` webhooks it is owed, or refuse it as WhatsApp would.
+    /// Record the message and the `sent` (due at `sent_ms`) and `delivered` webhooks it is owed, or refuse it as
+    /// WhatsApp would.
     fn accept(
         self,
         world: &mut World,
         request: Map<String, Value>,
         now: i64,
-        delay_ms: i64,
+        sent_ms: i64,
     ) -> Result<Value, MetaError> {
         if !world.whatsapp.customers.iter().any(|c| c.wa_id == self.wa_id) {
             return Err(not_on_whatsapp());
@@ -339,7 +341,6 @@ impl Send {
             status: "accepted".into(),
             read_queued: false,
         };
-        let sent_ms = now * 1000 + delay_ms;
         owe(world, &message, "sent", sent_ms);
         owe(world, &message, "delivered", sent_ms + DELIVERED_AFTER_MS);
         let answer = json!({

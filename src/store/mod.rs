@@ -122,6 +122,12 @@ pub trait Ledger: Send + Sync {
     /// Claim `key` for one call, or learn why not.
     async fn claim(&self, entry: &Entry) -> Result<Claim, StoreError>;
 
+    /// Whether `key` has a claim that never finished (in flight, or its outcome unknown).
+    async fn pending(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// When `key` was first claimed, if it finished (unix seconds).
+    async fn finished_at(&self, key: &str) -> Result<Option<i64>, StoreError>;
+
     /// Record the call's result; every later claim of `key` replays it (kept even if the claim was released
     /// meanwhile).
     async fn finish(&self, entry: &Entry, response: &serde_json::Value) -> Result<(), StoreError>;

@@ -270,7 +270,7 @@ fn inbound_message(event: &Event) -> Option<(ChatMessage, String, Option<String>
 }
 
 /// WhatsApp's reason a message failed: its first error's code, title and details.
-fn failure_reason(event: &Event, id: &str) -> Option<String> {
+pub(crate) fn failure_reason(event: &Event, id: &str) -> Option<String> {
     let (_, status) = find_in_payload(&event.payload, "statuses", |s| s["id"] == id && s["status"] == "failed")?;
     let error = &status["errors"][0];
     let words = [&error["title"], &error["error_data"]["details"]]

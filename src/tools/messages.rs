@@ -89,9 +89,19 @@ pub enum SendRefusal {
     #[error("An identical send is in progress. Wait {0} s and call again with the same arguments: you get its result.")]
     InProgress(i64),
     #[error(
-        "{0} WhatsApp may or may not have sent this message, and it has no way to ask. Switchboard will not send it again by itself: its status webhook (sent, delivered or failed, with reference_id {1}) settles it, after which the same call returns the result. If none arrives, ask the user to check the chat before sending anything new."
+        "{0} WhatsApp may or may not have sent this message, and it has no way to ask. Switchboard will not send it again by itself: its status webhook (list_events with reference_id {1}) settles it, after which the same call returns the result. If none arrives, ask the user to check the chat; to send the same words again on purpose, pass a new idempotency_key."
     )]
     OutcomeUnknown(String, String),
+    #[error(
+        "Switchboard's send task stopped unexpectedly (a fault in the server, logged), so the message may or may not have gone out. Call again with the same arguments: Switchboard settles it from its status webhook and never sends it twice."
+    )]
+    Interrupted,
+    #[error(
+        "WhatsApp accepted this message earlier but could not deliver it: {0}. Nothing reached the customer. Calling again asks the user to approve a new send (use a template if the 24-hour window has closed)."
+    )]
+    FailedAfterAccepted(String),
+    #[error("That earlier send was settled meanwhile. Call again with the same arguments to get its result.")]
+    Settled,
 }
 
 impl From<SendRefusal> for ToolError {
@@ -119,13 +129,21 @@ impl Switchboard {
         RequestState(request_state): RequestState,
     ) -> Result<CallToolResponse, ToolError> {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
-        let send = SendCall::parse(self.state(), args)?;
+        let send = SendCall::parse(self.state(), args)?.current(self.state()).await?;
         if let Some(sent) = send.replay(self.state()).await? {
             let result = match approvals::first_sight(self.state(), SEND_TOOL, &send.key).await? {
                 Some(first) => first,
                 None => rendered(sent, true, send.key.clone(), None)?,
             };
             return Ok(CallToolResult::structured(result).into());
+        }
+        // An earlier identical send whose outcome is unknown: settle it (from its status webhook), never send
+        // again, so neither the window nor a person's approval applies.
+        if self.state().store.ledger().pending(&send.key).await? {
+            let via = ApprovedVia::NotRequired;
+            return Ok(
+                CallToolResult::structured(send.run(self.shared_state(), via, Sending::SettleOnly).await?).into()
+            );
         }
         send.check_window(self.state()).await?;
         let proposal = Proposal {
@@ -138,7 +156,9 @@ impl Switchboard {
         match approvals::require(self.state(), &ctx, proposal, responses, request_state).await? {
             Verdict::Ask(input_required) => Ok(input_required.into()),
             Verdict::Performed(result) => Ok(CallToolResult::structured(result).into()),
-            Verdict::Proceed(via) => Ok(CallToolResult::structured(send.run(self.shared_state(), via).await?).into()),
+            Verdict::Proceed(via) => {
+                Ok(CallToolResult::structured(send.run(self.shared_state(), via, Sending::Send).await?).into())
+            }
         }
     }
 }
@@ -156,11 +176,28 @@ struct SendCall {
     message: OutboundMessage,
     key: String,
     hash: String,
+    /// Whether the key was derived from the message (not given by the caller).
+    derived: bool,
 }
+
+/// Whether a send may reach Meta, or may only settle an earlier attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Sending {
+    Send,
+    SettleOnly,
+}
+
+/// How long the same words to the same number count as one message.
+const REPLAY_SECS: i64 = 24 * 3600;
 
 impl SendCall {
     fn parse(state: &AppState, args: SendMessageArgs) -> Result<Self, ToolError> {
         let client = state.providers.messaging()?;
+        if !args.to.trim().starts_with('+') {
+            return Err(ToolError::invalid(
+                "to must start with + and the country code, e.g. \"+919820012345\" (WhatsApp reads a number without + as one in the business's own country)",
+            ));
+        }
         let to = Phone::parse("to", &args.to).map_err(ToolError::invalid)?;
         let to =
             Phone::parse("to", &format!("+{}", to.as_str().trim_start_matches('+'))).map_err(ToolError::invalid)?;
@@ -192,12 +229,15 @@ impl SendCall {
                 if language.is_empty() || language.len() > 16 {
                     return Err(ToolError::invalid("template_language must be a code such as \"en_US\" or \"hi\""));
                 }
-                if args.template_parameters.len() > 32
-                    || args.template_parameters.iter().any(|p| p.chars().count() > 1024)
-                {
-                    return Err(ToolError::invalid("template_parameters: at most 32, each at most 1024 characters"));
+                let bad =
+                    |p: &String| p.chars().count() > 1024 || p.chars().any(char::is_control) || p.trim().is_empty();
+                if args.template_parameters.len() > 32 || args.template_parameters.iter().any(bad) {
+                    return Err(ToolError::invalid(
+                        "template_parameters: at most 32, each 1–1024 characters of plain text on one line",
+                    ));
                 }
-                Content::Template { name, language, parameters: args.template_parameters }
+                let parameters = args.template_parameters.iter().map(|p| text::strip_hidden(p.trim())).collect();
+                Content::Template { name, language, parameters }
             }
             (Some(_), Some(_)) => {
                 return Err(ToolError::invalid("send either text or template_name, not both"));
@@ -211,12 +251,32 @@ impl SendCall {
         let message = OutboundMessage { to, content };
         let explicit = args.idempotency_key.map(super::payment_links::parse_idempotency_key).transpose()?;
         let hash = fingerprint(&message);
+        let derived = explicit.is_none();
         let key = match explicit {
             Some(key) if is_send_key(&key) => key,
             Some(key) => format!("sb_wa_{}", &hex::encode(Sha256::digest(format!("{SEND_TOOL}:key:{key}")))[..32]),
             None => format!("sb_wa_{}", &hash[..32]),
         };
-        Ok(SendCall { client, message, key, hash })
+        Ok(SendCall { client, message, key, hash, derived })
+    }
+
+    /// The key this send goes under now. The same words to the same number are one message for a day: once a
+    /// send under a derived key has finished and is a day old, the same words are a new message (a reminder,
+    /// another "thank you") under the next key of the chain. An explicit key is taken as it is.
+    async fn current(mut self, state: &AppState) -> Result<Self, ToolError> {
+        if !self.derived {
+            return Ok(self);
+        }
+        let ledger = state.store.ledger();
+        for _ in 0..1000 {
+            match ledger.finished_at(&self.key).await? {
+                Some(at) if at + REPLAY_SECS <= time::now() => {
+                    self.key = format!("sb_wa_{}", &hex::encode(Sha256::digest(format!("{}:next", self.key)))[..32]);
+                }
+                _ => break,
+            }
+        }
+        Ok(self)
     }
 
     fn entry(&self) -> Entry {
@@ -250,15 +310,20 @@ impl SendCall {
     }
 
     /// Send it (at most once for its key) and render the result.
-    async fn run(self, state: Arc<AppState>, via: ApprovedVia) -> Result<serde_json::Value, ToolError> {
+    async fn run(
+        self,
+        state: Arc<AppState>,
+        via: ApprovedVia,
+        sending: Sending,
+    ) -> Result<serde_json::Value, ToolError> {
         let key = self.key.clone();
-        let (sent, replayed) = send_once(state, self).await?;
+        let (sent, replayed) = send_once(state, self, sending).await?;
         rendered(sent, replayed, key, (!replayed).then_some(via))
     }
 }
 
 /// The ledger around one send. Detached, so a client that goes away mid-send cannot leave it unrecorded.
-async fn send_once(state: Arc<AppState>, send: SendCall) -> Result<(SentMessage, bool), ToolError> {
+async fn send_once(state: Arc<AppState>, send: SendCall, sending: Sending) -> Result<(SentMessage, bool), ToolError> {
     let task = tokio::spawn(async move {
         let entry = send.entry();
         let lock = state.key_locks.get(&entry.key);
@@ -271,9 +336,14 @@ async fn send_once(state: Arc<AppState>, send: SendCall) -> Result<(SentMessage,
             // An earlier attempt's outcome is unknown: settle it from its status webhook, never by sending again.
             Claim::Abandoned { .. } => {
                 return match settled_by_status(&state, &send).await? {
-                    Some(sent) => {
+                    Some(Ok(sent)) => {
                         record(&state, &entry, &sent).await;
                         Ok((sent, true))
+                    }
+                    // It reached WhatsApp and failed there: nothing was delivered, and a new send needs approval.
+                    Some(Err(reason)) => {
+                        ledger.release(&entry.key).await?;
+                        Err(SendRefusal::FailedAfterAccepted(reason).into())
                     }
                     None => {
                         ledger.mark_unknown(&entry.key).await?;
@@ -281,6 +351,11 @@ async fn send_once(state: Arc<AppState>, send: SendCall) -> Result<(SentMessage,
                         Err(SendRefusal::OutcomeUnknown(why, entry.key.clone()).into())
                     }
                 };
+            }
+            // Only settling was asked for, and there is nothing to settle any more: this call sends nothing.
+            Claim::Acquired if sending == Sending::SettleOnly => {
+                ledger.release(&entry.key).await?;
+                return Err(SendRefusal::Settled.into());
             }
             Claim::Acquired => {}
         }
@@ -304,23 +379,33 @@ async fn send_once(state: Arc<AppState>, send: SendCall) -> Result<(SentMessage,
     });
     task.await.unwrap_or_else(|e| {
         tracing::error!(error = %e, "the send task failed");
-        Err(SendRefusal::OutcomeUnknown("Switchboard's send task stopped unexpectedly.".into(), String::new()).into())
+        Err(SendRefusal::Interrupted.into())
     })
 }
 
-/// A status webhook that carries this send's key: WhatsApp did take it.
-async fn settled_by_status(state: &AppState, send: &SendCall) -> Result<Option<SentMessage>, ToolError> {
+/// What the status webhooks carrying this send's key say: WhatsApp took it (`Ok`, with its message id), or took
+/// it and it failed (`Err`, WhatsApp's reason); `None` when none has arrived.
+async fn settled_by_status(
+    state: &AppState,
+    send: &SendCall,
+) -> Result<Option<Result<SentMessage, String>>, ToolError> {
     let filter = EventFilter {
         kinds: EventKind::MESSAGE_STATUS.to_vec(),
         correlation: Correlation { reference_id: Some(send.key.clone()), ..Correlation::default() },
         ..EventFilter::default()
     };
-    let Some((_, event)) = state.store.events().list(&filter, 1).await?.into_iter().next() else { return Ok(None) };
-    let Some(message_id) = event.correlation.message_id else { return Ok(None) };
-    let at =
-        event.occurred_at.as_deref().and_then(|t| time::parse_instant("occurred_at", t, time::DayEdge::Start).ok());
-    tracing::info!(key = %send.key, %message_id, "a status webhook settled a send whose outcome was unknown");
-    Ok(Some(sent_message(&send.message, message_id, None, at.unwrap_or_else(time::now))))
+    let statuses = state.store.events().list(&filter, 10).await?;
+    if let Some((_, event)) = statuses.iter().find(|(_, e)| e.kind != EventKind::MessageFailed) {
+        let Some(message_id) = event.correlation.message_id.clone() else { return Ok(None) };
+        let at =
+            event.occurred_at.as_deref().and_then(|t| time::parse_instant("occurred_at", t, time::DayEdge::Start).ok());
+        tracing::info!(key = %send.key, %message_id, "a status webhook settled a send whose outcome was unknown");
+        return Ok(Some(Ok(sent_message(&send.message, message_id, None, at.unwrap_or_else(time::now)))));
+    }
+    Ok(statuses.first().map(|(_, event)| {
+        let id = event.correlation.message_id.clone().unwrap_or_default();
+        Err(super::conversations::failure_reason(event, &id).unwrap_or_else(|| "no reason was given".into()))
+    }))
 }
 
 /// Record a send WhatsApp accepted. The message is out whatever happens next, so a failure is logged: the next
@@ -370,15 +455,20 @@ async fn last_message_from(state: &AppState, phone: &str) -> Result<Option<(Stri
 pub(crate) async fn perform_send(state: Arc<AppState>, approval: &Approval) -> Result<serde_json::Value, ToolError> {
     let args: SendMessageArgs = serde_json::from_value(approval.arguments.clone())
         .map_err(|e| ToolError::internal("reading the approved arguments", e))?;
-    let send = SendCall::parse(&state, args)?;
-    if send.key != approval.key || send.hash != approval.binding {
+    let mut send = SendCall::parse(&state, args)?;
+    // The words must be the ones approved; the key is the approval's (for a derived key, the chain may have
+    // moved on since, for a later message with the same words).
+    if send.hash != approval.binding || (!send.derived && send.key != approval.key) {
         return Err(ToolError::internal(
             "checking the approved action",
             "its arguments no longer hash to the approval",
         ));
     }
-    send.check_window(&state).await?;
-    send.run(state, ApprovedVia::ApprovalPage).await
+    send.key = approval.key.clone();
+    if !state.store.ledger().pending(&send.key).await? {
+        send.check_window(&state).await?;
+    }
+    send.run(state, ApprovedVia::ApprovalPage, Sending::Send).await
 }
 
 /// What the person approves: the recipient and the exact words.
@@ -393,8 +483,8 @@ fn summary(message: &OutboundMessage) -> Summary {
         }
         Content::Template { name, language, parameters } => {
             details.push(("Template".into(), format!("{name} ({language})")));
-            if !parameters.is_empty() {
-                details.push(("Parameters".into(), parameters.join("\n")));
+            for (i, parameter) in parameters.iter().enumerate() {
+                details.push((format!("Parameter {{{{{}}}}}", i + 1), parameter.clone()));
             }
         }
     }

@@ -587,3 +587,97 @@ async fn a_client_without_elicitation_cannot_create_a_lead_until_a_person_approv
     let lead = structured(&crate::approvals::call(&client, "create_lead", args).await);
     assert_eq!(lead["approved_via"], "approval_page");
 }
+
+/// A Graph stub whose sends all fail with 503 (the outcome is unknown to Switchboard).
+async fn graph_503() -> MockServer {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(503).set_body_string("upstream connect error"))
+        .mount(&graph)
+        .await;
+    graph
+}
+
+fn key_in(text: &str) -> String {
+    text.split("reference_id ").nth(1).unwrap().split(')').next().unwrap().to_string()
+}
+
+async fn status_for_key(rx: &Receiver, key: &str, status: &str, extra: &str) {
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","statuses":[{{"id":"wamid.LATE9","status":"{status}","timestamp":"1749416501","recipient_id":"16505551234","biz_opaque_callback_data":"{key}"{extra}}}]}}}}]}}]}}"#
+    );
+    assert_eq!(deliver(rx, body.clone().into_bytes(), &signed(body.as_bytes())).await, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_failed_status_is_not_taken_for_a_sent_message_and_a_new_send_is_then_allowed() {
+    let graph = graph_503().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.IN6", "hello").await;
+    let client = connect(rx.state.config.clone()).await;
+    let args = json!({"to": CUSTOMER, "text": "We will call you today."});
+    let key = key_in(&error_text(&call(&client, "send_whatsapp_message", args.clone()).await));
+    let reason = r#","errors":[{"code":131049,"title":"This message was not delivered to maintain healthy ecosystem engagement."}]"#;
+    status_for_key(&rx, &key, "failed", reason).await;
+    let told = error_text(&call(&client, "send_whatsapp_message", args.clone()).await);
+    assert!(
+        told.contains("could not deliver") && told.contains("131049") && told.contains("Nothing reached"),
+        "{told}"
+    );
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1);
+    // The failure is known, so the next call is a new send (here: approval off, so it goes out at once).
+    let again = error_text(&call(&client, "send_whatsapp_message", args).await);
+    assert!(again.contains("may or may not"), "{again}");
+    assert_eq!(graph.received_requests().await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn an_unknown_send_is_settled_even_after_the_window_closed() {
+    let graph = graph_503().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    // The customer wrote 24 hours less 2 seconds ago: the window closes during this test.
+    let written = switchboard::domain::time::now() - 24 * 3600 + 2;
+    let body = format!(
+        r#"{{"object":"whatsapp_business_account","entry":[{{"id":"1","changes":[{{"field":"messages","value":{{"messaging_product":"whatsapp","messages":[{{"from":"16505551234","id":"wamid.OLD1","timestamp":"{written}","type":"text","text":{{"body":"hi"}}}}]}}}}]}}]}}"#
+    );
+    assert_eq!(deliver(&rx, body.clone().into_bytes(), &signed(body.as_bytes())).await, StatusCode::OK);
+    let client = connect(rx.state.config.clone()).await;
+    let args = json!({"to": CUSTOMER, "text": "Sorry for the wait."});
+    let key = key_in(&error_text(&call(&client, "send_whatsapp_message", args.clone()).await));
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
+    let closed =
+        error_text(&call(&client, "send_whatsapp_message", json!({"to": CUSTOMER, "text": "Another thing"})).await);
+    assert!(closed.contains("24 hours"), "the window is closed now: {closed}");
+    status_for_key(&rx, &key, "sent", "").await;
+    let settled = structured(&call(&client, "send_whatsapp_message", args).await);
+    assert_eq!((settled["message_id"].as_str(), settled["replayed"].as_bool()), (Some("wamid.LATE9"), Some(true)));
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn the_same_words_a_day_later_are_a_new_message_and_a_number_needs_its_plus() {
+    let graph = graph().await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.IN7", "thanks!").await;
+    let client = connect(rx.state.config.clone()).await;
+    let args = json!({"to": CUSTOMER, "text": "Thank you, Sheena!"});
+    let first = structured(&call(&client, "send_whatsapp_message", args.clone()).await);
+    assert_eq!(
+        structured(&call(&client, "send_whatsapp_message", args.clone()).await)["message_id"],
+        first["message_id"]
+    );
+    // A day passes (the ledger's record of the first send is made a day older).
+    let db = rx.state.config.data_dir.join("switchboard.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("UPDATE idempotency SET created_at = created_at - 86400 WHERE tool = 'send_whatsapp_message'")
+        .execute(&pool)
+        .await
+        .unwrap();
+    let later = structured(&call(&client, "send_whatsapp_message", args).await);
+    assert_ne!(later["message_id"], first["message_id"]);
+    assert_eq!(later["replayed"], false);
+    assert_eq!(sends(&graph).await.len(), 2);
+    let no_plus = error_text(&call(&client, "send_whatsapp_message", json!({"to": "16505551234", "text": "hi"})).await);
+    assert!(no_plus.contains("must start with +"), "{no_plus}");
+}

@@ -152,6 +152,24 @@ impl Ledger for SqliteStore {
             .collect()
     }
 
+    async fn pending(&self, key: &str) -> Result<bool, StoreError> {
+        let pool = self.pool().await?;
+        let row = sqlx::query("SELECT 1 AS one FROM idempotency WHERE key = ? AND state = 'in_progress'")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+        Ok(row.is_some())
+    }
+
+    async fn finished_at(&self, key: &str) -> Result<Option<i64>, StoreError> {
+        let pool = self.pool().await?;
+        let row = sqlx::query("SELECT created_at FROM idempotency WHERE key = ? AND state = 'done'")
+            .bind(key)
+            .fetch_optional(pool)
+            .await?;
+        row.map(|r| r.try_get("created_at")).transpose().map_err(Into::into)
+    }
+
     async fn results(&self, tool: &str, since: i64, limit: i64) -> Result<Vec<(i64, serde_json::Value)>, StoreError> {
         let pool = self.pool().await?;
         let rows = sqlx::query(
