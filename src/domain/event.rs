@@ -171,6 +171,9 @@ pub struct Extracted {
     /// The amount paid, for payment kinds.
     pub amount: Option<Money>,
     pub correlation: Correlation,
+    /// For a batch's later events: the event's own part of the delivery, stored instead of the whole body (the
+    /// first event of a delivery keeps the signed bytes, so a batch of N costs its size once, not N times).
+    pub own_payload: Option<Bytes>,
 }
 
 /// One event of a verified delivery, ready for the event log. Made only by `webhooks::sources` from a

@@ -62,7 +62,8 @@ pub trait EventLog: Send + Sync {
     /// One event by sequence number.
     async fn get(&self, seq: i64) -> Result<Option<Event>, StoreError>;
 
-    /// The verified body of event `seq`, byte for byte as it was signed (replayable against its signature).
+    /// The verified body of event `seq`, byte for byte as it was signed (replayable against its signature); for
+    /// the later events of a batch delivery (WhatsApp), their own item in the sender's envelope.
     async fn body(&self, seq: i64) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The newest sequence number stored (0 when empty).

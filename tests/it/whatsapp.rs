@@ -134,6 +134,20 @@ async fn a_batch_of_n_messages_and_m_statuses_is_n_plus_m_events_and_may_be_near
     assert_eq!(stored.len(), n + m);
     let received = stored.iter().filter(|e| e.kind == EventKind::MessageReceived).count();
     assert_eq!((received, stored.len() - received), (n, m));
+    // The batch's size is stored about once: its first event keeps the signed bytes, the others their own item.
+    let log = rx.state.store.events();
+    let seqs: Vec<i64> =
+        log.list(&EventFilter::default(), 10_000).await.unwrap().into_iter().map(|(seq, _)| seq).collect();
+    let first = log.body(seqs[0]).await.unwrap().unwrap();
+    assert_eq!(first, body.as_bytes(), "the signed bytes, verbatim");
+    let mut total = 0;
+    for seq in &seqs[1..] {
+        let own = log.body(*seq).await.unwrap().unwrap();
+        assert!(own.len() < 21_000, "{}", own.len());
+        total += own.len();
+    }
+    assert!(total < 2 * body.len(), "{total} bytes for a {}-byte batch", body.len());
+    assert_eq!(stored[5].payload["entry"][0]["changes"][0]["value"]["messages"][0]["id"], "wamid.IN5");
     // Other sources keep the general limit (1 MiB by default).
     let big = vec![b'x'; 2 << 20];
     let response =

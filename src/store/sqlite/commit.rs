@@ -152,6 +152,7 @@ mod tests {
             occurred_at: None,
             amount: None,
             correlation: Default::default(),
+            own_payload: None,
         };
         let body = format!("{{\"id\":\"{id}\"}}").into();
         NewEvent::new("razorpay", extracted, id.into(), body, body_key.map(str::to_string))

@@ -30,7 +30,7 @@ pub fn extract(delivery: &Delivery<Verified>, format: Format) -> Vec<NewEvent> {
     extracted
         .into_iter()
         .enumerate()
-        .map(|(i, e)| {
+        .map(|(i, mut e)| {
             let body_key = match i {
                 0 => body_hash.clone(),
                 i => format!("{body_hash}#{i}"),
@@ -42,7 +42,11 @@ pub fn extract(delivery: &Delivery<Verified>, format: Format) -> Vec<NewEvent> {
                 i => format!("{id}#{i}"),
             });
             let id = e.provider_event_id.clone().or(delivery_id).unwrap_or_else(|| body_key.clone());
-            NewEvent::new(delivery.source(), e, id, delivery.body().clone(), keyed_by_body.then_some(body_key))
+            let payload = match (i, e.own_payload.take()) {
+                (0, _) | (_, None) => delivery.body().clone(),
+                (_, Some(own)) => own,
+            };
+            NewEvent::new(delivery.source(), e, id, payload, keyed_by_body.then_some(body_key))
         })
         .collect()
 }
@@ -71,6 +75,7 @@ fn event(kind: EventKind, event_type: Option<String>) -> Extracted {
         occurred_at: None,
         amount: None,
         correlation: Default::default(),
+        own_payload: None,
     }
 }
 

@@ -10,20 +10,31 @@ use serde_json::Value;
 
 pub(super) fn extract(body: &Value) -> Vec<Extracted> {
     let mut events = Vec::new();
-    let changes =
-        body["entry"].as_array().into_iter().flatten().flat_map(|e| e["changes"].as_array().into_iter().flatten());
-    for change in changes {
+    let changes = body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|entry| entry["changes"].as_array().into_iter().flatten().map(move |change| (entry, change)));
+    for (entry, change) in changes {
         let value = &change["value"];
         let field = text(&change["field"]).unwrap_or_else(|| "unknown".into());
         let messages = value["messages"].as_array().filter(|_| field == "messages");
         let statuses = value["statuses"].as_array().filter(|_| field == "messages");
         if messages.is_none() && statuses.is_none() {
             // Other subscribed fields (account_update, template status, out-of-band errors, …): kept, not read.
-            events.push(event(EventKind::Other, Some(format!("whatsapp.{field}"))));
+            let mut other = event(EventKind::Other, Some(format!("whatsapp.{field}")));
+            other.own_payload = Some(envelope(body, entry, change, None));
+            events.push(other);
             continue;
         }
-        events.extend(messages.into_iter().flatten().map(message));
-        events.extend(statuses.into_iter().flatten().map(status));
+        events.extend(messages.into_iter().flatten().map(|m| Extracted {
+            own_payload: Some(envelope(body, entry, change, Some(("messages", m)))),
+            ..message(m)
+        }));
+        events.extend(statuses.into_iter().flatten().map(|s| Extracted {
+            own_payload: Some(envelope(body, entry, change, Some(("statuses", s)))),
+            ..status(s)
+        }));
     }
     if events.is_empty() {
         events.push(event(EventKind::Other, text(&body["object"])));
@@ -75,6 +86,41 @@ fn status(s: &Value) -> Extracted {
         },
         ..event(kind, Some(format!("status.{state}")))
     }
+}
+
+/// One item in Meta's envelope: the delivery's object, the entry's id, the change's field and value metadata (and
+/// the sender's contact, for a message), and just this item. Readers see the same shape as a whole delivery.
+fn envelope(body: &Value, entry: &Value, change: &Value, item: Option<(&str, &Value)>) -> bytes::Bytes {
+    let value = &change["value"];
+    let value = match item {
+        None => value.clone(),
+        Some((list, item)) => {
+            let mut own = serde_json::Map::new();
+            for key in ["messaging_product", "metadata"] {
+                if let Some(v) = value.get(key) {
+                    own.insert(key.into(), v.clone());
+                }
+            }
+            let from = item["from"].as_str();
+            let contacts: Vec<Value> = value["contacts"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|c| from.is_some() && c["wa_id"].as_str() == from)
+                .cloned()
+                .collect();
+            if !contacts.is_empty() {
+                own.insert("contacts".into(), Value::Array(contacts));
+            }
+            own.insert(list.into(), Value::Array(vec![item.clone()]));
+            Value::Object(own)
+        }
+    };
+    let own = serde_json::json!({
+        "object": body["object"],
+        "entry": [{"id": entry["id"], "changes": [{"field": change["field"], "value": value}]}],
+    });
+    bytes::Bytes::from(serde_json::to_vec(&own).unwrap_or_default())
 }
 
 fn id_ok(m: &Value) -> bool {
