@@ -46,7 +46,8 @@ pub struct EventMatch {
     /// Payment id (`pay_…`, `pi_…`).
     #[serde(default)]
     pub payment_id: Option<String>,
-    /// The reference given when the link was created (e.g. an invoice number).
+    /// The reference given when the link was created (e.g. an invoice number), or a WhatsApp send's
+    /// idempotency_key (its status events carry it).
     #[serde(default)]
     pub reference_id: Option<String>,
     /// Customer e-mail address.

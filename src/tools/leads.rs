@@ -63,7 +63,7 @@ pub enum LeadRefusal {
     #[error("An identical create_lead call is in progress. Wait {0} s and call again with the same arguments.")]
     InProgress(i64),
     #[error(
-        "{0} The contact may or may not exist now. Call create_lead again with the same arguments: Switchboard searches HubSpot first and never creates a second one."
+        "{0} The contact may or may not exist now. Call create_lead again with the same arguments: Switchboard searches HubSpot for it first (by e-mail, then by phone as stored) before creating anything."
     )]
     OutcomeUnknown(String),
 }
@@ -77,7 +77,9 @@ impl From<LeadRefusal> for ToolError {
 #[tool_router(router = lead_router, vis = "pub(crate)")]
 impl Switchboard {
     /// Add a person to the CRM as a new lead (a HubSpot contact) with e-mail and/or phone, name and company.
-    /// HubSpot is searched first: someone already there is returned with created=false and nothing is written.
+    /// HubSpot is searched first (by e-mail, then by phone as stored): someone found is returned with
+    /// created=false and nothing is written. Prefer passing the e-mail when known: HubSpot itself refuses a second
+    /// contact with the same e-mail, but not with the same phone.
     /// Otherwise a person approves first (in the client or on the approval page), and the contact is created
     /// exactly once. Needs the crm.objects.contacts.write scope.
     #[tool(
