@@ -131,33 +131,15 @@ pub async fn direct_gets(stub: &Stub, workers: usize, warmup: Duration, window: 
     .await
 }
 
-/// Signed Razorpay deliveries, each a new event, `workers` at a time; every answer must be 200.
+/// Razorpay deliveries to `/webhooks/razorpay` in `workers` closed loops; each must be acknowledged (200).
 pub async fn webhooks(
     server: &HttpServer,
     workers: usize,
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<(Load, u64)> {
-    let client = reqwest::Client::builder().pool_max_idle_per_host(workers * 2).build()?;
-    let url = Arc::new(server.url("/webhooks/razorpay"));
-    let acked = Arc::new(AtomicU64::new(0));
-    let counter = acked.clone();
-    let load = closed_loop(workers, warmup, window, Some(server.pid), move |w, seq| {
-        let (client, url, counter) = (client.clone(), url.clone(), counter.clone());
-        async move {
-            let (body, headers) = delivery(&format!("TP-{w}-{seq}"));
-            let mut request = client.post(url.as_str()).body(body);
-            for (k, v) in headers {
-                request = request.header(k, v);
-            }
-            let status = request.send().await?.status();
-            anyhow::ensure!(status == reqwest::StatusCode::OK, "webhook answered {status}");
-            counter.fetch_add(1, Ordering::Relaxed);
-            Ok(())
-        }
-    })
-    .await?;
-    Ok((load, acked.load(Ordering::Relaxed)))
+    signed_posts(server, "/webhooks/razorpay", workers, warmup, window, |w, seq| delivery(&format!("TP-{w}-{seq}")))
+        .await
 }
 
 /// WhatsApp batch deliveries to `/webhooks/whatsapp` in `workers` closed loops; each must be acknowledged (200).
@@ -167,20 +149,39 @@ pub async fn whatsapp_batches(
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<(Load, u64)> {
+    signed_posts(server, "/webhooks/whatsapp", workers, warmup, window, |w, seq| {
+        whatsapp_delivery(&format!("W{w}S{seq}"))
+    })
+    .await
+}
+
+/// A delivery's body and the headers that sign it.
+type Signed = (String, Vec<(&'static str, String)>);
+
+/// Signed deliveries (`make(worker, seq)` gives the body and headers) POSTed to `path` in closed loops; returns
+/// the load and how many were acknowledged with 200 (anything else fails the run).
+async fn signed_posts(
+    server: &HttpServer,
+    path: &str,
+    workers: usize,
+    warmup: Duration,
+    window: Duration,
+    make: fn(usize, u64) -> Signed,
+) -> anyhow::Result<(Load, u64)> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(workers * 2).build()?;
-    let url = Arc::new(server.url("/webhooks/whatsapp"));
+    let url = Arc::new(server.url(path));
     let acked = Arc::new(AtomicU64::new(0));
     let counter = acked.clone();
     let load = closed_loop(workers, warmup, window, Some(server.pid), move |w, seq| {
         let (client, url, counter) = (client.clone(), url.clone(), counter.clone());
         async move {
-            let (body, headers) = whatsapp_delivery(&format!("W{w}S{seq}"));
+            let (body, headers) = make(w, seq);
             let mut request = client.post(url.as_str()).body(body);
             for (k, v) in headers {
                 request = request.header(k, v);
             }
             let status = request.send().await?.status();
-            anyhow::ensure!(status == reqwest::StatusCode::OK, "WhatsApp webhook answered {status}");
+            anyhow::ensure!(status == reqwest::StatusCode::OK, "webhook answered {status}");
             counter.fetch_add(1, Ordering::Relaxed);
             Ok(())
         }
