@@ -167,7 +167,13 @@ def need(cond, why):
 
 if kind == "tools":
     names = sorted(t["name"] for t in result.get("tools", []))
-    need({"get_invoice", "list_invoices"} <= set(names), f"tools are {names}")
+    need({"get_invoice", "list_invoices", "send_whatsapp_message", "create_lead"} <= set(names), f"tools are {names}")
+elif kind == "prompts":
+    names = sorted(p["name"] for p in result.get("prompts", []))
+    need(names == ["collect_overdue_invoice", "reply_to_whatsapp"], f"prompts are {names}")
+elif kind == "prompt":
+    text = " ".join((m.get("content") or {}).get("text", "") for m in result.get("messages", []))
+    need("+919820012345" in text and "send_whatsapp_message" in text, f"prompt text is {text[:200]!r}")
 elif kind == "invoice":
     need(result.get("isError") is not True, "isError is true")
     sc = result.get("structuredContent") or {}
@@ -215,6 +221,9 @@ STDIO+=("$BIN" serve)
 
 echo "== stdio"
 expect "stdio tools/list" tools 0 "${STDIO[@]}" --method tools/list
+expect "stdio prompts/list" prompts 0 "${STDIO[@]}" --method prompts/list
+expect "stdio prompts/get reply_to_whatsapp" prompt 0 "${STDIO[@]}" \
+    --method prompts/get --prompt-name reply_to_whatsapp --prompt-args "phone=+91 98200 12345"
 grep -h 'Schema portability' "$ERR" | sed 's/^/INFO  /' || true
 expect "stdio get_invoice" invoice 0 "${STDIO[@]}" \
     --method tools/call --tool-name get_invoice --tool-arg "invoice_id=$INVOICE_ID"
@@ -255,6 +264,9 @@ if [[ $healthy -eq 1 ]]; then
         HTTP=(--transport http --server-url "$URL" --protocol-era "$era")
         log_from=$(($(wc -l <"$SERVER_LOG") + 1))
         expect "http/$era tools/list" tools 0 "${HTTP[@]}" --method tools/list
+        expect "http/$era prompts/list" prompts 0 "${HTTP[@]}" --method prompts/list
+        expect "http/$era prompts/get reply_to_whatsapp" prompt 0 "${HTTP[@]}" \
+            --method prompts/get --prompt-name reply_to_whatsapp --prompt-args "phone=+91 98200 12345"
         expect "http/$era get_invoice" invoice 0 "${HTTP[@]}" \
             --method tools/call --tool-name get_invoice --tool-arg "invoice_id=$INVOICE_ID"
         expect "http/$era list_invoices" list 0 "${HTTP[@]}" --method tools/call --tool-name list_invoices
