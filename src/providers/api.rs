@@ -49,6 +49,8 @@ pub enum Meaning {
     Conflict,
     /// A definite refusal whose words say what to do, whatever the status (Meta's coded errors).
     Rejected,
+    /// An error that does not say whether the request was carried out (Meta's "unknown" / "temporary" codes).
+    Uncertain,
 }
 
 /// The object a call reads or changes, so that "no such object" can name it ("Razorpay has no invoice with id
@@ -208,6 +210,7 @@ impl<E: ErrorBody> Api<E> {
             (Meaning::RateLimited, _) => ProviderError::RateLimited { provider, retry_after: reply.retry_after },
             (Meaning::Conflict, _) => ProviderError::Conflict { provider, message },
             (Meaning::Rejected, _) => ProviderError::Rejected { provider, message },
+            (Meaning::Uncertain, _) => ProviderError::Uncertain { provider, message },
             _ => ProviderError::from_status(provider, &reply, message),
         })
     }

@@ -89,6 +89,8 @@ pub enum ProviderError {
     Upstream { provider: ProviderId, status: u16, message: Redacted },
     #[error("{provider} did not answer in time. For a read, try again; the call was retried already.")]
     Timeout { provider: ProviderId },
+    #[error("{provider} answered with an error that does not say whether the request was carried out: {message}.")]
+    Uncertain { provider: ProviderId, message: Redacted },
     #[error(
         "could not connect to {provider} ({message}); nothing was sent. Check the network or the base URL and try again."
     )]
@@ -115,6 +117,7 @@ impl ProviderError {
         matches!(
             self,
             ProviderError::Timeout { .. }
+                | ProviderError::Uncertain { .. }
                 | ProviderError::Network { .. }
                 | ProviderError::Upstream { .. }
                 | ProviderError::Conflict { .. }

@@ -163,9 +163,15 @@ struct ErrorData {
 
 impl ErrorBody for MetaError {
     /// A coded answer below 500 is Meta's definite refusal (nothing was sent): its words and the fix stand,
-    /// whatever the HTTP status. A 5xx leaves the outcome unknown.
+    /// whatever the HTTP status; except Meta's unknown and temporary codes, which, like a 5xx, leave the outcome
+    /// unknown.
     fn meaning(&self, status: StatusCode) -> Meaning {
-        if status.is_server_error() || self.error.code.is_none() { Meaning::Status } else { Meaning::Rejected }
+        match self.error.code {
+            // Unknown, temporary or service-unavailable: Meta may or may not have sent it (whatsapp.md §6).
+            Some(1 | 2 | 131000 | 131016 | 133004) => Meaning::Uncertain,
+            Some(_) if !status.is_server_error() => Meaning::Rejected,
+            _ => Meaning::Status,
+        }
     }
 
     fn into_message(self) -> Option<String> {

@@ -695,3 +695,25 @@ async fn the_same_words_a_day_later_are_a_new_message_and_a_number_needs_its_plu
     let no_plus = error_text(&call(&client, "send_whatsapp_message", json!({"to": "16505551234", "text": "hi"})).await);
     assert!(no_plus.contains("must start with +"), "{no_plus}");
 }
+
+#[tokio::test]
+async fn metas_unknown_and_temporary_errors_leave_the_outcome_unknown_and_nothing_is_resent() {
+    let graph = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path(MESSAGES_PATH))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "(#131000) Something went wrong", "type": "OAuthException", "code": 131000,
+            "error_data": {"messaging_product": "whatsapp", "details": "Message failed to send due to an unknown error."},
+            "fbtrace_id": "Az8or2yhqkZfEZ-_4Qn_Bam"}})))
+        .mount(&graph)
+        .await;
+    let rx = start(never(with_whatsapp_api(config(None, None), &graph))).await;
+    customer_writes(&rx, "wamid.IN8", "hello").await;
+    let client = connect(rx.state.config.clone()).await;
+    let args = json!({"to": CUSTOMER, "text": "Your order is confirmed."});
+    for _ in 0..2 {
+        let text = error_text(&call(&client, "send_whatsapp_message", args.clone()).await);
+        assert!(text.contains("may or may not have sent"), "{text}");
+    }
+    assert_eq!(graph.received_requests().await.unwrap().len(), 1, "never sent twice");
+}
