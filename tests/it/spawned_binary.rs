@@ -14,6 +14,19 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 mod jsonrpc_edges;
 
+/// A Razorpay stub that creates payment links (always the fixture's link).
+async fn razorpay_creating() -> MockServer {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
+        )
+        .mount(&server)
+        .await;
+    server
+}
+
 async fn razorpay_stub() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(path("/v1/invoices/inv_SBk3vL9qTm2XaP"))
@@ -239,14 +252,7 @@ async fn answer(lines: &mut tokio::io::Lines<BufReader<tokio::process::ChildStdo
 
 #[tokio::test]
 async fn on_2026_07_28_approval_in_the_client_is_an_input_required_round_trip() {
-    let rz = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_links"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
-        )
-        .mount(&rz)
-        .await;
+    let rz = razorpay_creating().await;
     let mut child = switchboard_with(
         &["serve"],
         &rz.uri(),
@@ -365,14 +371,7 @@ fn approval_link(answer: &Value) -> String {
 
 #[tokio::test]
 async fn over_stdio_a_pending_approval_survives_a_kill_and_approving_after_the_restart_creates_the_link_once() {
-    let rz = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_links"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
-        )
-        .mount(&rz)
-        .await;
+    let rz = razorpay_creating().await;
     let data_dir = tempfile::tempdir().unwrap();
     // Claude Desktop's way: stdio, no elicitation; the listener serves the approval page.
     let launch = || {
@@ -429,14 +428,7 @@ async fn over_stdio_a_pending_approval_survives_a_kill_and_approving_after_the_r
 
 #[tokio::test]
 async fn over_stdio_on_2026_07_28_a_client_without_elicitation_is_sent_to_the_page_too() {
-    let rz = MockServer::start().await;
-    Mock::given(method("POST"))
-        .and(path("/v1/payment_links"))
-        .respond_with(
-            ResponseTemplate::new(200).set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json"),
-        )
-        .mount(&rz)
-        .await;
+    let rz = razorpay_creating().await;
     let env = [("SWITCHBOARD_APPROVAL_WAIT_SECS", "0")];
     let mut child = switchboard_with(
         &["serve", "--webhooks", "127.0.0.1:0"],

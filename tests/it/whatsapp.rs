@@ -79,6 +79,11 @@ async fn the_handshake_echoes_the_challenge_only_for_the_right_token() {
     ] {
         assert_eq!(get(wrong).await.0, StatusCode::FORBIDDEN, "{wrong}");
     }
+    // The echo is bounded: a challenge longer than 256 bytes is not reflected, even with the right token.
+    let long = format!("hub.mode=subscribe&hub.challenge={}&hub.verify_token=vibecoding", "1".repeat(257));
+    for wrong in [long.as_str()] {
+        assert_eq!(get(wrong).await.0, StatusCode::FORBIDDEN, "{wrong}");
+    }
     let unknown = reqwest::get(format!("http://{}/webhooks/nosuch?hub.mode=subscribe", rx.addr)).await.unwrap();
     assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
 }
