@@ -512,10 +512,11 @@ async fn the_operator_is_warned_at_start_up_when_approval_is_off_or_has_no_page(
 #[tokio::test]
 async fn asking_again_after_an_expiry_says_so_on_a_new_page() {
     let rz = razorpay().await;
-    let rx = start(approving(&rz, Duration::ZERO, Duration::from_secs(1))).await;
+    // Two seconds: the clock counts whole seconds, so a one-second approval may already be over when first read.
+    let rx = start(approving(&rz, Duration::ZERO, Duration::from_secs(2))).await;
     let client = plain_client(&rx).await;
     let first = approval_url(&error_text(&call(&client, "create_payment_link", ananya_link_args()).await));
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    tokio::time::sleep(Duration::from_millis(3100)).await;
     let again = error_text(&call(&client, "create_payment_link", ananya_link_args()).await);
     assert!(again.contains("An earlier request for this expired unanswered"), "{again}");
     assert_ne!(approval_url(&again), first);
