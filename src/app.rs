@@ -99,9 +99,22 @@ async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown
     });
 }
 
-/// Prune old events and settle interrupted creates, in the background so start-up never waits.
+/// Prune old events, settle interrupted creates, and keep the invoice book true, in the background so start-up
+/// never waits.
 pub(crate) fn start_background_work(state: Arc<AppState>) {
+    // Lives as long as the process.
+    crate::writeback::spawn(state.clone(), CancellationToken::new());
+    tokio::spawn(check_book(state.clone()));
     tokio::spawn(reconcile(state));
+}
+
+/// Check the Notion invoice book's schema at start-up, so a mismatch is in the log before an agent meets it.
+async fn check_book(state: Arc<AppState>) {
+    let Ok(book) = state.providers.book() else { return };
+    match book.book().await {
+        Ok(_) => tracing::info!("the Notion invoices database matches the property map"),
+        Err(e) => tracing::error!(error = %e, "the Notion invoice book cannot be used yet"),
+    }
 }
 
 /// Settle payment link creates a crash left in progress, then approved actions a stop left unperformed.

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::path::Path;
 
 /// The committed catalog's tool files, compiled into the binary.
-const COMMITTED: [&str; 15] = [
+const COMMITTED: [&str; 16] = [
     include_str!("../tools/cancel_payment_link.json"),
     include_str!("../tools/create_lead.json"),
     include_str!("../tools/create_payment_link.json"),
@@ -25,6 +25,7 @@ const COMMITTED: [&str; 15] = [
     include_str!("../tools/list_events.json"),
     include_str!("../tools/list_invoices.json"),
     include_str!("../tools/send_whatsapp_message.json"),
+    include_str!("../tools/set_invoice_status.json"),
     include_str!("../tools/wait_for_event.json"),
     include_str!("../tools/wait_for_payment.json"),
 ];

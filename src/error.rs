@@ -52,7 +52,7 @@ impl From<Unserved> for ToolError {
     fn from(e: Unserved) -> Self {
         match e {
             // Naming one provider and passing another's id is the model's to fix.
-            Unserved::Mismatch { .. } => ToolError::InvalidArgument(e.to_string()),
+            Unserved::Mismatch { .. } | Unserved::Incapable { .. } => ToolError::InvalidArgument(e.to_string()),
             e => ToolError::Unserved(e),
         }
     }

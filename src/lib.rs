@@ -47,3 +47,4 @@ pub mod telemetry;
 pub mod tools;
 pub mod transport;
 pub mod webhooks;
+pub mod writeback;

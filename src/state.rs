@@ -26,6 +26,8 @@ pub struct AppState {
     pub approval_base: OnceLock<String>,
     /// When this process's state was built (unix seconds): approvals decided before it belong to an earlier one.
     pub started_at: i64,
+    /// Wakes the invoice book's write-back worker when something new is owed to the book.
+    pub book_wake: tokio::sync::Notify,
 }
 
 impl AppState {
@@ -46,6 +48,7 @@ impl AppState {
             providers,
             approval_base: OnceLock::new(),
             started_at: crate::domain::time::now(),
+            book_wake: tokio::sync::Notify::new(),
         }
     }
 

@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 /// An invoice as every provider's invoice reads once normalised.
 #[derive(Debug, Clone, Serialize, JsonSchema)]
 pub struct Invoice {
-    /// The provider's invoice id (`inv_…` Razorpay, `in_…` Stripe). Pass it to `get_invoice`.
+    /// The invoice's id (`inv_…` Razorpay, `in_…` Stripe, a page id for Notion). Pass it to `get_invoice`.
     pub id: String,
     /// Which provider holds this invoice.
     #[schemars(with = "Provider")]
@@ -38,8 +38,16 @@ pub struct Invoice {
     pub paid_at: Option<String>,
     /// Line items as billed.
     pub line_items: Vec<InvoiceLineItem>,
-    /// Where the customer can view and pay this invoice, if the provider hosts a page for it.
+    /// Where the customer can view and pay this invoice, if the provider hosts a page for it (for Notion: the
+    /// payment link recorded on the invoice).
     pub payment_url: Option<String>,
+    /// Where a person opens the invoice record itself: its Notion page. Absent for payments providers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record_url: Option<String>,
+    /// Updates Switchboard owes this invoice's page and has not made yet (Notion only): a payment link's URL,
+    /// or "paid" after a verified webhook. While "paid" is pending, status already reads paid.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pending_updates: Vec<super::writeback::PendingUpdate>,
 }
 
 /// Normalised invoice status.

@@ -12,6 +12,7 @@ pub mod provider;
 pub mod source;
 pub mod text;
 pub mod time;
+pub mod writeback;
 
 pub use contact::Email;
 pub use invoice::{CustomerRef, Invoice, InvoiceCustomer, InvoiceLineItem, InvoicePage, InvoiceQuery, InvoiceStatus};

@@ -15,6 +15,7 @@ pub enum ProviderId {
     HubSpot,
     #[serde(rename = "whatsapp")]
     WhatsApp,
+    Notion,
 }
 
 impl ProviderId {
@@ -25,6 +26,7 @@ impl ProviderId {
             ProviderId::Stripe => "Stripe",
             ProviderId::HubSpot => "HubSpot",
             ProviderId::WhatsApp => "WhatsApp",
+            ProviderId::Notion => "Notion",
         }
     }
 
@@ -35,6 +37,7 @@ impl ProviderId {
             ProviderId::Stripe => "stripe",
             ProviderId::HubSpot => "hubspot",
             ProviderId::WhatsApp => "whatsapp",
+            ProviderId::Notion => "notion",
         }
     }
 }
@@ -50,7 +53,7 @@ impl FromStr for ProviderId {
 
     /// The machine spelling, in any letter case.
     fn from_str(s: &str) -> Result<Self, ()> {
-        [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot, ProviderId::WhatsApp]
+        [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot, ProviderId::WhatsApp, ProviderId::Notion]
             .into_iter()
             .find(|p| p.as_str().eq_ignore_ascii_case(s.trim()))
             .ok_or(())
@@ -60,7 +63,7 @@ impl FromStr for ProviderId {
 // The `provider` argument of the invoice and payment link tools, and the schema of the `provider` field in their
 // results: what a model may name. Everything past the tool edge uses `ProviderId`. (A plain comment: the doc
 // comment below is the schema's description in the committed tool catalog.)
-/// A payments provider Switchboard can talk to.
+/// Where invoices and payment links live: a payments provider, or a Notion database used as the invoice book.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Provider {
@@ -68,6 +71,8 @@ pub enum Provider {
     Razorpay,
     /// Stripe: ids like `in_…`, `plink_…`, `cus_…`.
     Stripe,
+    /// A Notion database of invoices (invoices only): page ids or page URLs.
+    Notion,
 }
 
 impl From<Provider> for ProviderId {
@@ -75,6 +80,7 @@ impl From<Provider> for ProviderId {
         match p {
             Provider::Razorpay => ProviderId::Razorpay,
             Provider::Stripe => ProviderId::Stripe,
+            Provider::Notion => ProviderId::Notion,
         }
     }
 }
@@ -85,7 +91,9 @@ mod tests {
 
     #[test]
     fn provider_ids_read_back_from_their_machine_spelling_and_serialise_to_it() {
-        for id in [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot, ProviderId::WhatsApp] {
+        for id in
+            [ProviderId::Razorpay, ProviderId::Stripe, ProviderId::HubSpot, ProviderId::WhatsApp, ProviderId::Notion]
+        {
             assert_eq!(id.as_str().parse::<ProviderId>(), Ok(id));
             assert_eq!(serde_json::to_value(id).unwrap(), id.as_str());
         }

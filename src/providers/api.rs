@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub enum Auth {
     /// HTTP Basic: Razorpay's `key_id:key_secret`.
     Basic { user: String, password: SecretString },
-    /// A bearer token: Stripe's API key, HubSpot's private app token.
+    /// A bearer token: Stripe's API key, HubSpot's private app token, Notion's integration token.
     Bearer(SecretString),
 }
 
@@ -102,6 +102,11 @@ impl<'a, B: Serialize + ?Sized> Call<'a, B> {
     /// A POST with a body: sent once unless it carries an idempotency key or [`Call::retry`] says otherwise.
     pub fn post(path: &'a str, body: Body<'a, B>) -> Self {
         Call::new(Method::POST, path, body, Retry::Never)
+    }
+
+    /// A PATCH that sets fields to given values: repeating it changes nothing more, so it may be retried.
+    pub fn patch(path: &'a str, body: Body<'a, B>) -> Self {
+        Call::new(Method::PATCH, path, body, Retry::Safe)
     }
 
     fn new(method: Method, path: &'a str, body: Body<'a, B>, retry: Retry) -> Self {

@@ -156,9 +156,10 @@ impl HttpClient {
     }
 }
 
-/// 409 too: Stripe answers it while an earlier request with the same idempotency key is still running.
+/// 409 too: Stripe answers it while an earlier request with the same idempotency key is still running. 529:
+/// Notion's "service overloaded", sent with `Retry-After` like a 429.
 fn is_retryable_status(status: StatusCode) -> bool {
-    matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504)
+    matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504 | 529)
 }
 
 /// reqwest errors embed the URL; query strings may carry customer e-mails, so drop it.

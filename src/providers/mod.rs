@@ -1,6 +1,6 @@
 //! Provider clients and the seams between them and the tools.
 //!
-//! Seams: [`Invoices`] (Razorpay, Stripe) and [`PaymentLinks`] (Razorpay, Stripe), used as `Arc<dyn …>` through
+//! Seams: [`Invoices`] (Razorpay, Stripe, Notion) and [`PaymentLinks`] (Razorpay, Stripe), used as `Arc<dyn …>` through
 //! the [`Registry`], which also knows each provider's ids ([`registry::Profile`]). The CRM has one
 //! implementation, so it is the concrete [`hubspot::HubSpotClient`]. Each client speaks its provider's real
 //! wire format over the shared plumbing in [`http`] and maps it to the provider-neutral types in
@@ -9,6 +9,7 @@
 pub mod api;
 pub mod http;
 pub mod hubspot;
+pub mod notion;
 pub mod razorpay;
 pub mod redact;
 pub mod registry;
@@ -23,7 +24,7 @@ use redact::Redacted;
 use std::future::Future;
 use std::time::Duration;
 
-/// An invoice book: Razorpay and Stripe (Notion next).
+/// An invoice book: Razorpay, Stripe, or a Notion database.
 #[async_trait::async_trait]
 pub trait Invoices: Send + Sync {
     fn provider(&self) -> ProviderId;
@@ -71,6 +72,12 @@ pub enum ProviderError {
         "{provider} has no {what} with id '{id}'. Check the id (ids are case-sensitive) or list them to find the right one."
     )]
     NotFound { provider: ProviderId, what: &'static str, id: String },
+    #[error(
+        "{provider} has no {what} '{id}' that Switchboard's integration can see. Check the id; if it exists, share its database with the integration in {provider} (the database's ••• menu → Connections → add the integration)."
+    )]
+    Unshared { provider: ProviderId, what: &'static str, id: String },
+    #[error("{provider} is not set up the way Switchboard needs: {message}")]
+    Misconfigured { provider: ProviderId, message: Redacted },
     #[error(
         "{provider} rejected Switchboard's API credentials. The server's {provider} key is wrong, revoked, or for the other mode (test vs live); fix it in the server configuration and restart. Retrying will not help."
     )]
@@ -160,9 +167,10 @@ impl ProviderError {
     }
 }
 
-/// Items of one provider page, each with the position just after it, for [`scan`].
+/// Items of one provider page, each with the position just after it, for [`scan`]. `None`: a row examined but
+/// left out (one the client could not read, and logged).
 pub(crate) struct ScannedPage {
-    pub items: Vec<(Invoice, String)>,
+    pub items: Vec<(Option<Invoice>, String)>,
     /// Whether the provider has items after this page.
     pub more: bool,
 }
@@ -193,7 +201,7 @@ where
                 return Ok(InvoicePage { invoices, next_position: position });
             }
             position = Some(after);
-            if query.accepts(&invoice) {
+            if let Some(invoice) = invoice.filter(|i| query.accepts(i)) {
                 invoices.push(invoice);
             }
         }

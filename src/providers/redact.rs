@@ -11,7 +11,8 @@
 //! in every tool result and event resource ([`Redactor::mask_values`]).
 
 use crate::config::{
-    Config, HttpConfig, HubSpotConfig, RazorpayConfig, StripeConfig, WebhookConfig, WebhookSource, WhatsAppConfig,
+    Config, HttpConfig, HubSpotConfig, NotionConfig, RazorpayConfig, StripeConfig, WebhookConfig, WebhookSource,
+    WhatsAppConfig,
 };
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use base64::Engine;
@@ -94,6 +95,7 @@ impl Redactor {
             stripe,
             hubspot,
             whatsapp,
+            notion,
             default_provider: _,
             http,
             webhooks,
@@ -116,6 +118,17 @@ impl Redactor {
         }
         if let Some(WhatsAppConfig { access_token, phone_number_id: _, api_version: _, base_url: _ }) = whatsapp {
             secrets.token(access_token.expose_secret());
+        }
+        if let Some(NotionConfig {
+            token,
+            database_id: _,
+            base_url: _,
+            properties: _,
+            paid_status: _,
+            default_currency: _,
+        }) = notion
+        {
+            secrets.token(token.expose_secret());
         }
         let HttpConfig { token, allowed_hosts: _, allowed_origins: _, limits: _ } = http;
         if let Some(token) = token {
@@ -409,6 +422,14 @@ mod tests {
                 api_version: "v26.0".into(),
                 base_url: "https://graph.facebook.com".parse().unwrap(),
             }),
+            notion: Some(crate::config::NotionConfig {
+                token: SecretString::from("ntn_4217385096aBcDeFgHiJkLmNoPqRsTuVwXyZ"),
+                database_id: "9b1c0f3e-2d4a-4f5b-8c6d-7e8f9a0b1c2d".into(),
+                base_url: "https://api.notion.com".parse().unwrap(),
+                properties: Default::default(),
+                paid_status: "Paid".into(),
+                default_currency: None,
+            }),
             default_provider: None,
             http: HttpConfig {
                 token: Some(SecretString::from("http-token-7d1e6b0c9a")),
@@ -430,6 +451,7 @@ mod tests {
         let r = Redactor::from_config(&config);
         for secret in [
             KEY_SECRET,
+            "ntn_4217385096aBcDeFgHiJkLmNoPqRsTuVwXyZ",
             "sk_test_51Hx9ZqLkP2mN8vB",
             TOKEN,
             "http-token-7d1e6b0c9a",

@@ -2,13 +2,14 @@
 //! questions with what the providers say about themselves ([`Profile`]): which provider owns this id, and
 //! which one serves this call. When none can, [`Unserved`] is the sentence the model gets.
 //!
-//! The choice, in order: the provider the call names; the one its id belongs to; the configured default;
-//! the only one configured. An id a provider only *likely* owns (a `plink_…` id of Razorpay's length) decides
+//! The choice, in order: the provider the call names; the one its id belongs to; for invoices, the Notion
+//! invoice book when one is configured; the configured default; the only one configured. An id a provider only *likely* owns (a `plink_…` id of Razorpay's length) decides
 //! only between configured providers; an id it *certainly* owns (`inv_…`) decides even when that provider is
 //! not configured, so the model learns which one to ask the user to set up.
 
 use super::http::HttpClient;
 use super::hubspot::{self, HubSpotClient};
+use super::notion::{self, NotionClient};
 use super::razorpay::{self, RazorpayClient};
 use super::stripe::{self, StripeClient};
 use super::whatsapp::{self, WhatsAppClient};
@@ -33,6 +34,16 @@ impl Capability {
             Capability::Invoices | Capability::PaymentLinks => "payments provider",
             Capability::Crm => "CRM",
             Capability::Messaging => "messaging provider",
+        }
+    }
+
+    /// What it deals in, plural: "payment links".
+    fn things(self) -> &'static str {
+        match self {
+            Capability::Invoices => "invoices",
+            Capability::PaymentLinks => "payment links",
+            Capability::Crm => "CRM",
+            Capability::Messaging => "messaging",
         }
     }
 }
@@ -76,7 +87,8 @@ pub trait Profile: Sync {
 }
 
 /// Every provider Switchboard knows, configured or not, in the order sentences list them.
-static KNOWN: &[&dyn Profile] = &[&razorpay::PROFILE, &stripe::PROFILE, &hubspot::PROFILE, &whatsapp::PROFILE];
+static KNOWN: &[&dyn Profile] =
+    &[&razorpay::PROFILE, &stripe::PROFILE, &notion::PROFILE, &hubspot::PROFILE, &whatsapp::PROFILE];
 
 fn profile(id: ProviderId) -> Option<&'static dyn Profile> {
     KNOWN.iter().copied().find(|p| p.id() == id)
@@ -91,9 +103,19 @@ pub enum Unserved {
     /// Several could serve it and nothing chooses between them.
     #[error("{} are configured and no default is set: pass provider ({}).", both(.candidates), choices(.candidates))]
     Ambiguous { candidates: Vec<ProviderId> },
+    /// The call names a provider that does not do this at all: an argument to fix.
+    #[error("{named} has no {what}: {}", hint(.serving))]
+    Incapable { named: ProviderId, what: &'static str, serving: Vec<ProviderId> },
     /// The call names one provider and passes an id that is certainly another's: an argument to fix.
     #[error("provider is '{}' but the id belongs to {owner}; drop provider or use a {named} id", .named.as_str())]
     Mismatch { named: ProviderId, owner: ProviderId },
+}
+
+fn hint(serving: &[ProviderId]) -> String {
+    match serving {
+        [] => "omit provider".to_string(),
+        list => format!("pass provider {} or omit it", choices(list)),
+    }
 }
 
 fn both(candidates: &[ProviderId]) -> String {
@@ -121,6 +143,7 @@ pub struct Registry {
     invoices: Vec<Arc<dyn Invoices>>,
     payment_links: Vec<Arc<dyn PaymentLinks>>,
     crm: Option<Arc<HubSpotClient>>,
+    book: Option<Arc<NotionClient>>,
     messaging: Option<Arc<WhatsAppClient>>,
     default: Option<ProviderId>,
 }
@@ -132,6 +155,7 @@ impl Registry {
             invoices: Vec::new(),
             payment_links: Vec::new(),
             crm: config.hubspot.clone().map(|c| Arc::new(HubSpotClient::new(c, http.clone()))),
+            book: None,
             messaging: config.whatsapp.clone().map(|c| Arc::new(WhatsAppClient::new(c, http.clone()))),
             default: config.default_provider.map(ProviderId::from),
         };
@@ -141,9 +165,14 @@ impl Registry {
             registry.payment_links.push(client);
         }
         if let Some(c) = config.stripe.clone() {
-            let client = Arc::new(StripeClient::new(c, http));
+            let client = Arc::new(StripeClient::new(c, http.clone()));
             registry.invoices.push(client.clone());
             registry.payment_links.push(client);
+        }
+        if let Some(c) = config.notion.clone() {
+            let client = Arc::new(NotionClient::new(c, http));
+            registry.invoices.push(client.clone());
+            registry.book = Some(client);
         }
         registry
     }
@@ -198,6 +227,11 @@ impl Registry {
         self.crm.clone().ok_or_else(|| self.not_configured(Capability::Crm, ProviderId::HubSpot))
     }
 
+    /// The invoice book in Notion, for writes (a payment link recorded, a payment, a status a person set).
+    pub fn book(&self) -> Result<Arc<NotionClient>, Unserved> {
+        self.book.clone().ok_or_else(|| self.not_configured(Capability::Invoices, ProviderId::Notion))
+    }
+
     /// The WhatsApp business number.
     pub fn messaging(&self) -> Result<Arc<WhatsAppClient>, Unserved> {
         self.messaging.clone().ok_or_else(|| self.not_configured(Capability::Messaging, ProviderId::WhatsApp))
@@ -233,6 +267,10 @@ impl Registry {
             None => Vec::new(),
         };
         let owner = claims.iter().find(|(_, c)| *c == Claim::Certain).map(|(p, _)| *p);
+        if let Some(named) = named.filter(|n| profile(*n).is_some_and(|p| !p.capabilities().contains(&capability))) {
+            let serving = serving().map(|p| p.id()).collect();
+            return Err(Unserved::Incapable { named, what: capability.things(), serving });
+        }
         match (named, owner) {
             (Some(named), Some(owner)) if named != owner => return Err(Unserved::Mismatch { named, owner }),
             (Some(p), _) | (None, Some(p)) => return Ok(p),
@@ -244,6 +282,11 @@ impl Registry {
             if let [only] = likely.as_slice() {
                 return Ok(*only);
             }
+        }
+        // A Notion invoice book was configured to be the book: it answers invoice questions unless the call names
+        // another provider or passes another's id.
+        if capability == Capability::Invoices && configured.contains(&ProviderId::Notion) {
+            return Ok(ProviderId::Notion);
         }
         if let Some(default) = self.default.filter(|d| serving().any(|p| p.id() == *d)) {
             return Ok(default);

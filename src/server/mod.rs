@@ -120,6 +120,7 @@ impl Switchboard {
             + Self::message_router()
             + Self::conversation_router()
             + Self::lead_router()
+            + Self::book_router()
     }
 
     /// The same tools and handlers, described by the committed catalog (see [`crate::catalog`]). `None` when
@@ -132,7 +133,8 @@ impl Switchboard {
             + Self::committed_events_routes(&mut catalog)?
             + Self::committed_message_routes(&mut catalog)?
             + Self::committed_conversation_routes(&mut catalog)?
-            + Self::committed_lead_routes(&mut catalog)?;
+            + Self::committed_lead_routes(&mut catalog)?
+            + Self::committed_book_routes(&mut catalog)?;
         catalog.leftover().next().is_none().then_some(router)
     }
 

@@ -1,5 +1,5 @@
-//! Durable state behind three interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]) and
-//! the approvals waiting for a person ([`Approvals`]), with one backend today: embedded SQLite in the data
+//! Durable state behind four interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]),
+//! the approvals waiting for a person ([`Approvals`]) and the changes owed to the invoice book ([`WriteBacks`]), with one backend today: embedded SQLite in the data
 //! directory ([`sqlite`]). Tools, pages and the receiver see only the interfaces. Each owns its wake-up: the
 //! event log's `record` and the approvals' changes publish, `subscribe` / `changes` listen.
 
@@ -7,6 +7,7 @@ pub mod sqlite;
 
 use crate::domain::approval::{Approval, Decision, Outcome};
 use crate::domain::event::{Event, EventFilter, NewEvent};
+use crate::domain::writeback::{LinkForInvoice, WriteBack};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -197,6 +198,50 @@ pub trait Approvals: Send + Sync {
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
+/// Changes owed to the invoice book, durable until made: one per (payment link, kind), so a repeated webhook
+/// or a second worker adds nothing; pending ones are retried with backoff, across restarts.
+#[async_trait::async_trait]
+pub trait WriteBacks: Send + Sync {
+    /// A payment link was made for a book invoice: owe its URL to the page, and watch it for payment.
+    async fn link_created(&self, link: &LinkForInvoice, now: i64) -> Result<(), StoreError>;
+
+    /// The payment link `link_id` was paid: owe "paid" to its invoice, if it was made for one and nothing is owed
+    /// already. Returns whether a write-back was added.
+    async fn link_paid(
+        &self,
+        link_id: &str,
+        payment_id: Option<&str>,
+        paid_on: &str,
+        now: i64,
+    ) -> Result<bool, StoreError>;
+
+    /// Pending write-backs due at `now`, oldest first, at most `limit`.
+    async fn due(&self, now: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError>;
+
+    /// When the next pending write-back is due, if any.
+    async fn next_due(&self) -> Result<Option<i64>, StoreError>;
+
+    /// It was written.
+    async fn done(&self, id: i64, now: i64) -> Result<(), StoreError>;
+
+    /// It failed: try again at `next_attempt_at`.
+    async fn retry_later(&self, id: i64, error: &str, next_attempt_at: i64, now: i64) -> Result<(), StoreError>;
+
+    /// The book refused it for good (until `requeue_failed`).
+    async fn failed(&self, id: i64, error: &str, now: i64) -> Result<(), StoreError>;
+
+    /// Put every failed write-back back in the queue (at start-up: the configuration may have been fixed).
+    async fn requeue_failed(&self, now: i64) -> Result<u64, StoreError>;
+
+    /// The write-backs for an invoice's page, oldest first.
+    async fn for_invoice(&self, invoice_id: &str) -> Result<Vec<WriteBack>, StoreError>;
+
+    /// How far the worker has read the event log (0: not at all).
+    async fn cursor(&self) -> Result<i64, StoreError>;
+
+    async fn set_cursor(&self, seq: i64) -> Result<(), StoreError>;
+}
+
 /// The configured backend. One today; PostgreSQL joins as a second variant.
 #[derive(Clone)]
 pub enum Store {
@@ -223,6 +268,12 @@ impl Store {
     }
 
     pub fn approvals(&self) -> &dyn Approvals {
+        match self {
+            Store::Sqlite(s) => s.as_ref(),
+        }
+    }
+
+    pub fn write_backs(&self) -> &dyn WriteBacks {
         match self {
             Store::Sqlite(s) => s.as_ref(),
         }

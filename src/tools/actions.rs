@@ -1,6 +1,6 @@
 //! The approval page's hands: performs an action a person approved, through the same code its tool runs.
 
-use super::{leads, messages, once, payment_links};
+use super::{book, leads, messages, once, payment_links};
 use crate::approvals::Performer;
 use crate::domain::approval::{Approval, Outcome};
 use crate::error::ToolError;
@@ -18,6 +18,7 @@ impl Performer for Actions {
             payment_links::CANCEL_TOOL => payment_links::perform_cancel(state.clone(), approval).await,
             messages::SEND_TOOL => messages::perform_send(state.clone(), approval).await,
             leads::CREATE_LEAD_TOOL => leads::perform_create_lead(state.clone(), approval).await,
+            book::SET_STATUS_TOOL => book::perform_set_status(state.clone(), approval).await,
             other => Err(ToolError::internal("performing an approval", format!("no tool named {other}"))),
         };
         match result {

@@ -1,4 +1,4 @@
-//! Invoice tools: read-only lookups of invoices held by Razorpay or Stripe.
+//! Invoice tools: read-only lookups of invoices held by Razorpay, Stripe or a Notion invoice book.
 
 use super::cursor;
 use crate::catalog::Committed;
@@ -18,10 +18,11 @@ use serde::{Deserialize, Serialize};
 #[serde(deny_unknown_fields)]
 #[schemars(transform = super::portable_args)]
 pub struct GetInvoiceArgs {
-    /// The provider's invoice id, e.g. "inv_NmTq3XfGkZ8vYp" (Razorpay) or "in_1Pgc6tB7WZ01zgkWu9fdqL6I" (Stripe).
-    /// Ids are case-sensitive.
+    /// The invoice's id: "inv_NmTq3XfGkZ8vYp" (Razorpay), "in_1Pgc6tB7WZ01zgkWu9fdqL6I" (Stripe), or a Notion
+    /// invoice's page id or page URL. Ids are case-sensitive.
     pub invoice_id: String,
-    /// Which provider holds the invoice. Optional: inferred from the id prefix (`inv_` Razorpay, `in_` Stripe).
+    /// Which provider holds the invoice. Optional: inferred from the id (`inv_` Razorpay, `in_` Stripe, a page
+    /// id or URL Notion).
     #[serde(default, deserialize_with = "super::provider_arg")]
     pub provider: Option<Provider>,
 }
@@ -32,7 +33,7 @@ pub struct GetInvoiceArgs {
 #[schemars(transform = super::portable_args)]
 pub struct ListInvoicesArgs {
     /// Whose invoices: the customer's e-mail ("asha@example.com") or the provider's customer id
-    /// ("cust_…" Razorpay, "cus_…" Stripe). Omit to list everyone's.
+    /// ("cust_…" Razorpay, "cus_…" Stripe; Notion invoices are found by e-mail). Omit to list everyone's.
     #[serde(default)]
     pub customer: Option<String>,
     /// Only invoices in this normalised status, e.g. "overdue" for unpaid invoices past their due date.
@@ -51,8 +52,8 @@ pub struct ListInvoicesArgs {
     /// `next_cursor` from the previous page, to continue the same listing. Omit for the first page.
     #[serde(default)]
     pub cursor: Option<String>,
-    /// Which provider to list from. Optional when only one is configured, a default is set, or the
-    /// customer id implies it.
+    /// Which provider to list from. Optional: a configured Notion invoice book is listed by default; otherwise
+    /// the only provider configured, the default one, or the one the customer id implies.
     #[serde(default, deserialize_with = "super::provider_arg")]
     pub provider: Option<Provider>,
 }
@@ -73,8 +74,8 @@ pub struct InvoiceList {
 
 #[tool_router(router = invoice_router, vis = "pub(crate)")]
 impl Switchboard {
-    /// Fetch one invoice by id from Razorpay or Stripe: status (e.g. open, overdue, paid), total, amount
-    /// still due, customer, dates, line items and the link where the customer can pay it.
+    /// Fetch one invoice by id from Razorpay, Stripe or the Notion invoice book: status (e.g. open, overdue,
+    /// paid), total, amount still due, customer, dates, line items and the link where the customer can pay it.
     #[tool(annotations(
         title = "Get invoice",
         read_only_hint = true,
@@ -88,7 +89,9 @@ impl Switchboard {
         self.providers()
             .check_id(invoices.provider(), IdKind::Invoice, "invoice_id", id)
             .map_err(ToolError::invalid)?;
-        Ok(Json(invoices.get_invoice(id).await?))
+        let mut invoice = invoices.get_invoice(id).await?;
+        super::book::annotate(self.state(), &mut invoice).await?;
+        Ok(Json(invoice))
     }
 
     /// List invoices, newest first, to find a client's invoices: filter by customer e-mail or customer id,
@@ -124,7 +127,10 @@ impl Switchboard {
         let limit = super::page_limit(args.limit, 10)?;
         let position = args.cursor.as_deref().map(|c| cursor::decode(provider, c)).transpose()?;
         let query = InvoiceQuery { customer, status: args.status, created_from, created_to, limit, position };
-        let page = invoices.list_invoices(&query).await?;
+        let mut page = invoices.list_invoices(&query).await?;
+        for invoice in &mut page.invoices {
+            super::book::annotate(self.state(), invoice).await?;
+        }
         let next_cursor = page.next_position.as_deref().map(|p| cursor::encode(provider, p));
         Ok(Json(InvoiceList { provider, invoices: page.invoices, has_more: next_cursor.is_some(), next_cursor }))
     }

@@ -2,6 +2,7 @@
 //! reads), a `#[tool]` fn, and a mapping into domain types. Routers are merged in `server.rs`.
 
 pub mod actions;
+pub mod book;
 pub mod conversations;
 pub mod crm;
 pub mod cursor;

@@ -6,7 +6,7 @@ use crate::catalog::Committed;
 use crate::domain::approval::{Approval, Summary};
 use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, PaymentLinkStatus, Phone};
 use crate::domain::time::{DayEdge, parse_instant};
-use crate::domain::{Currency, Email, Money, Provider, ProviderId, text};
+use crate::domain::{Currency, Email, Invoice, Money, Provider, ProviderId, text};
 use crate::error::ToolError;
 use crate::providers::{IdKind, PaymentLinks, ProviderError};
 use crate::server::Switchboard;
@@ -46,6 +46,13 @@ pub struct CreatePaymentLinkArgs {
     /// description always return the same link, so retrying this call never creates a second one.
     #[serde(default)]
     pub reference_id: Option<String>,
+    /// The invoice this link collects: a Notion invoice's page id or URL, or a Razorpay / Stripe invoice id. The
+    /// link then carries the invoice number as its reference (unless reference_id is given) and its description
+    /// (unless description is given); the amount may not exceed what the invoice still owes, in its currency.
+    /// For a Notion invoice, the link's URL is written to the invoice page, and the page is marked paid when the
+    /// link is paid.
+    #[serde(default)]
+    pub invoice_id: Option<String>,
     /// When the link stops accepting payment: RFC 3339 or YYYY-MM-DD (end of that day, UTC). Razorpay only
     /// (15 minutes to 180 days ahead); Stripe links do not expire.
     #[serde(default)]
@@ -59,7 +66,8 @@ pub struct CreatePaymentLinkArgs {
     /// https URL the customer is sent to after paying.
     #[serde(default)]
     pub callback_url: Option<String>,
-    /// "razorpay" or "stripe". Optional when one is configured or a default is set.
+    /// "razorpay" or "stripe" (Notion holds invoices, not links). Optional when one is configured or a default is
+    /// set.
     #[serde(default, deserialize_with = "super::provider_arg")]
     pub provider: Option<Provider>,
     /// Optional retry key, 8–64 of A-Z a-z 0-9 - _. Calls with the same key return the first result even if
@@ -110,6 +118,13 @@ pub struct CreatedPaymentLink {
     /// How it was approved; absent on a replay.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approved_via: Option<ApprovedVia>,
+    /// The invoice the link collects, when invoice_id was given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_id: Option<String>,
+    /// What happens to that invoice's record, e.g. that the Notion page gets the link now and "paid" when it is
+    /// paid.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub invoice_note: Option<String>,
 }
 
 /// Why `create_payment_link` stopped short of returning a link, and what to do next.
@@ -166,11 +181,11 @@ impl Switchboard {
         RequestState(request_state): RequestState,
     ) -> Result<CallToolResponse, ToolError> {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
-        let create = CreateCall::parse(self.state(), args)?;
+        let create = CreateCall::parse(self.state(), args).await?;
         if let Some(link) = once::replay(self.state(), &create.key, &create.hash).await? {
             let result = match approvals::first_sight(self.state(), once::CREATE_TOOL, &create.key).await? {
                 Some(first) => first,
-                None => created(link, true, create.key, None)?,
+                None => create.render(self.state(), link, true, None).await?,
             };
             return Ok(CallToolResult::structured(result).into());
         }
@@ -180,7 +195,7 @@ impl Switchboard {
             key: create.key.clone(),
             // Approval is bound to every argument, not just the key: a yes to ₹100 cannot create ₹1,00,000.
             binding: create.hash.clone(),
-            summary: create_summary(create.payments.provider(), &create.request),
+            summary: create_summary(create.payments.provider(), &create.request, create.invoice.as_ref()),
             arguments,
         };
         match approvals::require(self.state(), &ctx, proposal, responses, request_state).await? {
@@ -284,34 +299,135 @@ fn cancel_key(provider: ProviderId, id: &str) -> String {
 struct CreateCall {
     payments: Arc<dyn PaymentLinks>,
     request: PaymentLinkRequest,
+    /// The invoice the link collects.
+    invoice: Option<Invoice>,
     key: String,
     hash: String,
 }
 
 impl CreateCall {
-    fn parse(state: &AppState, args: CreatePaymentLinkArgs) -> Result<Self, ToolError> {
+    async fn parse(state: &AppState, args: CreatePaymentLinkArgs) -> Result<Self, ToolError> {
         let payments = state.providers.payment_links(super::named(args.provider), None)?;
         let provider = payments.provider();
         let explicit_key = args.idempotency_key.clone().map(parse_idempotency_key).transpose()?;
-        let request = parse_request(args)?;
+        let invoice = match args.invoice_id.as_deref().map(str::trim) {
+            Some(id) => Some(invoice_for_link(state, id).await?),
+            None => None,
+        };
+        let mut request = parse_request(args)?;
+        if let Some(invoice) = &invoice {
+            fit_to_invoice(&mut request, invoice)?;
+        }
         let key = once::idempotency_key(provider, explicit_key.as_deref(), &request);
-        let hash = once::request_hash(provider, &request);
-        Ok(CreateCall { payments, request, key, hash })
+        let mut hash = once::request_hash(provider, &request);
+        if let Some(invoice) = &invoice {
+            // Approval and replay are bound to the invoice too: a link for one invoice is never another's.
+            hash = hex::encode(Sha256::digest(format!("{hash}:{}:{}", invoice.provider, invoice.id)));
+        }
+        Ok(CreateCall { payments, request, invoice, key, hash })
     }
 
     /// Create it (at most once for its key) and render the result.
     async fn run(self, state: Arc<AppState>, via: ApprovedVia) -> Result<serde_json::Value, ToolError> {
-        let key = self.key.clone();
-        let outcome = once::create(state, self.payments, self.request, self.key, self.hash).await?;
-        created(outcome.link, outcome.replayed, key, Some(via))
+        let outcome = once::create(
+            state.clone(),
+            self.payments.clone(),
+            self.request.clone(),
+            self.key.clone(),
+            self.hash.clone(),
+        )
+        .await?;
+        self.render(&state, outcome.link, outcome.replayed, Some(via)).await
     }
+
+    /// The result, after recording the link against its Notion invoice (again on a replay: recording is
+    /// idempotent, and a replay after a crash may be the first to get here).
+    async fn render(
+        &self,
+        state: &AppState,
+        link: PaymentLink,
+        replayed: bool,
+        via: Option<ApprovedVia>,
+    ) -> Result<serde_json::Value, ToolError> {
+        let note = match &self.invoice {
+            Some(invoice) if invoice.provider == ProviderId::Notion => {
+                match super::book::link_created(state, &invoice.id, &link).await {
+                    Ok(()) => Some(
+                        "The link is being written to the Notion invoice page, and the page is marked paid (with the                          payment id and date) when a verified webhook says the link was paid."
+                            .to_string(),
+                    ),
+                    Err(e) => {
+                        tracing::error!(link = %link.id, invoice = %invoice.id, error = %e, "could not record a payment link for its Notion invoice");
+                        Some(format!(
+                            "The link exists, but Switchboard could not record it for the Notion invoice ({e}); call                              create_payment_link again with the same arguments to retry the recording."
+                        ))
+                    }
+                }
+            }
+            _ => None,
+        };
+        let confirmed_by_user = matches!(via, Some(ApprovedVia::Elicitation | ApprovedVia::ApprovalPage));
+        let result = CreatedPaymentLink {
+            link,
+            replayed,
+            idempotency_key: self.key.clone(),
+            confirmed_by_user,
+            approved_via: via,
+            invoice_id: self.invoice.as_ref().map(|i| i.id.clone()),
+            invoice_note: note,
+        };
+        serde_json::to_value(result)
+            .map_err(|e| ToolError::internal("rendering the created link (it exists; an identical call returns it)", e))
+    }
+}
+
+/// The invoice a link is for, read from whichever book holds it.
+async fn invoice_for_link(state: &AppState, id: &str) -> Result<Invoice, ToolError> {
+    let invoices = state.providers.invoices(None, Some((IdKind::Invoice, id)))?;
+    state.providers.check_id(invoices.provider(), IdKind::Invoice, "invoice_id", id).map_err(ToolError::invalid)?;
+    Ok(invoices.get_invoice(id).await?)
+}
+
+/// Default the reference and description from the invoice, and refuse a link it does not owe.
+fn fit_to_invoice(request: &mut PaymentLinkRequest, invoice: &Invoice) -> Result<(), ToolError> {
+    let number = invoice.number.clone().unwrap_or_else(|| invoice.id.replace('-', ""));
+    if request.amount.currency().code() != invoice.currency {
+        return Err(ToolError::invalid(format!(
+            "currency is {} but invoice {number} is in {}; send currency \"{}\"",
+            request.amount.currency().code(),
+            invoice.currency,
+            invoice.currency
+        )));
+    }
+    let owed = invoice.amount_due.minor_units;
+    if owed <= 0 {
+        return Err(ToolError::invalid(format!(
+            "invoice_id: invoice {number} owes nothing (status {}); no payment link is needed",
+            invoice.provider_status
+        )));
+    }
+    if request.amount.minor_units() > owed {
+        return Err(ToolError::invalid(format!(
+            "amount {} is more than invoice {number} still owes ({}); send at most \"{}\"",
+            request.amount.format(),
+            invoice.amount_due.formatted,
+            Money::from_minor(owed, request.amount.currency()).major_string()
+        )));
+    }
+    if request.reference_id.is_none() {
+        request.reference_id = Some(text::clip(&number, 40));
+    }
+    if request.description.is_none() {
+        request.description = Some(format!("Invoice {number}"));
+    }
+    Ok(())
 }
 
 /// Perform a create a person approved on the page: its arguments, parsed again, must be the ones approved.
 pub(crate) async fn perform_create(state: Arc<AppState>, approval: &Approval) -> Result<serde_json::Value, ToolError> {
     let args: CreatePaymentLinkArgs = serde_json::from_value(approval.arguments.clone())
         .map_err(|e| ToolError::internal("reading the approved arguments", e))?;
-    let create = CreateCall::parse(&state, args)?;
+    let create = CreateCall::parse(&state, args).await?;
     if create.key != approval.key || create.hash != approval.binding {
         return Err(ToolError::internal(
             "checking the approved action",
@@ -337,17 +453,6 @@ fn render(link: &PaymentLink) -> Result<serde_json::Value, ToolError> {
     serde_json::to_value(link).map_err(|e| ToolError::internal("rendering the payment link", e))
 }
 
-fn created(
-    link: PaymentLink,
-    replayed: bool,
-    idempotency_key: String,
-    approved_via: Option<ApprovedVia>,
-) -> Result<serde_json::Value, ToolError> {
-    let confirmed_by_user = matches!(approved_via, Some(ApprovedVia::Elicitation | ApprovedVia::ApprovalPage));
-    serde_json::to_value(CreatedPaymentLink { link, replayed, idempotency_key, confirmed_by_user, approved_via })
-        .map_err(|e| ToolError::internal("rendering the created link (it exists; an identical call returns it)", e))
-}
-
 fn customer_line(c: &LinkCustomerInput) -> String {
     let who =
         [c.name.clone(), c.email.as_ref().map(|e| e.to_string()), c.phone.as_ref().map(|p| p.as_str().to_string())]
@@ -359,13 +464,22 @@ fn customer_line(c: &LinkCustomerInput) -> String {
 }
 
 /// What a person approves before a link is created: everything the provider will be sent.
-fn create_summary(provider: ProviderId, r: &PaymentLinkRequest) -> Summary {
-    let mut details = vec![
+fn create_summary(provider: ProviderId, r: &PaymentLinkRequest, invoice: Option<&Invoice>) -> Summary {
+    let mut details = Vec::new();
+    if let Some(invoice) = invoice {
+        let number = invoice.number.as_deref().unwrap_or("(no number)");
+        let record = if invoice.provider == ProviderId::Notion { ", marked paid there when paid" } else { "" };
+        details.push((
+            "Invoice".to_string(),
+            format!("{number} in {} (still owed: {}){record}", invoice.provider, invoice.amount_due.formatted),
+        ));
+    }
+    details.extend([
         ("Amount".to_string(), format!("{} ({})", r.amount.format(), r.amount.currency())),
         ("Customer".to_string(), customer_line(&r.customer)),
         ("For".to_string(), r.description.clone().unwrap_or_else(|| "no description".into())),
         ("Provider".to_string(), provider.to_string()),
-    ];
+    ]);
     if let Some(reference) = &r.reference_id {
         details.push(("Reference".into(), reference.clone()));
     }

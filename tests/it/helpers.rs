@@ -43,6 +43,7 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
             .map(|url| StripeConfig { api_key: SecretString::from(STRIPE_KEY), base_url: url.parse().unwrap() }),
         hubspot: None,
         whatsapp: None,
+        notion: None,
         webhooks: Default::default(),
         default_provider: None,
         http: HttpConfig::default(),

@@ -117,6 +117,8 @@ impl WireInvoice {
             paid_at: self.paid_at.and_then(time::rfc3339),
             line_items,
             payment_url: self.short_url.filter(|u| !u.is_empty()),
+            record_url: None,
+            pending_updates: Vec::new(),
         })
     }
 }

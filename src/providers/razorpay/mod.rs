@@ -187,7 +187,7 @@ impl Invoices for RazorpayClient {
                     .items
                     .into_iter()
                     .enumerate()
-                    .map(|(i, w)| Ok((w.into_domain(now)?, (skip + i + 1).to_string())))
+                    .map(|(i, w)| Ok((Some(w.into_domain(now)?), (skip + i + 1).to_string())))
                     .collect::<Result<Vec<_>, ProviderError>>()?;
                 Ok(ScannedPage { items, more })
             }

@@ -119,6 +119,8 @@ impl WireInvoice {
             paid_at: transitions.paid_at.and_then(time::rfc3339),
             line_items,
             payment_url: self.hosted_invoice_url,
+            record_url: None,
+            pending_updates: Vec::new(),
             id: self.id,
         })
     }

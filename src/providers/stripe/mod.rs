@@ -246,7 +246,7 @@ impl Invoices for StripeClient {
                     .into_iter()
                     .map(|w| {
                         let id = w.id.clone();
-                        Ok((w.into_domain(now)?, id))
+                        Ok((Some(w.into_domain(now)?), id))
                     })
                     .collect::<Result<Vec<_>, ProviderError>>()?;
                 Ok(ScannedPage { items, more: list.has_more })

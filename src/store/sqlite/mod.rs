@@ -5,6 +5,7 @@ mod approvals;
 mod commit;
 mod events;
 mod ledger;
+mod writebacks;
 
 use super::StoreError;
 

@@ -13,6 +13,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+mod notion;
+pub use notion::{NOTION_DEFAULT_BASE_URL, NotionConfig, NotionProperties, notion_id};
+
 /// Environment variables Switchboard reads, for docs and error messages.
 pub mod env {
     pub const CONFIG: &str = "SWITCHBOARD_CONFIG";
@@ -40,6 +43,9 @@ pub mod env {
     pub const RAZORPAY_WEBHOOK_SECRET: &str = "RAZORPAY_WEBHOOK_SECRET";
     pub const STRIPE_WEBHOOK_SECRET: &str = "STRIPE_WEBHOOK_SECRET";
     pub const HUBSPOT_BASE_URL: &str = "HUBSPOT_BASE_URL";
+    pub const NOTION_TOKEN: &str = "NOTION_TOKEN";
+    pub const NOTION_INVOICES_DATABASE_ID: &str = "NOTION_INVOICES_DATABASE_ID";
+    pub const NOTION_BASE_URL: &str = "NOTION_BASE_URL";
     pub const HTTP_MAX_CONNECTIONS: &str = "SWITCHBOARD_HTTP_MAX_CONNECTIONS";
     pub const HTTP_MAX_SESSIONS: &str = "SWITCHBOARD_HTTP_MAX_SESSIONS";
     pub const HTTP_SESSION_IDLE_SECS: &str = "SWITCHBOARD_HTTP_SESSION_IDLE_SECS";
@@ -69,6 +75,8 @@ pub struct Config {
     pub stripe: Option<StripeConfig>,
     pub hubspot: Option<HubSpotConfig>,
     pub whatsapp: Option<WhatsAppConfig>,
+    /// A Notion database used as the invoice book.
+    pub notion: Option<NotionConfig>,
     /// Provider used when a tool call does not name one and it cannot be inferred.
     pub default_provider: Option<Provider>,
     pub http: HttpConfig,
@@ -297,6 +305,7 @@ struct FileConfig {
     stripe: Option<FileStripe>,
     hubspot: Option<FileHubSpot>,
     whatsapp: Option<FileWhatsApp>,
+    notion: Option<notion::FileNotion>,
     webhooks: Option<FileWebhooks>,
     http: Option<FileHttp>,
     outbound: Option<FileOutbound>,
@@ -514,6 +523,7 @@ impl Config {
                 )));
             }
         };
+        let notion = notion::load(file.notion.unwrap_or_default(), &env)?;
         let webhooks = webhook_config(file.webhooks.unwrap_or_default(), &env)?;
         let default_provider = match env(env::DEFAULT_PROVIDER) {
             Some(p) => Some(parse_provider(&p)?),
@@ -536,6 +546,7 @@ impl Config {
             stripe,
             hubspot,
             whatsapp,
+            notion,
             default_provider,
             webhooks,
             http: HttpConfig {
@@ -562,7 +573,7 @@ impl Config {
 
 /// Empty values and unexpanded placeholders ("${STRIPE_API_KEY}", left by a client config that does not
 /// expand variables) count as unset, so they never reach a provider as a credential.
-fn is_set(key: &str, value: &str) -> bool {
+pub(super) fn is_set(key: &str, value: &str) -> bool {
     let placeholder = value.starts_with("${") && value.ends_with('}');
     if placeholder {
         tracing::warn!("{key} holds the unexpanded placeholder {value}; treating it as unset");
@@ -765,14 +776,16 @@ fn parse_provider(text: &str) -> Result<Provider, ConfigError> {
     match text.to_ascii_lowercase().as_str() {
         "razorpay" => Ok(Provider::Razorpay),
         "stripe" => Ok(Provider::Stripe),
-        _ => {
-            Err(ConfigError::Invalid(format!("{} must be 'razorpay' or 'stripe', not '{text}'", env::DEFAULT_PROVIDER)))
-        }
+        "notion" => Ok(Provider::Notion),
+        _ => Err(ConfigError::Invalid(format!(
+            "{} must be 'razorpay', 'stripe' or 'notion', not '{text}'",
+            env::DEFAULT_PROVIDER
+        ))),
     }
 }
 
 /// A provider base URL: https anywhere, plain http only on loopback (tests, local proxies, the sandbox).
-fn base_url(key: &str, value: Option<String>, default: &str) -> Result<Url, ConfigError> {
+pub(super) fn base_url(key: &str, value: Option<String>, default: &str) -> Result<Url, ConfigError> {
     let text = value.unwrap_or_else(|| default.to_string());
     let url = Url::parse(&text)
         .map_err(|e| ConfigError::Invalid(format!("{key} '{text}' is not a URL ({e}); use e.g. {default}")))?;
