@@ -811,6 +811,36 @@ mod tests {
     }
 
     #[test]
+    fn notion_reads_its_token_database_and_property_map_from_env_and_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(
+            &path,
+            "[notion]\ndatabase_id = \"https://www.notion.so/acme/Invoices-9b1c0f3e2d4a4f5b8c6d7e8f9a0b1c2d?v=1\"\n\
+             paid_status = \"Settled\"\ndefault_currency = \"inr\"\n[notion.properties]\namount = \"Total (₹)\"\n",
+        )
+        .unwrap();
+        let cfg = load(Some(&path), &[("NOTION_TOKEN", "ntn_env_token")]).unwrap();
+        let notion = cfg.notion.unwrap();
+        assert_eq!(notion.token.expose_secret(), "ntn_env_token");
+        assert_eq!(notion.database_id, "9b1c0f3e-2d4a-4f5b-8c6d-7e8f9a0b1c2d");
+        assert_eq!(notion.base_url.as_str(), "https://api.notion.com/");
+        assert_eq!(notion.properties.amount, "Total (₹)");
+        assert_eq!(notion.properties.status, "Status", "unmapped properties keep their default names");
+        assert_eq!((notion.paid_status.as_str(), notion.default_currency.map(|c| c.code())), ("Settled", Some("INR")));
+
+        let half = load(None, &[("NOTION_TOKEN", "ntn_env_token")]).unwrap_err().to_string();
+        assert!(half.contains("NOTION_INVOICES_DATABASE_ID is not"), "{half}");
+        let bad =
+            load(None, &[("NOTION_TOKEN", "t"), ("NOTION_INVOICES_DATABASE_ID", "Invoices")]).unwrap_err().to_string();
+        assert!(bad.contains("is not a Notion id"), "{bad}");
+        std::fs::write(&path, "[notion.properties]\nammount = \"Total\"\n").unwrap();
+        let typo = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(typo.contains("ammount"), "a misspelt property key is named: {typo}");
+        assert!(load(None, &[]).unwrap().notion.is_none());
+    }
+
+    #[test]
     fn environment_overrides_the_file_and_empty_values_count_as_unset() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("switchboard.toml");

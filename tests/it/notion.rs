@@ -468,3 +468,48 @@ async fn when_notion_is_down_the_paid_update_lands_after_it_returns_even_across_
     })
     .await;
 }
+
+#[tokio::test]
+async fn set_invoice_status_marks_an_invoice_paid_in_cash_after_a_person_approves_and_says_so_on_the_page() {
+    use crate::payment_links::Confirming;
+    use std::sync::Mutex;
+    use switchboard::config::ConfirmMode;
+    let notion = notion_stub().await;
+    accept_patches(&notion).await;
+    let asked = Arc::new(Mutex::new(Vec::new()));
+    let user = Confirming { accept: true, asked: asked.clone() };
+    let cfg = Config { confirm: ConfirmMode::Elicit, ..with_notion(config(None, None), &notion.uri()) };
+    let client = connect_with(Arc::new(AppState::new(cfg)), user).await;
+    let patches = format!("/v1/pages/{PAGE}");
+
+    // A word the book's Status does not have: the options are listed, nothing is asked or written.
+    let text = error_text(&call(&client, "set_invoice_status", json!({"invoice_id": PAGE, "status": "Settled"})).await);
+    assert!(text.contains("status 'Settled'") && text.contains("Draft, Issued, Paid, Cancelled"), "{text}");
+    assert!(asked.lock().unwrap().is_empty() && requests(&notion, "PATCH", &patches).await.is_empty());
+
+    let args = json!({"invoice_id": PAGE_URL, "status": "paid", "note": "cash, received by Priya"});
+    let invoice = structured(&call(&client, "set_invoice_status", args).await);
+    assert_eq!(invoice["status"], "paid");
+    let question = asked.lock().unwrap().pop().expect("the person was asked");
+    for part in ["INV-2026-0142", "Issued", "Paid", "cash, received by Priya"] {
+        assert!(question.contains(part), "the question shows {part}: {question}");
+    }
+    let writes = requests(&notion, "PATCH", &patches).await;
+    assert_eq!(writes.len(), 1);
+    let sent = body(&writes[0]);
+    assert_eq!(sent["properties"]["Status"], json!({"status": {"name": "Paid"}}));
+    let today = switchboard::domain::time::rfc3339(switchboard::domain::time::now()).unwrap()[..10].to_string();
+    assert_eq!(sent["properties"]["Paid At"], json!({"date": {"start": today}}));
+    let record = sent["properties"]["Payment ID"]["rich_text"][0]["text"]["content"].as_str().unwrap();
+    assert!(
+        record.contains("Recorded by an AI agent via Switchboard")
+            && record.contains("approved by a person in their client")
+            && record.contains("cash, received by Priya"),
+        "{record}"
+    );
+
+    // Cancelled: only the status changes.
+    structured(&call(&client, "set_invoice_status", json!({"invoice_id": PAGE, "status": "cancelled"})).await);
+    let writes = requests(&notion, "PATCH", &patches).await;
+    assert_eq!(body(&writes[1]), json!({"properties": {"Status": {"status": {"name": "Cancelled"}}}}));
+}
