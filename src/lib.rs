@@ -38,6 +38,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod html;
+pub mod metrics;
 pub mod providers;
 pub mod sandbox;
 pub mod server;

@@ -28,13 +28,16 @@ pub struct AppState {
     pub started_at: i64,
     /// Wakes the invoice book's write-back worker when something new is owed to the book.
     pub book_wake: tokio::sync::Notify,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
     /// Cheap: provider clients are plain structs, the HTTP client and the database open on first use.
     pub fn new(config: Config) -> Self {
         let redactor = Arc::new(Redactor::from_config(&config));
-        let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()).with_metrics(metrics.clone()));
         let providers = Registry::from_config(&config, http);
         let key: [u8; 32] = rand::random();
         AppState {
@@ -49,6 +52,7 @@ impl AppState {
             approval_base: OnceLock::new(),
             started_at: crate::domain::time::now(),
             book_wake: tokio::sync::Notify::new(),
+            metrics,
         }
     }
 

@@ -1,9 +1,11 @@
 //! The MCP server: identity, instructions, the merged tool routers and the event resources ([`resources`]).
 
 pub mod jsonrpc;
+mod logging;
 pub mod prompts;
 mod resources;
 
+use crate::metrics::ToolOutcome;
 use crate::providers::redact::Redactor;
 use crate::state::AppState;
 use resources::Subscriptions;
@@ -56,6 +58,7 @@ pub struct Switchboard {
     state: Arc<AppState>,
     tools: SharedTools,
     subscriptions: Subscriptions,
+    log: Arc<logging::SessionLog>,
 }
 
 impl Switchboard {
@@ -66,7 +69,7 @@ impl Switchboard {
 
     /// A handler that shares `tools` with the server's other sessions (Streamable HTTP).
     pub fn sharing(state: Arc<AppState>, tools: SharedTools) -> Self {
-        Switchboard { state, tools, subscriptions: Subscriptions::default() }
+        Switchboard { state, tools, subscriptions: Subscriptions::default(), log: Arc::default() }
     }
 
     fn tools(&self) -> &ToolRouter<Self> {
@@ -142,6 +145,10 @@ impl Switchboard {
         &self.state
     }
 
+    pub(crate) fn session_log(&self) -> &Arc<logging::SessionLog> {
+        &self.log
+    }
+
     pub(crate) fn subscriptions(&self) -> &Subscriptions {
         &self.subscriptions
     }
@@ -164,10 +171,12 @@ impl Switchboard {
 
 #[tool_handler(router = self.tools())]
 impl ServerHandler for Switchboard {
+    #[allow(deprecated)] // logging: still in 2025-11-25, which many clients speak
     fn get_info(&self) -> ServerConfig {
         ServerConfig::new(
             ServerCapabilities::builder()
                 .enable_tools()
+                .enable_logging()
                 .enable_prompts()
                 .enable_resources()
                 .enable_resources_subscribe()
@@ -190,9 +199,37 @@ impl ServerHandler for Switchboard {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let response = self.tools().call(ToolCallContext::new(self, request, context)).await?;
+        let started = std::time::Instant::now();
+        // A name a stranger made up must not become a metric label.
+        let tool = if self.tools().map.contains_key(request.name.as_ref()) {
+            request.name.to_string()
+        } else {
+            "unknown".into()
+        };
+        let response = match self.tools().call(ToolCallContext::new(self, request, context)).await {
+            Ok(response) => response,
+            Err(e) => {
+                self.state.metrics.tool_call(&tool, ToolOutcome::ProtocolError, started.elapsed());
+                return Err(e);
+            }
+        };
+        let outcome = match &response {
+            CallToolResponse::Complete(result) if result.is_error == Some(true) => ToolOutcome::Error,
+            CallToolResponse::Complete(_) => ToolOutcome::Ok,
+            _ => ToolOutcome::InputRequired,
+        };
+        self.state.metrics.tool_call(&tool, outcome, started.elapsed());
         let response = if self.state.config.sandbox { mark_sandbox(response) } else { response };
         Ok(mask_secrets(response, &self.state.redactor))
+    }
+
+    #[allow(deprecated)]
+    async fn set_level(
+        &self,
+        request: rmcp::model::SetLevelRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        self.set_log_level(request, context)
     }
 
     async fn list_prompts(

@@ -218,6 +218,9 @@ pub trait WriteBacks: Send + Sync {
     /// Pending write-backs due at `now`, oldest first, at most `limit`.
     async fn due(&self, now: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError>;
 
+    /// How many write-backs are pending.
+    async fn pending_count(&self) -> Result<i64, StoreError>;
+
     /// When the next pending write-back is due, if any.
     async fn next_due(&self) -> Result<Option<i64>, StoreError>;
 

@@ -102,11 +102,13 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(listener_routes(state))
 }
 
-/// What every listener serves besides MCP: the webhooks and the approval page (the stdio server's listener
-/// serves exactly these).
+/// What every listener serves besides MCP: the webhooks, `/metrics` and the approval page (the stdio server's
+/// listener serves exactly these).
 pub fn listener_routes(state: Arc<AppState>) -> Router {
     let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
-    webhook_routes(state.clone()).merge(crate::approvals::page::routes(state, performer))
+    webhook_routes(state.clone())
+        .merge(crate::metrics::routes(state.clone()))
+        .merge(crate::approvals::page::routes(state, performer))
 }
 
 /// `POST /webhooks/{source}`, answering 413 to a declared `Content-Length` over the largest source's body limit
