@@ -58,8 +58,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
     /// TOML config file (keys: default_provider, data_dir, confirm, read_only, [razorpay], [stripe], [http], [outbound]).
-    /// Environment variables override it.
-    #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
+    /// Environment variables override it. Default: SWITCHBOARD_CONFIG, read with the other variables (so an empty
+    /// value or an unexpanded ${…} placeholder from a client's config means none).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// In stdio mode, also receive provider webhooks on this address (POST /webhooks/{source}) and serve the
     /// approval page there (/approvals).

@@ -16,6 +16,7 @@ mod razorpay;
 mod readme;
 mod sandbox;
 mod sandbox_whatsapp;
+mod setup;
 mod spawned_binary;
 mod stripe;
 mod webhooks;
