@@ -10,6 +10,7 @@ mod http_security;
 mod hubspot;
 mod invoice_tools;
 mod layout;
+mod packaging;
 mod payment_links;
 mod prompts;
 mod razorpay;
