@@ -209,6 +209,16 @@ fn server_json_offers_the_manifests_variables_the_same_way() {
 }
 
 #[test]
+fn the_mcpb_package_records_a_real_sha256() {
+    let server = json(SERVER_JSON);
+    for package in server["packages"].as_array().unwrap().iter().filter(|p| p["registryType"] == "mcpb") {
+        let sha = package["fileSha256"].as_str().unwrap();
+        assert!(sha.len() == 64 && sha.chars().all(|c| matches!(c, '0'..='9' | 'a'..='f')), "{sha}");
+        assert!(sha.chars().any(|c| c != '0'), "{SERVER_JSON}: run packaging/bundle.sh --server-json");
+    }
+}
+
+#[test]
 fn setup_knows_every_variable_the_configuration_reads() {
     // Every `pub const NAME: &str = "VALUE";` in config.rs's `pub mod env`.
     let config = read("src/config.rs");
