@@ -1,4 +1,5 @@
-//! Command line: `switchboard serve` (stdio, or `--http ADDR`), `switchboard tools` (the tool catalog).
+//! Command line: `switchboard serve` (stdio, or `--http ADDR`), `switchboard demo`, `switchboard tools` (the tool
+//! catalog), `switchboard setup <client>` (an MCP client's config for this binary).
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -32,6 +33,11 @@ pub enum Command {
     /// Print the tool catalog (what tools/list returns) as JSON, or write it to a directory.
     #[command(after_long_help = TOOLS_EXAMPLES)]
     Tools(ToolsArgs),
+    /// Print the config block that makes an MCP client launch this binary (its absolute path, `serve`, and the
+    /// Switchboard variables set in this shell), or merge it into the client's config file with --write.
+    /// Secret values are never printed or written: the block refers to them the client's own way.
+    #[command(after_long_help = SETUP_EXAMPLES)]
+    Setup(SetupArgs),
 }
 
 const SERVE_EXAMPLES: &str = "Examples:
@@ -47,6 +53,20 @@ const DEMO_EXAMPLES: &str = "Examples:
   switchboard demo --duplicate-webhooks          # send every webhook twice (they are stored once)
   switchboard demo --http 127.0.0.1:0 --webhook-delay-ms 0";
 
+const SETUP_EXAMPLES: &str = "Examples:
+  switchboard setup claude-desktop        # print the block for claude_desktop_config.json
+  switchboard setup claude-code --write   # merge into ./.mcp.json (copied to .mcp.json.bak first)
+  switchboard setup cursor --write        # merge into ~/.cursor/mcp.json
+  switchboard setup vscode --write --file ~/project/.vscode/mcp.json
+
+Where --write merges unless --file says otherwise, and how each file refers to a secret:
+  claude-desktop  Claude/claude_desktop_config.json in the user's config folder
+                  (macOS ~/Library/Application Support, Windows %APPDATA%, Linux ~/.config);
+                  no expansion: ${VAR} is a placeholder to replace by hand (read as unset)
+  claude-code     ./.mcp.json (project scope); ${VAR}, expanded from Claude Code's environment
+  cursor          ~/.cursor/mcp.json; ${env:VAR}, expanded from Cursor's environment
+  vscode          ./.vscode/mcp.json; ${input:ID}, asked for once, kept in VS Code's secret store";
+
 const TOOLS_EXAMPLES: &str = "Examples:
   switchboard tools                  # JSON array on stdout
   switchboard tools --write tools/   # one <tool>.json per tool plus README.md";
@@ -58,8 +78,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
     /// TOML config file (keys: default_provider, data_dir, confirm, read_only, [razorpay], [stripe], [http], [outbound]).
-    /// Environment variables override it.
-    #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
+    /// Environment variables override it. Default: SWITCHBOARD_CONFIG, read with the other variables (so an empty
+    /// value or an unexpanded ${…} placeholder from a client's config means none).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// In stdio mode, also receive provider webhooks on this address (POST /webhooks/{source}) and serve the
     /// approval page there (/approvals).
@@ -98,4 +119,21 @@ pub struct ToolsArgs {
     /// Write <tool>.json files and README.md into this directory instead of printing.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    /// The MCP client to set up.
+    #[arg(value_enum)]
+    pub client: crate::setup::Client,
+    /// Merge the block into the client's config file (copied to <file>.bak first; other servers are kept) instead
+    /// of printing it. A file that is not valid JSON is left alone.
+    #[arg(long)]
+    pub write: bool,
+    /// The config file to merge into with --write, instead of the client's usual one (see below).
+    #[arg(long, value_name = "FILE", requires = "write")]
+    pub file: Option<PathBuf>,
+    /// The server's name in the client's config.
+    #[arg(long, value_name = "NAME", default_value = "switchboard", value_parser = crate::setup::parse_name)]
+    pub name: String,
 }

@@ -1,7 +1,7 @@
 //! Switchboard: one MCP server that lets AI agents ask business APIs, listen to their webhooks and act.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`serve`, `demo`, `tools`).
+//! - [`cli`]: the command line (`serve`, `demo`, `tools`, `setup`).
 //! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
 //! - [`telemetry`]: tracing to stderr, each event cut at 4 KiB.
 //! - [`app`]: wiring and graceful shutdown.
@@ -23,6 +23,8 @@
 //! - [`store`]: durable state behind three interfaces, the event log (which also wakes waiters), the
 //!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
+//! - [`setup`]: `switchboard setup <client>`, the config block that launches this binary, printed or merged into
+//!   the client's file; secrets only by reference.
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,
@@ -42,6 +44,7 @@ pub mod metrics;
 pub mod providers;
 pub mod sandbox;
 pub mod server;
+pub mod setup;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -5,7 +5,7 @@ use clap::Parser;
 use std::io::Write;
 use switchboard::cli::{Cli, Command};
 use switchboard::server::Switchboard;
-use switchboard::{app, catalog, config::Config, demo, telemetry};
+use switchboard::{app, catalog, config::Config, demo, setup, telemetry};
 
 /// mimalloc instead of glibc's malloc: a tool call or a webhook allocates and frees hundreds of small objects,
 /// often on different threads: with glibc, malloc and free were ~20% of server CPU under load. Measured on 2 cores:
@@ -29,6 +29,12 @@ fn main() -> anyhow::Result<()> {
                 writeln!(std::io::stdout(), "{json}").context("writing to stdout")?;
             }
         },
+        Command::Setup(args) => {
+            let exe = std::env::current_exe().context("finding the path of this switchboard binary")?;
+            let options = setup::Options { client: args.client, write: args.write, file: args.file, name: args.name };
+            let env = |name: &str| std::env::var(name).ok();
+            setup::run(&options, &exe, &env, &mut std::io::stdout(), &mut std::io::stderr())?;
+        }
         Command::Demo(args) => {
             telemetry::init();
             let options = demo::DemoOptions {
