@@ -22,10 +22,6 @@ const fn plain(name: &'static str, about: &'static str) -> Var {
     Var { name, secret: false, about }
 }
 
-/// Notion's variables (its provider is added alongside; the names are fixed here so set-up already carries them).
-pub const NOTION_TOKEN: &str = "NOTION_TOKEN";
-pub const NOTION_INVOICES_DATABASE_ID: &str = "NOTION_INVOICES_DATABASE_ID";
-
 /// Every variable, providers first, in the order a config block lists them.
 pub const VARS: &[Var] = &[
     plain(env::RAZORPAY_KEY_ID, "Razorpay key id"),
@@ -43,8 +39,9 @@ pub const VARS: &[Var] = &[
     secret(env::WHATSAPP_VERIFY_TOKEN, "WhatsApp webhook verify token"),
     plain(env::WHATSAPP_API_VERSION, "Graph API version for WhatsApp"),
     plain(env::WHATSAPP_BASE_URL, "Graph API base URL for WhatsApp"),
-    secret(NOTION_TOKEN, "Notion integration token"),
-    plain(NOTION_INVOICES_DATABASE_ID, "Notion invoices database id"),
+    secret(env::NOTION_TOKEN, "Notion integration token"),
+    plain(env::NOTION_INVOICES_DATABASE_ID, "Notion invoices database id"),
+    plain(env::NOTION_BASE_URL, "Notion API base URL"),
     plain(env::DEFAULT_PROVIDER, "Default payment provider (razorpay or stripe)"),
     plain(env::READ_ONLY, "Serve only read-only tools"),
     plain(env::CONFIRM, "How a person approves actions (elicit, page or never)"),

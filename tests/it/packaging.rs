@@ -220,8 +220,8 @@ fn the_mcpb_package_records_a_real_sha256() {
 
 #[test]
 fn setup_knows_every_variable_the_configuration_reads() {
-    // Every `pub const NAME: &str = "VALUE";` in config.rs's `pub mod env`.
-    let config = read("src/config.rs");
+    // Every `pub const NAME: &str = "VALUE";` in config/mod.rs's `pub mod env`.
+    let config = read("src/config/mod.rs");
     let start = config.find("pub mod env {").unwrap();
     let block = &config[start..start + config[start..].find("\n}").unwrap()];
     let names: Vec<&str> = block
