@@ -11,6 +11,7 @@ mod hubspot;
 mod invoice_tools;
 mod layout;
 mod notion;
+mod observability;
 mod packaging;
 mod payment_links;
 mod prompts;
