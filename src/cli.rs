@@ -38,6 +38,24 @@ pub enum Command {
     /// Secret values are never printed or written: the block refers to them the client's own way.
     #[command(after_long_help = SETUP_EXAMPLES)]
     Setup(SetupArgs),
+    /// The audit trail of what agents did (each payment link, message, lead and invoice change, and each
+    /// approval): `verify` checks that no record was changed, removed or reordered since it was written.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit trail's hash chain (each record carries the hash of the one before) and name the first
+    /// record that no longer matches. Exits 1 when the chain is broken.
+    Verify(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// TOML config file, for its data directory (SWITCHBOARD_DATA_DIR overrides it, as for `serve`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 const SERVE_EXAMPLES: &str = "Examples:

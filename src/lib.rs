@@ -33,6 +33,7 @@
 
 pub mod app;
 pub mod approvals;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod config;

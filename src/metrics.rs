@@ -5,24 +5,15 @@
 //! `error_type`) and `mcp_server_operation_duration_seconds` is their `mcp.server.operation.duration`. Labels
 //! are low-cardinality: a configured source, a tool name, a provider, an outcome word — never an id.
 //!
-//! Served next to the webhooks, so the stdio server's listener has it too: with the HTTP token set it needs the
-//! token; without one it answers loopback peers only.
+//! Served next to the webhooks (`transport::metrics`), so the stdio server's listener has it too.
 
-use crate::domain::{ProviderId, time};
-use crate::state::AppState;
-use axum::Router;
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use crate::domain::ProviderId;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
-use secrecy::ExposeSecret;
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -220,16 +211,14 @@ impl Metrics {
         self.upstream_duration.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
-    /// The exposition, with the gauges read from the store now.
-    pub async fn render(&self, state: &AppState) -> String {
-        self.active_waits.set(i64::try_from(state.store.events().listeners()).unwrap_or(i64::MAX));
-        if state.store.exists() {
-            if let Ok(open) = state.store.approvals().open_count(time::now()).await {
-                self.pending_approvals.set(open);
-            }
-            if let Ok(pending) = state.store.write_backs().pending_count().await {
-                self.pending_write_backs.set(pending);
-            }
+    /// The exposition, with the gauges set to `now`.
+    pub fn render(&self, now: Gauges) -> String {
+        self.active_waits.set(now.active_waits);
+        if let Some(open) = now.pending_approvals {
+            self.pending_approvals.set(open);
+        }
+        if let Some(pending) = now.pending_write_backs {
+            self.pending_write_backs.set(pending);
         }
         let mut text = String::new();
         // Writing to a String cannot fail.
@@ -238,34 +227,10 @@ impl Metrics {
     }
 }
 
-/// `GET /metrics`.
-pub fn routes(state: Arc<AppState>) -> Router {
-    Router::new().route("/metrics", axum::routing::get(scrape)).with_state(state)
-}
-
-async fn scrape(State(state): State<Arc<AppState>>, request: Request) -> Response {
-    let allowed = match &state.config.http.token {
-        Some(token) => request
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .is_some_and(|(scheme, t)| {
-                scheme.eq_ignore_ascii_case("bearer") && constant_eq(t.trim(), token.expose_secret())
-            }),
-        None => {
-            request.extensions().get::<ConnectInfo<SocketAddr>>().is_some_and(|c| c.0.ip().to_canonical().is_loopback())
-        }
-    };
-    if !allowed {
-        return (StatusCode::UNAUTHORIZED, "metrics need the HTTP bearer token (or, without one, a loopback client)")
-            .into_response();
-    }
-    let body = state.metrics.render(&state).await;
-    ([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], body).into_response()
-}
-
-fn constant_eq(a: &str, b: &str) -> bool {
-    use subtle::ConstantTimeEq;
-    bool::from(a.as_bytes().ct_eq(b.as_bytes()))
+/// The gauges' values at a scrape (`None`: unknown now, the last value stands).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Gauges {
+    pub active_waits: i64,
+    pub pending_approvals: Option<i64>,
+    pub pending_write_backs: Option<i64>,
 }

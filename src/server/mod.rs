@@ -206,13 +206,35 @@ impl ServerHandler for Switchboard {
         } else {
             "unknown".into()
         };
-        let response = match self.tools().call(ToolCallContext::new(self, request, context)).await {
+        // A call that may change the world is audited (its arguments kept before the router takes them).
+        let audited = self
+            .tools()
+            .map
+            .get(request.name.as_ref())
+            .is_some_and(|route| route.attr.annotations.as_ref().and_then(|a| a.read_only_hint) != Some(true));
+        let arguments = audited.then(|| serde_json::Value::Object(request.arguments.clone().unwrap_or_default()));
+        let (called, approved) =
+            crate::audit::with_approval_slot(self.tools().call(ToolCallContext::new(self, request, context))).await;
+        let response = match called {
             Ok(response) => response,
             Err(e) => {
                 self.state.metrics.tool_call(&tool, ToolOutcome::ProtocolError, started.elapsed());
                 return Err(e);
             }
         };
+        if let (Some(arguments), CallToolResponse::Complete(result)) = (arguments, &response) {
+            let ok = result.is_error != Some(true);
+            // A refusal before any approval (a bad argument, a pending approval) changed nothing.
+            if ok || approved.is_some() {
+                let shown = match &result.structured_content {
+                    Some(structured) => structured.clone(),
+                    None => serde_json::Value::String(
+                        result.content.iter().filter_map(|c| c.as_text().map(|t| t.text.clone())).collect(),
+                    ),
+                };
+                crate::audit::tool_call(&self.state, &tool, arguments, approved, ok, shown).await;
+            }
+        }
         let outcome = match &response {
             CallToolResponse::Complete(result) if result.is_error == Some(true) => ToolOutcome::Error,
             CallToolResponse::Complete(_) => ToolOutcome::Ok,

@@ -107,7 +107,7 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
 pub fn listener_routes(state: Arc<AppState>) -> Router {
     let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
     webhook_routes(state.clone())
-        .merge(crate::metrics::routes(state.clone()))
+        .merge(super::metrics::routes(state.clone()))
         .merge(crate::approvals::page::routes(state, performer))
 }
 

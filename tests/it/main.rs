@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 mod approvals;
+mod audit;
 mod catalog;
 mod events;
 mod helpers;
