@@ -16,6 +16,7 @@ mod prompts;
 mod razorpay;
 mod readme;
 mod sandbox;
+mod sandbox_notion;
 mod sandbox_whatsapp;
 mod spawned_binary;
 mod stripe;
