@@ -330,15 +330,14 @@ async fn a_link_paid_for_a_notion_invoice_turns_its_sandbox_page_paid() {
     );
     assert_eq!(waited["paid"], true, "{waited}");
     let client = &client;
-    until("the Notion page to read Paid", async || {
+    // The page is PATCHed, then the update recorded as done: wait for both.
+    until("the Notion page to read Paid with nothing owed", async || {
         let invoice = structured(&call(client, "get_invoice", json!({"invoice_id": id})).await);
-        invoice["provider_status"] == "Paid"
+        invoice["provider_status"] == "Paid" && invoice.get("pending_updates").is_none()
     })
     .await;
     let invoice = structured(&call(client, "get_invoice", json!({"invoice_id": id})).await);
-    assert_eq!(invoice["status"], "paid");
-    assert_eq!(invoice["amount_due"]["minor_units"], 0);
-    assert!(invoice.get("pending_updates").is_none(), "nothing owed to the page: {invoice}");
+    assert_eq!((invoice["status"].as_str(), invoice["amount_due"]["minor_units"].as_i64()), (Some("paid"), Some(0)));
     let payment_id = waited["payment_id"].as_str().unwrap();
 
     let after = http.get(&view).send().await.unwrap().text().await.unwrap();
