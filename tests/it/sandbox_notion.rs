@@ -316,6 +316,8 @@ async fn a_link_paid_for_a_notion_invoice_turns_its_sandbox_page_paid() {
     let args = json!({"amount": "45000", "currency": "INR", "invoice_id": id, "customer": {"email": ASHA, "name": "Asha Rao"}});
     let link = structured(&call(&client, "create_payment_link", args).await);
     assert_eq!(link["invoice_id"], id.as_str());
+    let note = link["invoice_note"].as_str().unwrap();
+    assert!(note.contains("marked paid (with the payment id and date)") && !note.contains("  "), "{note}");
     let pay_url = link["url"].as_str().unwrap().to_string();
     let book = running.book();
     until("the link on the Notion page", async || {
