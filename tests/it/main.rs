@@ -19,6 +19,7 @@ mod prompts;
 mod razorpay;
 mod readme;
 mod sandbox;
+mod sandbox_notion;
 mod sandbox_whatsapp;
 mod setup;
 mod spawned_binary;
