@@ -25,8 +25,10 @@ pub const SERVER_NAME: &str = "switchboard";
 
 /// What the model reads on connect: what the tools are for and how to use them well.
 pub const INSTRUCTIONS: &str = "Switchboard connects you to the user's business systems. \
-Invoices (Razorpay, Stripe): use list_invoices to find a client's invoices by e-mail or customer id \
-(filter status=\"overdue\" for unpaid ones past due) and get_invoice for one invoice by id. \
+Invoices (Razorpay, Stripe, or a Notion invoice book): use list_invoices to find a client's invoices by e-mail or \
+customer id (filter status=\"overdue\" for unpaid ones past due) and get_invoice for one invoice by id. To collect an \
+invoice, pass its id as create_payment_link's invoice_id (a Notion invoice is then marked paid when the link is \
+paid); set_invoice_status records a Notion invoice paid in cash or cancelled. \
 Payment links: create_payment_link takes the amount in major units as a decimal string (\"45000\" for ₹45,000) \
 and may ask the user to confirm; retrying it with the same arguments returns the same link (replayed=true), never a \
 second one. Check status with get_payment_link; cancel_payment_link stops a link accepting payment. \
