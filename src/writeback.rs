@@ -104,6 +104,7 @@ async fn attempt(state: &AppState, book: &NotionClient, w: &WriteBack) -> Result
         },
     };
     match book.update(&w.invoice_id, &update).await {
+        // Accepted is done, even if the page no longer reads as an invoice (that is logged by the client).
         Ok(_) => {
             tracing::info!(invoice = %w.invoice_id, update = w.kind.as_str(), link = %w.link_id, "updated the invoice in Notion");
             queue.done(w.id, time::now()).await

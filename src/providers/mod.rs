@@ -173,6 +173,9 @@ pub(crate) struct ScannedPage {
     pub items: Vec<(Option<Invoice>, String)>,
     /// Whether the provider has items after this page.
     pub more: bool,
+    /// The position after the whole page, when its last item's position may not say it (a page with no items
+    /// left to examine but more behind it).
+    pub end: Option<String>,
 }
 
 /// Most provider pages one `list_invoices` call reads when filtering client-side.
@@ -207,6 +210,10 @@ where
         }
         if !page.more {
             return Ok(InvoicePage { invoices, next_position: None });
+        }
+        // Every item of the page was examined: continue after the page, even if it had none to examine.
+        if let Some(end) = page.end {
+            position = Some(end);
         }
         if invoices.len() == query.limit {
             break;

@@ -63,12 +63,11 @@ impl Switchboard {
     ) -> Result<CallToolResponse, ToolError> {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
         let change = StatusChange::parse(self.state(), args).await?;
-        let current = self.state().providers.book()?.get_invoice_now(&change.page_id).await?;
         let proposal = Proposal {
             tool: SET_STATUS_TOOL,
             key: change.key.clone(),
             binding: change.key.clone(),
-            summary: change.summary(&current),
+            summary: change.summary(),
             arguments,
         };
         match approvals::require(self.state(), &ctx, proposal, responses, request_state).await? {
@@ -86,9 +85,11 @@ impl Switchboard {
     }
 }
 
-/// A status change, parsed and keyed.
+/// A status change, parsed and keyed to the page as it reads now.
 struct StatusChange {
     page_id: String,
+    /// The invoice before the change.
+    current: Invoice,
     word: String,
     paid: bool,
     note: Option<String>,
@@ -119,12 +120,16 @@ impl StatusChange {
             return Err(ToolError::invalid("note is longer than 200 characters; shorten it"));
         }
         let paid = word.eq_ignore_ascii_case(book.paid_status());
-        let identity = serde_json::json!([page_id, word, note]).to_string();
+        // Keyed to the page's version too: the same change asked again after the page moved on (Paid, then
+        // Issued, then Paid again) is a new change, not a replay of the first.
+        let (current, version) = book.get_invoice_versioned(&page_id).await?;
+        let identity = serde_json::json!([page_id, version, word, note]).to_string();
         let key = format!("sb_status_{}", &hex::encode(Sha256::digest(identity))[..24]);
-        Ok(StatusChange { page_id, word, paid, note, key })
+        Ok(StatusChange { page_id, current, word, paid, note, key })
     }
 
-    fn summary(&self, current: &Invoice) -> Summary {
+    fn summary(&self) -> Summary {
+        let current = &self.current;
         let number = current.number.clone().unwrap_or_else(|| "(no number)".into());
         let mut details = vec![
             ("Invoice".to_string(), format!("{number} ({} {})", current.total.formatted, current.currency)),
@@ -159,7 +164,16 @@ impl StatusChange {
         } else {
             Update::Status { word: self.word.clone() }
         };
-        let mut invoice = book.update(&self.page_id, &update).await?;
+        let mut invoice = book.update(&self.page_id, &update).await?.ok_or_else(|| {
+            ToolError::Refused(
+                format!(
+                    "Notion accepted the change (the invoice is now \"{}\"), but the page no longer reads as an invoice \
+                     Switchboard can show (see the server log); check its Amount and Currency in Notion.",
+                    self.word
+                )
+                .into(),
+            )
+        })?;
         annotate(state, &mut invoice).await?;
         tracing::info!(invoice = %self.page_id, status = %self.word, "set a Notion invoice's status");
         serde_json::to_value(invoice).map_err(|e| ToolError::internal("rendering the invoice", e))

@@ -79,13 +79,15 @@ pub async fn replay(state: &AppState, key: &str, hash: &str) -> Result<Option<Pa
     }
 }
 
-/// Create the link at most once for `key`.
+/// Create the link at most once for `key`. With `book_invoice` (a Notion invoice's page id), the link is
+/// recorded for that invoice in the same detached task, so a cancelled request cannot leave it unwatched.
 pub async fn create(
     state: Arc<AppState>,
     payments: Arc<dyn PaymentLinks>,
     request: PaymentLinkRequest,
     key: String,
     hash: String,
+    book_invoice: Option<String>,
 ) -> Result<Outcome, ToolError> {
     let provider = payments.provider();
     let entry = Entry { key, tool: CREATE_TOOL.into(), provider: provider.as_str().into(), request_hash: hash };
@@ -118,6 +120,11 @@ pub async fn create(
                 // The link exists whatever happens next: a failed record is logged, and the next identical call
                 // finds the link at the provider instead of creating another.
                 record(ledger, &entry, &link).await;
+                if let Some(page) = &book_invoice
+                    && let Err(e) = super::book::link_created(&state, page, &link).await
+                {
+                    tracing::error!(link = %link.id, invoice = %page, error = %e, "could not record a payment link for its Notion invoice");
+                }
                 Ok(Outcome { link, replayed: false })
             }
             Err(e) if e.outcome_unknown() => {

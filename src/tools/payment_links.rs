@@ -6,7 +6,8 @@ use crate::catalog::Committed;
 use crate::domain::approval::{Approval, Summary};
 use crate::domain::payment_link::{LinkCustomerInput, PaymentLink, PaymentLinkRequest, PaymentLinkStatus, Phone};
 use crate::domain::time::{DayEdge, parse_instant};
-use crate::domain::{Currency, Email, Invoice, Money, Provider, ProviderId, text};
+use crate::domain::writeback::WriteBackKind;
+use crate::domain::{Currency, Email, Invoice, InvoiceStatus, Money, Provider, ProviderId, text};
 use crate::error::ToolError;
 use crate::providers::{IdKind, PaymentLinks, ProviderError};
 use crate::server::Switchboard;
@@ -190,6 +191,7 @@ impl Switchboard {
             return Ok(CallToolResult::structured(result).into());
         }
         create.payments.check_payment_link(&create.request).map_err(ToolError::invalid)?;
+        create.check_invoice(self.state()).await?;
         let proposal = Proposal {
             tool: once::CREATE_TOOL,
             key: create.key.clone(),
@@ -316,7 +318,7 @@ impl CreateCall {
         };
         let mut request = parse_request(args)?;
         if let Some(invoice) = &invoice {
-            fit_to_invoice(&mut request, invoice)?;
+            defaults_from_invoice(&mut request, invoice);
         }
         let key = once::idempotency_key(provider, explicit_key.as_deref(), &request);
         let mut hash = once::request_hash(provider, &request);
@@ -327,14 +329,24 @@ impl CreateCall {
         Ok(CreateCall { payments, request, invoice, key, hash })
     }
 
+    /// Refuse a link its invoice does not owe, or a second open one for a Notion invoice (after the replay check:
+    /// an identical retry gets its link back even once the invoice is paid).
+    async fn check_invoice(&self, state: &AppState) -> Result<(), ToolError> {
+        let Some(invoice) = &self.invoice else { return Ok(()) };
+        check_against_invoice(&self.request, invoice)?;
+        check_no_open_link(state, invoice).await
+    }
+
     /// Create it (at most once for its key) and render the result.
     async fn run(self, state: Arc<AppState>, via: ApprovedVia) -> Result<serde_json::Value, ToolError> {
+        let book_invoice = self.invoice.as_ref().filter(|i| i.provider == ProviderId::Notion).map(|i| i.id.clone());
         let outcome = once::create(
             state.clone(),
             self.payments.clone(),
             self.request.clone(),
             self.key.clone(),
             self.hash.clone(),
+            book_invoice,
         )
         .await?;
         self.render(&state, outcome.link, outcome.replayed, Some(via)).await
@@ -385,12 +397,42 @@ impl CreateCall {
 async fn invoice_for_link(state: &AppState, id: &str) -> Result<Invoice, ToolError> {
     let invoices = state.providers.invoices(None, Some((IdKind::Invoice, id)))?;
     state.providers.check_id(invoices.provider(), IdKind::Invoice, "invoice_id", id).map_err(ToolError::invalid)?;
-    Ok(invoices.get_invoice(id).await?)
+    let mut invoice = invoices.get_invoice(id).await?;
+    // As the agent sees it: a verified payment the book does not show yet still counts.
+    super::book::annotate(state, &mut invoice).await?;
+    Ok(invoice)
 }
 
-/// Default the reference and description from the invoice, and refuse a link it does not owe.
-fn fit_to_invoice(request: &mut PaymentLinkRequest, invoice: &Invoice) -> Result<(), ToolError> {
-    let number = invoice.number.clone().unwrap_or_else(|| invoice.id.replace('-', ""));
+/// Default the reference and description from the invoice.
+fn defaults_from_invoice(request: &mut PaymentLinkRequest, invoice: &Invoice) {
+    let number = invoice_number(invoice);
+    if request.reference_id.is_none() {
+        request.reference_id = Some(text::clip(&number, 40));
+    }
+    if request.description.is_none() {
+        request.description = Some(format!("Invoice {number}"));
+    }
+}
+
+fn invoice_number(invoice: &Invoice) -> String {
+    invoice.number.clone().unwrap_or_else(|| invoice.id.replace('-', ""))
+}
+
+/// Refuse a link the invoice does not owe: a cancelled or draft invoice, another currency, more than is owed, or
+/// — for a Notion invoice, which is marked paid when its link is paid — anything but exactly what is owed.
+fn check_against_invoice(request: &PaymentLinkRequest, invoice: &Invoice) -> Result<(), ToolError> {
+    let number = invoice_number(invoice);
+    if matches!(
+        invoice.status,
+        InvoiceStatus::Void | InvoiceStatus::Uncollectible | InvoiceStatus::Expired | InvoiceStatus::Draft
+    ) {
+        return Err(ToolError::invalid(format!(
+            "invoice_id: invoice {number} is {} (\"{}\"), so nothing is to be collected on it; issue it first, or make \
+             the link without invoice_id",
+            serde_json::to_value(invoice.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default(),
+            invoice.provider_status
+        )));
+    }
     if request.amount.currency().code() != invoice.currency {
         return Err(ToolError::invalid(format!(
             "currency is {} but invoice {number} is in {}; send currency \"{}\"",
@@ -403,22 +445,63 @@ fn fit_to_invoice(request: &mut PaymentLinkRequest, invoice: &Invoice) -> Result
     if owed <= 0 {
         return Err(ToolError::invalid(format!(
             "invoice_id: invoice {number} owes nothing (status {}); no payment link is needed",
-            invoice.provider_status
+            serde_json::to_value(invoice.status).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()
+        )));
+    }
+    let owed_text = Money::from_minor(owed, request.amount.currency()).major_string();
+    if invoice.provider == ProviderId::Notion && request.amount.minor_units() != owed {
+        return Err(ToolError::invalid(format!(
+            "amount {} is not what Notion invoice {number} still owes ({}): a Notion invoice is marked paid when its \
+             link is paid, so its link must be for exactly \"{owed_text}\". For a part payment, make the link without \
+             invoice_id",
+            request.amount.format(),
+            invoice.amount_due.formatted
         )));
     }
     if request.amount.minor_units() > owed {
         return Err(ToolError::invalid(format!(
-            "amount {} is more than invoice {number} still owes ({}); send at most \"{}\"",
+            "amount {} is more than invoice {number} still owes ({}); send at most \"{owed_text}\"",
             request.amount.format(),
-            invoice.amount_due.formatted,
-            Money::from_minor(owed, request.amount.currency()).major_string()
+            invoice.amount_due.formatted
         )));
     }
-    if request.reference_id.is_none() {
-        request.reference_id = Some(text::clip(&number, 40));
+    Ok(())
+}
+
+/// A Notion invoice gets one open link at a time: refuse while an earlier link made for it can still be paid.
+async fn check_no_open_link(state: &AppState, invoice: &Invoice) -> Result<(), ToolError> {
+    if invoice.provider != ProviderId::Notion || !state.store.exists() {
+        return Ok(());
     }
-    if request.description.is_none() {
-        request.description = Some(format!("Invoice {number}"));
+    let number = invoice_number(invoice);
+    let earlier = state.store.write_backs().for_invoice(&invoice.id).await?;
+    for watch in earlier.iter().filter(|w| w.kind == WriteBackKind::PaymentLink) {
+        let Some(links) =
+            watch.link_provider.parse::<ProviderId>().ok().and_then(|p| state.providers.payment_links_of(p))
+        else {
+            continue;
+        };
+        let link = links.get_payment_link(&watch.link_id).await.map_err(|e| {
+            ToolError::Refused(
+                format!(
+                    "Switchboard could not check whether invoice {number}'s earlier payment link {} is still open ({e}), \
+                     and will not risk a second open link for it; try again shortly.",
+                    watch.link_id
+                )
+                .into(),
+            )
+        })?;
+        if matches!(link.status, PaymentLinkStatus::Created | PaymentLinkStatus::PartiallyPaid) {
+            return Err(ToolError::Refused(
+                format!(
+                    "Invoice {number} already has an open payment link, {} ({}); send that one, or cancel it with \
+                     cancel_payment_link before making another.",
+                    link.id,
+                    link.url.as_deref().unwrap_or("no URL")
+                )
+                .into(),
+            ));
+        }
     }
     Ok(())
 }
@@ -435,6 +518,7 @@ pub(crate) async fn perform_create(state: Arc<AppState>, approval: &Approval) ->
         ));
     }
     create.payments.check_payment_link(&create.request).map_err(ToolError::invalid)?;
+    create.check_invoice(&state).await?;
     create.run(state, ApprovedVia::ApprovalPage).await
 }
 

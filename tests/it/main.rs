@@ -12,6 +12,7 @@ mod hubspot;
 mod invoice_tools;
 mod layout;
 mod notion;
+mod notion_edges;
 mod observability;
 mod packaging;
 mod payment_links;

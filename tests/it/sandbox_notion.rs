@@ -241,10 +241,11 @@ async fn page_writes_land_and_bad_ones_are_refused_in_notions_envelope() {
 
     // The real client's writes: the link, then paid.
     let url = format!("{}/sandbox/pay/plink_Manual0000001", running.base);
-    let linked = book.update(&id, &Update::PaymentLink { url: url.clone() }).await.unwrap();
+    let linked =
+        book.update(&id, &Update::PaymentLink { url: url.clone() }).await.unwrap().expect("reads as an invoice");
     assert_eq!(linked.payment_url.as_deref(), Some(url.as_str()));
     let paid = Update::Paid { paid_on: "2026-11-29".into(), payment_id: "pay_SandboxPaid0001".into() };
-    let invoice = book.update(&id, &paid).await.unwrap();
+    let invoice = book.update(&id, &paid).await.unwrap().expect("reads as an invoice");
     assert_eq!((invoice.status, invoice.provider_status.as_str()), (InvoiceStatus::Paid, "Paid"));
     let read = book.get_invoice_now(&id).await.unwrap();
     assert_eq!(read.paid_at.as_deref(), Some("2026-11-29T00:00:00Z"));

@@ -89,7 +89,8 @@ impl ErrorBody for ErrorEnvelope {
     fn meaning(&self, _status: StatusCode) -> Meaning {
         match self.code.as_deref() {
             Some("object_not_found") => Meaning::NotFound,
-            Some("rate_limited") => Meaning::RateLimited,
+            // 529 is Notion's "overloaded, retry after": like a 429, its Retry-After is what matters.
+            Some("rate_limited" | "service_overload") => Meaning::RateLimited,
             Some("conflict_error") => Meaning::Conflict,
             _ => Meaning::Status,
         }
@@ -173,19 +174,20 @@ impl NotionClient {
         Ok(page)
     }
 
-    /// Change an invoice's page (`id`: a page id or URL) and return the invoice as it now reads.
-    pub async fn update(&self, id: &str, update: &Update) -> Result<Invoice, ProviderError> {
+    /// Change an invoice's page (`id`: a page id or URL). Once Notion accepted it, the change is made: the invoice
+    /// as it now reads comes back, or `None` when the page no longer reads as an invoice (an amount with too many
+    /// decimals, say), which does not undo the change.
+    pub async fn update(&self, id: &str, update: &Update) -> Result<Option<Invoice>, ProviderError> {
         let page = self.page(id).await?;
         let book = self.book().await?;
         let body = json!({ "properties": self.properties_for(book, update) });
-        let updated: page::WirePage = self
-            .api
-            .call(
-                Call::patch(&format!("/v1/pages/{}", page.id), Body::Json(&body))
-                    .about(Object::new("invoice", &page.id)),
-            )
-            .await?;
-        page::Row::new(&updated, &self.config).into_invoice(time::now())
+        let path = format!("/v1/pages/{}", page.id);
+        let call = Call::patch(&path, Body::Json(&body)).about(Object::new("invoice", &page.id));
+        let updated: page::WirePage = self.api.call(call).await?;
+        Ok(page::Row::new(&updated, &self.config)
+            .into_invoice(time::now())
+            .inspect_err(|e| tracing::warn!(error = %e, "updated a Notion invoice that no longer reads as one"))
+            .ok())
     }
 
     fn properties_for(&self, book: &Book, update: &Update) -> Value {
@@ -211,8 +213,15 @@ impl NotionClient {
 
     /// One invoice as it reads now (a page id or URL).
     pub async fn get_invoice_now(&self, id: &str) -> Result<Invoice, ProviderError> {
+        Ok(self.get_invoice_versioned(id).await?.0)
+    }
+
+    /// One invoice as it reads now, with the page's version (its last edit time): a change approved against one
+    /// version is not the same change against a later one.
+    pub async fn get_invoice_versioned(&self, id: &str) -> Result<(Invoice, String), ProviderError> {
         let page = self.page(id).await?;
-        page::Row::new(&page, &self.config).into_invoice(time::now())
+        let version = page.last_edited_time.clone().unwrap_or_default();
+        Ok((page::Row::new(&page, &self.config).into_invoice(time::now())?, version))
     }
 
     /// The configured word for "paid".
@@ -266,24 +275,29 @@ impl Invoices for NotionClient {
                     &today,
                 );
                 // A query changes nothing: safe to repeat.
-                let answer: QueryAnswer =
-                    self.api.call(Call::post(&path, Body::Json(&body)).retry(Retry::Safe)).await.map_err(
-                        |e| match e {
-                            ProviderError::NotFound { .. } => ProviderError::Unshared {
-                                provider: P,
-                                what: "invoices database",
-                                id: self.config.database_id.clone(),
-                            },
-                            e => e,
-                        },
-                    )?;
-                let count = answer.results.len();
+                let database = Object::new("invoices database", &self.config.database_id);
+                let call = Call::post(&path, Body::Json(&body)).retry(Retry::Safe).about(database);
+                let answer: QueryAnswer = self.api.call(call).await.map_err(|e| match e {
+                    ProviderError::NotFound { .. } => ProviderError::Unshared {
+                        provider: P,
+                        what: "invoices database",
+                        id: self.config.database_id.clone(),
+                    },
+                    e => e,
+                })?;
+                let rows: Vec<query::Seen> =
+                    answer.results.iter().map(|row| page::Row::new(row, &self.config).seen()).collect();
+                let more = answer.has_more && answer.next_cursor.is_some();
+                let next_page = more.then(|| query::Position::page(answer.next_cursor.clone()));
                 let mut items = Vec::new();
-                for (index, row) in answer.results.iter().enumerate().skip(at.skip) {
-                    let after = if index + 1 < count || !answer.has_more {
-                        query::Position { cursor: at.cursor.clone(), skip: index + 1 }
-                    } else {
-                        query::Position { cursor: answer.next_cursor.clone(), skip: 0 }
+                for (index, row) in answer.results.iter().enumerate().skip(at.start_in(&rows)) {
+                    let after = match &next_page {
+                        Some(next) if index + 1 == rows.len() => next.clone(),
+                        _ => query::Position {
+                            cursor: at.cursor.clone(),
+                            after: rows.get(index).cloned(),
+                            skip: index + 1,
+                        },
                     };
                     // One unreadable row must not hide the rest: it is logged and left out.
                     let invoice = page::Row::new(row, &self.config)
@@ -292,7 +306,7 @@ impl Invoices for NotionClient {
                         .ok();
                     items.push((invoice, after.encode()));
                 }
-                Ok(ScannedPage { items, more: answer.has_more && answer.next_cursor.is_some() })
+                Ok(ScannedPage { items, more, end: next_page.map(|p| p.encode()) })
             }
         })
         .await

@@ -23,6 +23,10 @@ pub struct WirePage {
     #[serde(default)]
     pub in_trash: bool,
     #[serde(default)]
+    pub last_edited_time: Option<String>,
+    #[serde(default)]
+    pub created_time: Option<String>,
+    #[serde(default)]
     pub parent: Option<WirePageParent>,
     #[serde(default)]
     pub properties: HashMap<String, Value>,
@@ -157,6 +161,19 @@ impl<'a> Row<'a> {
             _ => return Err(self.unreadable(name, "is empty; an invoice needs its amount")),
         };
         money_from_number(number, currency).map_err(|problem| self.unreadable(name, &problem))
+    }
+
+    /// The row's place in a listing (id, Issued as Notion has it, creation time).
+    pub fn seen(&self) -> super::query::Seen {
+        let issued = match self.value(&self.config.properties.issued) {
+            Some(Value::Date { date: Some(d) }) => d.start.clone(),
+            _ => String::new(),
+        };
+        super::query::Seen {
+            id: self.page.id.clone(),
+            issued,
+            created: self.page.created_time.clone().unwrap_or_default(),
+        }
     }
 
     pub fn into_invoice(self, now: i64) -> Result<Invoice, ProviderError> {

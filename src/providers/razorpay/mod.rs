@@ -189,7 +189,7 @@ impl Invoices for RazorpayClient {
                     .enumerate()
                     .map(|(i, w)| Ok((Some(w.into_domain(now)?), (skip + i + 1).to_string())))
                     .collect::<Result<Vec<_>, ProviderError>>()?;
-                Ok(ScannedPage { items, more })
+                Ok(ScannedPage { items, more, end: None })
             }
         })
         .await

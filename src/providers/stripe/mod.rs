@@ -249,7 +249,7 @@ impl Invoices for StripeClient {
                         Ok((Some(w.into_domain(now)?), id))
                     })
                     .collect::<Result<Vec<_>, ProviderError>>()?;
-                Ok(ScannedPage { items, more: list.has_more })
+                Ok(ScannedPage { items, more: list.has_more, end: None })
             }
         })
         .await
