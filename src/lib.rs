@@ -23,12 +23,14 @@
 //! - [`store`]: durable state behind three interfaces, the event log (which also wakes waiters), the
 //!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
+//! - [`access`]: who may open Switchboard's own pages (the HTTP token, the `Host`, a loopback peer).
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,
 //!   X-Hub-Signature-256), payload formats that turn a verified delivery into events (`sources`), and the
 //!   receiver routes (`receiver`).
 
+pub mod access;
 pub mod app;
 pub mod approvals;
 pub mod catalog;
