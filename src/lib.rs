@@ -24,6 +24,8 @@
 //!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
 //! - [`access`]: who may open Switchboard's own pages (the HTTP token, the `Host`, a loopback peer).
+//! - [`inspector`]: the webhook inspector: every delivery attempt lately (refused ones too) in bounded rings,
+//!   redacted, and its pages.
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,
@@ -40,6 +42,7 @@ pub mod demo;
 pub mod domain;
 pub mod error;
 pub mod html;
+pub mod inspector;
 pub mod providers;
 pub mod sandbox;
 pub mod server;

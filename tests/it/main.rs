@@ -8,6 +8,7 @@ mod helpers;
 mod http_jsonrpc;
 mod http_security;
 mod hubspot;
+mod inspector;
 mod invoice_tools;
 mod layout;
 mod notion;
