@@ -22,6 +22,8 @@
 //! - [`state`]: shared state behind every session.
 //! - [`store`]: durable state behind three interfaces, the event log (which also wakes waiters), the
 //!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
+//! - [`doctor`]: `switchboard doctor`, the configuration checked: one harmless read per provider, webhook
+//!   secrets, the data directory, listener addresses.
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
 //! - [`access`]: who may open Switchboard's own pages (the HTTP token, the `Host`, a loopback peer).
 //! - [`inspector`]: the webhook inspector: every delivery attempt lately (refused ones too) in bounded rings,
@@ -39,6 +41,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod html;

@@ -3,6 +3,7 @@
 
 mod approvals;
 mod catalog;
+mod doctor;
 mod events;
 mod helpers;
 mod http_jsonrpc;

@@ -1,0 +1,454 @@
+//! `switchboard doctor`: checks the configuration a person has, without serving anything, and says what works
+//! and what to fix. Each configured provider's credentials with one harmless read (nothing is created or
+//! changed), the webhook sources' secrets, the data directory, the listener addresses. Secrets are never printed,
+//! only the setting to change.
+
+use crate::config::{Config, ConfigError, OutboundConfig, env};
+use crate::domain::ProviderId;
+use crate::domain::source::{Format, Scheme};
+use crate::providers::ProviderError;
+use crate::providers::http::HttpClient;
+use crate::providers::hubspot::HubSpotClient;
+use crate::providers::notion::NotionClient;
+use crate::providers::razorpay::RazorpayClient;
+use crate::providers::redact::{MIN_SECRET_LEN, Redactor};
+use crate::providers::stripe::StripeClient;
+use crate::providers::whatsapp::WhatsAppClient;
+use crate::webhooks::verify::usable_secret;
+use reqwest::Url;
+use secrecy::ExposeSecret;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// How one check came out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    /// Works.
+    Ok,
+    /// Works, but something will not (a provider's payments are never heard of): worth a look.
+    Warn,
+    /// Does not work; the detail says what to change. The command exits non-zero.
+    Fix,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Ok => "ok",
+            Status::Warn => "warn",
+            Status::Fix => "FIX",
+        }
+    }
+}
+
+/// One line of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Row {
+    /// What was checked: "Razorpay API", "Webhooks: stripe", "Data directory".
+    pub check: String,
+    pub status: Status,
+    /// What was found, and for anything not ok, what to do.
+    pub detail: String,
+}
+
+impl Row {
+    fn new(check: impl Into<String>, status: Status, detail: impl Into<String>) -> Self {
+        Row { check: check.into(), status, detail: detail.into() }
+    }
+}
+
+/// Everything checked, in the order it is printed.
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub rows: Vec<Row>,
+}
+
+impl Report {
+    /// Whether any row says FIX.
+    pub fn needs_fixing(&self) -> bool {
+        self.rows.iter().any(|r| r.status == Status::Fix)
+    }
+
+    /// The table, then a one-line verdict.
+    pub fn render(&self) -> String {
+        let width = self.rows.iter().map(|r| r.check.chars().count()).chain([5]).max().unwrap_or(5);
+        let mut out = format!("{:<width$}  {:<6}  DETAIL\n", "CHECK", "RESULT");
+        for row in &self.rows {
+            out.push_str(&format!("{:<width$}  {:<6}  {}\n", row.check, row.status.as_str(), row.detail));
+        }
+        let count = |status| self.rows.iter().filter(|r| r.status == status).count();
+        let verdict = match (count(Status::Fix), count(Status::Warn)) {
+            (0, 0) => "Everything checked works.".to_string(),
+            (0, warnings) => format!("Nothing to fix; {} worth a look.", plural(warnings, "warning")),
+            (fixes, _) => format!("{} to fix before Switchboard works as configured.", plural(fixes, "problem")),
+        };
+        out.push('\n');
+        out.push_str(&verdict);
+        out.push('\n');
+        out
+    }
+}
+
+/// "1 secret is" / "2 secrets are".
+fn secrets_are(n: usize) -> String {
+    if n == 1 { "1 secret is".to_string() } else { format!("{n} secrets are") }
+}
+
+fn plural(n: usize, noun: &str) -> String {
+    if n == 1 { format!("1 {noun}") } else { format!("{n} {noun}s") }
+}
+
+/// What to check besides the configuration's own contents.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// The config file that was read, if any (for the first row).
+    pub config_file: Option<PathBuf>,
+    /// The address `serve --http` will be given, to check it is free and allowed.
+    pub http: Option<SocketAddr>,
+}
+
+/// The report when the configuration itself does not load: one row saying why (credential-shaped text masked).
+pub fn unloadable(e: &ConfigError) -> Report {
+    let detail = Redactor::default().redact(&e.to_string()).to_string();
+    Report { rows: vec![Row::new("Configuration", Status::Fix, detail)] }
+}
+
+/// Check `config`: providers (concurrently, each one read), webhook sources, the data directory, listeners.
+pub async fn check(config: &Config, options: &Options) -> Report {
+    let source = match &options.config_file {
+        Some(path) => format!("loaded from {} and the environment", path.display()),
+        None => "loaded from the environment (no config file)".to_string(),
+    };
+    let mut rows = vec![Row::new("Configuration", Status::Ok, source)];
+    rows.extend(providers(config).await);
+    rows.extend(webhooks(config));
+    rows.push(data_dir(&config.data_dir));
+    if let Some(addr) = config.webhooks.listen {
+        rows.push(listener("Webhook listener", addr, None));
+    }
+    if let Some(addr) = options.http {
+        let refused = crate::transport::http::check_bind(addr, config.http.token.as_ref()).err();
+        rows.push(listener("HTTP address", addr, refused));
+    }
+    Report { rows }
+}
+
+/// One read per configured provider, all at once; each with a short deadline and one retry, so an unreachable
+/// provider costs seconds, not the minutes a tool call may wait.
+async fn providers(config: &Config) -> Vec<Row> {
+    let outbound = OutboundConfig {
+        attempt_timeout: config.outbound.attempt_timeout.min(Duration::from_secs(10)),
+        call_deadline: config.outbound.call_deadline.min(Duration::from_secs(15)),
+        max_retries: config.outbound.max_retries.min(1),
+        min_backoff: config.outbound.min_backoff,
+    };
+    let http = Arc::new(HttpClient::new(outbound, Arc::new(Redactor::from_config(config))));
+    let razorpay = async {
+        let c = config.razorpay.as_ref()?;
+        let mode = key_mode(&c.key_id, "rzp_live_", "rzp_test_");
+        let read = RazorpayClient::new(c.clone(), http.clone()).check().await;
+        let vars = format!("{} / {}", env::RAZORPAY_KEY_ID, env::RAZORPAY_KEY_SECRET);
+        let how = Setting { vars: &vars, base_var: env::RAZORPAY_BASE_URL, base: &c.base_url, what: "payment links" };
+        Some(row(ProviderId::Razorpay, read, &how, format!("credentials accepted ({mode}; read one payment link)")))
+    };
+    let stripe = async {
+        let c = config.stripe.as_ref()?;
+        let mode = match c.api_key.expose_secret().get(..8) {
+            Some("sk_live_") => "a live-mode secret key",
+            Some("sk_test_") => "a test-mode secret key",
+            Some("rk_live_") => "a live-mode restricted key",
+            Some("rk_test_") => "a test-mode restricted key",
+            _ => "a key",
+        };
+        let read = StripeClient::new(c.clone(), http.clone()).check().await;
+        let how = Setting {
+            vars: env::STRIPE_API_KEY,
+            base_var: env::STRIPE_BASE_URL,
+            base: &c.base_url,
+            what: "payment links",
+        };
+        Some(row(ProviderId::Stripe, read, &how, format!("key accepted ({mode}; read one payment link)")))
+    };
+    let hubspot = async {
+        let c = config.hubspot.as_ref()?;
+        let read = HubSpotClient::new(c.clone(), http.clone()).check().await;
+        let how = Setting {
+            vars: env::HUBSPOT_ACCESS_TOKEN,
+            base_var: env::HUBSPOT_BASE_URL,
+            base: &c.base_url,
+            what: "contacts",
+        };
+        Some(row(ProviderId::HubSpot, read, &how, "token accepted (read one contact)".to_string()))
+    };
+    let whatsapp = async {
+        let c = config.whatsapp.as_ref()?;
+        let read = WhatsAppClient::new(c.clone(), http.clone()).check().await;
+        let vars = format!("{} / {}", env::WHATSAPP_ACCESS_TOKEN, env::WHATSAPP_PHONE_NUMBER_ID);
+        let how =
+            Setting { vars: &vars, base_var: env::WHATSAPP_BASE_URL, base: &c.base_url, what: "the phone number" };
+        let ok = format!("token accepted; phone number id {} is the business's", c.phone_number_id);
+        Some(row(ProviderId::WhatsApp, read, &how, ok))
+    };
+    let notion = async {
+        let c = config.notion.as_ref()?;
+        let client = NotionClient::new(c.clone(), http.clone());
+        let read = client.book().await.map(|_| ());
+        let vars = format!("{} / {}", env::NOTION_TOKEN, env::NOTION_INVOICES_DATABASE_ID);
+        let how =
+            Setting { vars: &vars, base_var: env::NOTION_BASE_URL, base: &c.base_url, what: "the invoices database" };
+        Some(row(
+            ProviderId::Notion,
+            read,
+            &how,
+            "the invoices database is shared and has every property needed".into(),
+        ))
+    };
+    let (razorpay, stripe, hubspot, whatsapp, notion) = tokio::join!(razorpay, stripe, hubspot, whatsapp, notion);
+    let rows: Vec<Row> = [razorpay, stripe, hubspot, whatsapp, notion].into_iter().flatten().collect();
+    if rows.is_empty() {
+        let detail = format!(
+            "none configured, so agents can only be told what to set up. Set {} and {}, {}, {} …, or try `switchboard demo` (no account needed)",
+            env::RAZORPAY_KEY_ID,
+            env::RAZORPAY_KEY_SECRET,
+            env::STRIPE_API_KEY,
+            env::HUBSPOT_ACCESS_TOKEN
+        );
+        return vec![Row::new("Providers", Status::Warn, detail)];
+    }
+    rows
+}
+
+/// "a live-mode key" / "a test-mode key" / "a key", from its prefix (public information, not the secret).
+fn key_mode(key: &str, live: &str, test: &str) -> &'static str {
+    if key.starts_with(live) {
+        "a live-mode key"
+    } else if key.starts_with(test) {
+        "a test-mode key"
+    } else {
+        "a key"
+    }
+}
+
+/// Where a provider's settings live, for the sentences that say what to change.
+struct Setting<'a> {
+    /// The variables holding its credentials.
+    vars: &'a str,
+    base_var: &'static str,
+    base: &'a Url,
+    /// What the check read, for "may not read …".
+    what: &'static str,
+}
+
+/// The row for one provider's read.
+fn row(provider: ProviderId, read: Result<(), ProviderError>, how: &Setting<'_>, ok: String) -> Row {
+    let check = format!("{provider} API");
+    let origin = how.base.origin().ascii_serialization();
+    let (status, detail) = match read {
+        Ok(()) => (Status::Ok, ok),
+        Err(ProviderError::Unauthorized { .. }) => (
+            Status::Fix,
+            format!(
+                "{provider} rejected the credentials: wrong, revoked, or for the other mode (test vs live). Check {}.",
+                how.vars
+            ),
+        ),
+        Err(ProviderError::Forbidden { message, .. }) => (
+            Status::Fix,
+            format!("the credentials work but may not read {}: {message}. Grant that permission.", how.what),
+        ),
+        Err(ProviderError::Unreachable { message, .. }) => (
+            Status::Fix,
+            format!("could not connect to {origin} ({message}). Check the network, or {} if you set it.", how.base_var),
+        ),
+        Err(ProviderError::Timeout { .. }) => {
+            (Status::Fix, format!("{origin} did not answer in time. Check the network, or {}.", how.base_var))
+        }
+        Err(ProviderError::Network { message, .. }) => {
+            (Status::Fix, format!("the connection to {origin} failed mid-request: {message}."))
+        }
+        Err(ProviderError::RateLimited { .. }) => (
+            Status::Warn,
+            format!(
+                "{provider} is rate limiting just now, so the credentials were not checked; try again in a minute."
+            ),
+        ),
+        Err(ProviderError::Upstream { status, .. }) => (
+            Status::Warn,
+            format!(
+                "{provider} had a server error (HTTP {status}), so the credentials were not checked; try again later."
+            ),
+        ),
+        // Anything else already says what is wrong (a missing property, a database not shared, a bad phone
+        // number id), in redacted words.
+        Err(e) => (Status::Fix, e.to_string()),
+    };
+    Row::new(check, status, detail)
+}
+
+/// The webhook sources: usable secrets for each, and a source for each configured provider that sends webhooks.
+fn webhooks(config: &Config) -> Vec<Row> {
+    let sources = &config.webhooks.sources;
+    let mut rows: Vec<Row> = sources
+        .iter()
+        .map(|(name, source)| {
+            let secrets: Vec<&str> = source.secrets.iter().map(|s| s.expose_secret()).collect();
+            let check = format!("Webhooks: {name}");
+            let short = secrets.iter().filter(|s| s.len() < MIN_SECRET_LEN).count();
+            let unusable = secrets.iter().filter(|s| !usable_secret(source.scheme, s)).count();
+            let status = if short + unusable > 0 { Status::Fix } else { Status::Ok };
+            let detail = if short > 0 {
+                format!(
+                    "{} shorter than {MIN_SECRET_LEN} characters: guessable, and too short to be masked in output. Use the secret the provider generated.",
+                    secrets_are(short)
+                )
+            } else if unusable > 0 {
+                format!(
+                    "{} not base64 (after whsec_): no delivery can ever verify against it. Copy the signing secret again.",
+                    secrets_are(unusable)
+                )
+            } else if source.scheme == Scheme::Stripe && secrets.iter().any(|s| !s.starts_with("whsec_")) {
+                return Row::new(
+                    check,
+                    Status::Warn,
+                    "Stripe's signing secrets start with whsec_; this one does not (is it the API key?). Copy it from the webhook endpoint's page.",
+                );
+            } else if source.format == Format::WhatsApp && source.verify_token.is_none() {
+                return Row::new(
+                    check,
+                    Status::Warn,
+                    format!(
+                        "{} set, but no verify token: Meta's subscription check (GET /webhooks/{name}) will be refused. Set {}.",
+                        plural(secrets.len(), "secret"),
+                        env::WHATSAPP_VERIFY_TOKEN
+                    ),
+                );
+            } else {
+                format!(
+                    "{} for {} signatures; deliveries go to /webhooks/{name}",
+                    plural(secrets.len(), "secret"),
+                    scheme_name(source.scheme)
+                )
+            };
+            Row::new(check, status, detail)
+        })
+        .collect();
+    let has = |scheme: Scheme| sources.values().any(|s| s.scheme == scheme);
+    if config.razorpay.is_some() && !has(Scheme::Razorpay) {
+        rows.push(Row::new(
+            "Webhooks: razorpay",
+            Status::Warn,
+            format!(
+                "no webhook secret, so payments are never heard of (waits for a payment only time out). Set {} to the secret of a Razorpay webhook pointing at /webhooks/razorpay.",
+                env::RAZORPAY_WEBHOOK_SECRET
+            ),
+        ));
+    }
+    if config.stripe.is_some() && !has(Scheme::Stripe) {
+        rows.push(Row::new(
+            "Webhooks: stripe",
+            Status::Warn,
+            format!(
+                "no webhook secret, so payments are never heard of (waits for a payment only time out). Set {} to the signing secret of a Stripe endpoint pointing at /webhooks/stripe.",
+                env::STRIPE_WEBHOOK_SECRET
+            ),
+        ));
+    }
+    if config.whatsapp.is_some() && !sources.values().any(|s| s.format == Format::WhatsApp) {
+        rows.push(Row::new(
+            "Webhooks: whatsapp",
+            Status::Warn,
+            format!(
+                "no app secret, so customers' messages and delivery ticks never arrive. Set {} (App settings → Basic → App secret).",
+                env::WHATSAPP_APP_SECRET
+            ),
+        ));
+    }
+    rows
+}
+
+fn scheme_name(scheme: Scheme) -> &'static str {
+    match scheme {
+        Scheme::Razorpay => "Razorpay",
+        Scheme::Stripe => "Stripe",
+        Scheme::StandardWebhooks => "Standard Webhooks",
+        Scheme::HubSignature256 => "X-Hub-Signature-256",
+    }
+}
+
+/// The data directory exists (made if missing, as `serve` would) and a file can be written in it.
+fn data_dir(dir: &Path) -> Row {
+    let check = "Data directory";
+    let existed = dir.is_dir();
+    let fix = |what: &str, e: std::io::Error| {
+        Row::new(
+            check,
+            Status::Fix,
+            format!("cannot {what} {}: {e}. Set {} to a directory this user can write.", dir.display(), env::DATA_DIR),
+        )
+    };
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        return fix("create", e);
+    }
+    let probe = dir.join(format!(".switchboard-doctor-{}", std::process::id()));
+    if let Err(e) = std::fs::write(&probe, b"probe") {
+        return fix("write in", e);
+    }
+    let _ = std::fs::remove_file(&probe);
+    let made = if existed { "" } else { " (created it)" };
+    Row::new(check, Status::Ok, format!("{} is writable{made}", dir.display()))
+}
+
+/// Whether `addr` can be listened on now (and, for the HTTP address, is allowed: `refused` says why not).
+fn listener(check: &str, addr: SocketAddr, refused: Option<String>) -> Row {
+    if let Some(refused) = refused {
+        return Row::new(check, Status::Fix, refused);
+    }
+    match std::net::TcpListener::bind(addr) {
+        Ok(_) => Row::new(check, Status::Ok, format!("{addr} is free")),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Row::new(
+            check,
+            Status::Fix,
+            format!(
+                "{addr} is in use: another program (a Switchboard already running?) listens there. Stop it, or choose another address."
+            ),
+        ),
+        Err(e) => Row::new(check, Status::Fix, format!("cannot listen on {addr}: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_aligns_and_ends_with_a_verdict() {
+        let report = Report {
+            rows: vec![
+                Row::new("Configuration", Status::Ok, "loaded"),
+                Row::new("Stripe API", Status::Fix, "rejected"),
+                Row::new("Webhooks: stripe", Status::Warn, "no secret"),
+            ],
+        };
+        assert!(report.needs_fixing());
+        assert_eq!(
+            report.render(),
+            "CHECK             RESULT  DETAIL\n\
+             Configuration     ok      loaded\n\
+             Stripe API        FIX     rejected\n\
+             Webhooks: stripe  warn    no secret\n\
+             \n1 problem to fix before Switchboard works as configured.\n"
+        );
+        let fine = Report { rows: vec![Row::new("Configuration", Status::Warn, "x")] };
+        assert!(!fine.needs_fixing());
+        assert!(fine.render().ends_with("Nothing to fix; 1 warning worth a look.\n"));
+    }
+
+    #[test]
+    fn key_modes_come_from_public_prefixes() {
+        assert_eq!(key_mode("rzp_live_abc", "rzp_live_", "rzp_test_"), "a live-mode key");
+        assert_eq!(key_mode("rzp_test_abc", "rzp_live_", "rzp_test_"), "a test-mode key");
+        assert_eq!(key_mode("other", "rzp_live_", "rzp_test_"), "a key");
+    }
+}
