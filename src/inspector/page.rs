@@ -32,6 +32,8 @@ const CREATES_SEARCHED: i64 = 500;
 /// How many recent approvals are searched for the one that approved it.
 const APPROVALS_SEARCHED: i64 = 200;
 const BADGE: &str = "Switchboard · webhook inspector";
+/// Short cells (a time, a source name, a link) stay on one line.
+const NOWRAP: &str = "white-space:nowrap";
 
 /// The inspector's routes, guarded as described above.
 pub fn routes(state: Arc<AppState>) -> Router {
@@ -86,11 +88,11 @@ async fn list(State(state): State<Arc<AppState>>, filter: Result<Query<Filter>, 
                 tr { th { "Received" } th { "Source" } th { "Outcome" } th { "Events" } th { "" } }
                 @for a in &attempts {
                     tr class="attempt" data-outcome=(a.outcome.as_str()) data-id=(a.id) {
-                        td { (when(a.received_at)) }
-                        td class="source" { (a.source) }
+                        td style=(NOWRAP) { (when(a.received_at)) }
+                        td class="source" style=(NOWRAP) { (a.source) }
                         td class=(outcome_class(&a.outcome)) { (a.outcome.label()) }
                         td class="events" { (events_cell(a)) }
-                        td { a href=(format!("/inspector/attempts/{}", a.id)) { "Details" } }
+                        td style=(NOWRAP) { a href=(format!("/inspector/attempts/{}", a.id)) { "Details" } }
                     }
                 }
             }
