@@ -26,8 +26,8 @@
 //!   secrets, the data directory, listener addresses.
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
 //! - [`access`]: who may open Switchboard's own pages (the HTTP token, the `Host`, a loopback peer).
-//! - [`inspector`]: the webhook inspector: every delivery attempt lately (refused ones too) in bounded rings,
-//!   redacted, and its pages.
+//! - [`inspector`]: what the webhook inspector keeps: every delivery attempt lately (refused ones too) in bounded
+//!   rings, redacted (its pages are `webhooks::inspector`).
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,

@@ -7,15 +7,13 @@
 //! duplicate, or not stored because the database failed) and the last [`REJECTED_KEPT`] refused ones. What is
 //! kept is safe to show: headers that carry signatures or credentials are kept as "[redacted]", every other
 //! header value and the payload pass the configured [`Redactor`], and payloads and headers are cut
-//! ([`VERIFIED_PAYLOAD_BYTES`], [`REJECTED_PAYLOAD_BYTES`], [`HEADER_BYTES`]). The page is in [`page`].
-
-pub mod page;
+//! ([`VERIFIED_PAYLOAD_BYTES`], [`REJECTED_PAYLOAD_BYTES`], [`HEADER_BYTES`]). The receiver records
+//! ([`Inspector::record`]); the pages that show it are [`crate::webhooks::inspector`].
 
 use crate::domain::event::{Correlation, EventKind, NewEvent};
 use crate::domain::text;
 use crate::providers::redact::Redactor;
 use crate::store::{Recorded, StoreError};
-use crate::webhooks::VerifyError;
 use aho_corasick::AhoCorasick;
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -65,24 +63,14 @@ pub enum Rejection {
     TooLarge,
     /// The body broke off or stopped arriving.
     Unreadable,
-    /// The signature is missing, malformed, or made with another secret.
-    BadSignature(VerifyError),
+    /// The signature is missing, malformed, or made with another secret; the check's own words say which.
+    BadSignature(String),
     /// The signed timestamp is outside the tolerance window: a replay, or a clock minutes off.
     Stale,
     /// Verified, but the database did not take it; the sender was asked to retry.
     StorageFailure,
     /// The signature check did not finish; the sender was asked to retry.
     Unchecked,
-}
-
-impl Rejection {
-    /// The rejection a signature check's failure is.
-    pub fn from_verify(e: VerifyError) -> Self {
-        match e {
-            VerifyError::StaleTimestamp => Rejection::Stale,
-            e => Rejection::BadSignature(e),
-        }
-    }
 }
 
 /// Every filterable outcome word, in the order the page offers them.
@@ -149,6 +137,26 @@ pub struct EventSeen {
     pub correlation: Correlation,
 }
 
+impl EventSeen {
+    /// One event of a verified delivery, and the event log's answer for it (`None`: it gave none, so it was not
+    /// stored).
+    pub fn new(event: &NewEvent, result: Option<&Result<Recorded, StoreError>>) -> Self {
+        let (seq, stored) = match result {
+            Some(Ok(Recorded::New(seq))) => (Some(*seq), EventStored::New),
+            Some(Ok(Recorded::Duplicate)) => (None, EventStored::Duplicate),
+            Some(Err(_)) | None => (None, EventStored::Failed),
+        };
+        EventSeen {
+            seq,
+            stored,
+            kind: event.kind(),
+            event_type: event.event_type().to_string(),
+            provider_event_id: event.provider_event_id().to_string(),
+            correlation: event.correlation().clone(),
+        }
+    }
+}
+
 /// What storing one event did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EventStored {
@@ -171,35 +179,17 @@ impl Received {
         Received { outcome: Outcome::Rejected(why), body, events: Vec::new() }
     }
 
-    /// Verified, and its events offered to the event log with these results (one per event, in order).
-    pub fn verified(body: Bytes, events: &[NewEvent], results: &[Result<Recorded, StoreError>]) -> Self {
-        let seen: Vec<EventSeen> = events
-            .iter()
-            .zip(results)
-            .map(|(event, result)| {
-                let (seq, stored) = match result {
-                    Ok(Recorded::New(seq)) => (Some(*seq), EventStored::New),
-                    Ok(Recorded::Duplicate) => (None, EventStored::Duplicate),
-                    Err(_) => (None, EventStored::Failed),
-                };
-                EventSeen {
-                    seq,
-                    stored,
-                    kind: event.kind(),
-                    event_type: event.event_type().to_string(),
-                    provider_event_id: event.provider_event_id().to_string(),
-                    correlation: event.correlation().clone(),
-                }
-            })
-            .collect();
-        let outcome = if results.len() < events.len() || seen.iter().any(|e| e.stored == EventStored::Failed) {
+    /// Verified, with its events and what storing each did: stored if any is new (or it held none), a
+    /// duplicate if all were stored before, a storage failure if any could not be stored.
+    pub fn verified(body: Bytes, events: Vec<EventSeen>) -> Self {
+        let outcome = if events.iter().any(|e| e.stored == EventStored::Failed) {
             Outcome::Rejected(Rejection::StorageFailure)
-        } else if seen.is_empty() || seen.iter().any(|e| e.stored == EventStored::New) {
+        } else if events.is_empty() || events.iter().any(|e| e.stored == EventStored::New) {
             Outcome::Stored
         } else {
             Outcome::Duplicate
         };
-        Received { outcome, body: Some(body), events: seen }
+        Received { outcome, body: Some(body), events }
     }
 }
 
@@ -298,15 +288,18 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn source(&self) -> Option<&str> {
+    /// The source asked for, if any (blank is none).
+    pub fn source(&self) -> Option<&str> {
         self.source.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
 
-    fn outcome(&self) -> Option<&str> {
+    /// The outcome word asked for, if any.
+    pub fn outcome(&self) -> Option<&str> {
         self.outcome.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
 
-    fn key(&self) -> Option<&str> {
+    /// The correlation key asked for, if any.
+    pub fn key(&self) -> Option<&str> {
         self.key.as_deref().map(str::trim).filter(|s| !s.is_empty())
     }
 }

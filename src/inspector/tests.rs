@@ -24,7 +24,7 @@ fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
 
 fn forged(inspector: &Inspector, body: &str) {
     let h = headers(&[("x-razorpay-signature", &"ab".repeat(32)), ("content-type", "application/json")]);
-    let why = Rejection::BadSignature(VerifyError::NoMatch);
+    let why = Rejection::BadSignature("no signature matched any configured secret".into());
     inspector.record(
         "razorpay",
         &h,
@@ -64,7 +64,7 @@ fn signature_and_credential_headers_are_kept_redacted_and_secrets_masked_everywh
         ("user-agent", "Stripe/1.0"),
     ]);
     let body = format!("{{\"note\":\"{SECRET}\"}}");
-    let why = Rejection::BadSignature(VerifyError::NoMatch);
+    let why = Rejection::BadSignature("no signature matched any configured secret".into());
     inspector.record("stripe", &h, StatusCode::UNAUTHORIZED, Received::rejected(why, Some(Bytes::from(body))));
     let kept = inspector.get(1).unwrap();
     let value = |name: &str| kept.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str()).unwrap();
@@ -149,33 +149,20 @@ fn filters_match_source_outcome_and_key() {
 
 #[test]
 fn a_verified_delivery_is_stored_duplicate_or_a_storage_failure_by_its_events() {
-    use crate::domain::event::Extracted;
-    use crate::store::{Recorded, StoreError};
-    let event = |id: &str| {
-        let extracted = Extracted {
-            kind: EventKind::Other,
-            event_type: "x".into(),
-            provider_event_id: None,
-            occurred_at: None,
-            amount: None,
-            correlation: Correlation::default(),
-            own_payload: None,
-        };
-        NewEvent::new("razorpay", extracted, id.into(), Bytes::new(), None)
+    let event = |stored| EventSeen {
+        seq: (stored == EventStored::New).then_some(3),
+        stored,
+        kind: EventKind::Other,
+        event_type: "x".into(),
+        provider_event_id: "evt".into(),
+        correlation: Correlation::default(),
     };
-    let two = [event("a"), event("b")];
-    let outcome = |events: &[NewEvent], results: Vec<Result<Recorded, StoreError>>| {
-        Received::verified(Bytes::new(), events, &results).outcome
-    };
-    assert_eq!(outcome(&[], vec![]), Outcome::Stored, "verified, with no events in it");
-    assert_eq!(outcome(&two, vec![Ok(Recorded::Duplicate), Ok(Recorded::New(3))]), Outcome::Stored);
-    assert_eq!(outcome(&two, vec![Ok(Recorded::Duplicate), Ok(Recorded::Duplicate)]), Outcome::Duplicate);
-    let failed = outcome(&two, vec![Ok(Recorded::New(3)), Err(StoreError::WriterGone)]);
+    let outcome =
+        |stored: &[EventStored]| Received::verified(Bytes::new(), stored.iter().map(|s| event(*s)).collect()).outcome;
+    assert_eq!(outcome(&[]), Outcome::Stored, "verified, with no events in it");
+    assert_eq!(outcome(&[EventStored::Duplicate, EventStored::New]), Outcome::Stored);
+    assert_eq!(outcome(&[EventStored::Duplicate, EventStored::Duplicate]), Outcome::Duplicate);
+    let failed = outcome(&[EventStored::New, EventStored::Failed]);
     assert_eq!(failed, Outcome::Rejected(Rejection::StorageFailure));
     assert!(failed.verified(), "a storage failure is kept with the verified attempts");
-    assert_eq!(
-        outcome(&two, vec![Ok(Recorded::New(3))]),
-        Outcome::Rejected(Rejection::StorageFailure),
-        "a result missing"
-    );
 }

@@ -107,7 +107,7 @@ pub fn listener_routes(state: Arc<AppState>) -> Router {
     let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
     crate::webhooks::receiver::routes(state.clone())
         .merge(crate::approvals::page::routes(state.clone(), performer))
-        .merge(crate::inspector::page::routes(state))
+        .merge(crate::webhooks::inspector::routes(state))
 }
 
 /// Serve on an already-bound listener until `shutdown` fires, then drain. Approval links point here.

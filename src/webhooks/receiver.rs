@@ -12,7 +12,7 @@
 
 use super::{Delivery, Unverified, Verified, Verifier, VerifyError};
 use crate::domain::time;
-use crate::inspector::{Outcome, Received, Rejection};
+use crate::inspector::{EventSeen, Outcome, Received, Rejection};
 use crate::state::AppState;
 use crate::store::Recorded;
 use axum::Router;
@@ -109,7 +109,11 @@ async fn ingest(state: &AppState, source: &str, request: Request) -> Received {
         Ok(Ok(verified)) => verified,
         Ok(Err(e)) => {
             tracing::warn!(%source, reason = %e, "refused a webhook delivery");
-            return Received::rejected(Rejection::from_verify(e), Some(body));
+            let why = match e {
+                VerifyError::StaleTimestamp => Rejection::Stale,
+                e => Rejection::BadSignature(e.to_string()),
+            };
+            return Received::rejected(why, Some(body));
         }
         Err(e) => {
             tracing::error!(%source, error = %e, "signature check did not finish; asking the sender to retry");
@@ -132,7 +136,8 @@ async fn ingest(state: &AppState, source: &str, request: Request) -> Received {
         }
     }
     // The events that were stored stay stored: the retry finds them duplicates and stores only the rest.
-    Received::verified(body, &events, &outcomes)
+    let seen = events.iter().enumerate().map(|(i, event)| EventSeen::new(event, outcomes.get(i))).collect();
+    Received::verified(body, seen)
 }
 
 /// Over the limit (413), or broke off or stopped arriving (the body timeout; 400).

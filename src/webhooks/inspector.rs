@@ -1,4 +1,4 @@
-//! The inspector's pages: `GET /inspector` lists delivery attempts, newest first, refreshing itself every few
+//! The webhook inspector's pages, over what the receiver saw ([`crate::inspector`]): `GET /inspector` lists delivery attempts, newest first, refreshing itself every few
 //! seconds, with filters by source, outcome and correlation key (`?source=razorpay&outcome=rejected&key=plink_…`);
 //! `GET /inspector/attempts/{id}` shows one attempt whole (headers, payload, events); `GET /inspector/events/{id}`
 //! shows one stored event and what came of it: the payment link it concerns, who created it and the invoice-book
@@ -7,12 +7,12 @@
 //! Who may open them ([`crate::access`]): with the HTTP token, anyone presenting it; without one, only this
 //! machine (a loopback peer, under a loopback or allowed `Host`). The pages change nothing.
 
-use super::{Attempt, EventStored, Filter, OUTCOMES, Outcome, Rejection};
 use crate::access;
 use crate::domain::approval::Outcome as ApprovalOutcome;
 use crate::domain::event::{Correlation, event_id, parse_event_id};
 use crate::domain::time;
 use crate::html::{self, Markup, html};
+use crate::inspector::{Attempt, EventStored, Filter, OUTCOMES, Outcome, REJECTED_KEPT, Rejection, VERIFIED_KEPT};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::rejection::QueryRejection;
@@ -98,8 +98,8 @@ async fn list(State(state): State<Arc<AppState>>, filter: Result<Query<Filter>, 
             }
         }
         p class="id" {
-            "Every attempt since this server started, newest first (the last " (super::VERIFIED_KEPT)
-            " verified and the last " (super::REJECTED_KEPT) " refused, kept in memory). Refreshes every "
+            "Every attempt since this server started, newest first (the last " (VERIFIED_KEPT)
+            " verified and the last " (REJECTED_KEPT) " refused, kept in memory). Refreshes every "
             (REFRESH_SECS) " seconds."
         }
     };
