@@ -1,6 +1,6 @@
 use super::*;
 use crate::config::Config;
-use crate::domain::event::Correlation;
+use crate::domain::event::{Correlation, EventKind};
 
 const SECRET: &str = "whsec_CANARYinspectorsecret42";
 
