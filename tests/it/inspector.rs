@@ -222,3 +222,25 @@ async fn ten_thousand_forged_deliveries_leave_records_no_event_and_a_bounded_rin
     let (_, stored) = get(rx.addr, "/inspector?outcome=stored").await;
     assert_eq!(outcomes(&stored), ["stored"], "the genuine delivery is still there after the flood");
 }
+
+#[tokio::test]
+async fn in_stdio_mode_the_webhook_listener_serves_the_inspector() {
+    // A free port (the race with another process taking it in between is harmless: the test would fail loudly).
+    let addr = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let served = crate::helpers::serve_binary(&[
+        ("SWITCHBOARD_WEBHOOK_LISTEN", &addr.to_string()),
+        ("RAZORPAY_WEBHOOK_SECRET", RZ_WEBHOOK_SECRET),
+    ])
+    .await;
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    while reqwest::get(format!("http://{addr}/inspector")).await.is_err() {
+        assert!(Instant::now() < deadline, "the listener did not come up on {addr}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(post(addr, "razorpay", "{}", &[("x-razorpay-signature", "00".repeat(32))]).await, 401);
+    let (status, list) = get(addr, "/inspector").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(outcomes(&list), ["bad_signature"]);
+    let log = served.log().await;
+    assert!(log.contains(&format!("the webhook inspector on http://{addr}/inspector")), "{log}");
+}
