@@ -5,7 +5,7 @@
 
 mod providers;
 
-use crate::config::{Config, ConfigError, env};
+use crate::config::{Config, ConfigError, WebhookSource, env};
 use crate::domain::source::{Format, Scheme};
 use crate::providers::redact::{MIN_SECRET_LEN, Redactor};
 use crate::webhooks::verify::usable_secret;
@@ -129,50 +129,7 @@ pub async fn check(config: &Config, options: &Options) -> Report {
 /// The webhook sources: usable secrets for each, and a source for each configured provider that sends webhooks.
 fn webhooks(config: &Config) -> Vec<Row> {
     let sources = &config.webhooks.sources;
-    let mut rows: Vec<Row> = sources
-        .iter()
-        .map(|(name, source)| {
-            let secrets: Vec<&str> = source.secrets.iter().map(|s| s.expose_secret()).collect();
-            let check = format!("Webhooks: {name}");
-            let short = secrets.iter().filter(|s| s.len() < MIN_SECRET_LEN).count();
-            let unusable = secrets.iter().filter(|s| !usable_secret(source.scheme, s)).count();
-            let status = if short + unusable > 0 { Status::Fix } else { Status::Ok };
-            let detail = if short > 0 {
-                format!(
-                    "{} shorter than {MIN_SECRET_LEN} characters: guessable, and too short to be masked in output. Use the secret the provider generated.",
-                    secrets_are(short)
-                )
-            } else if unusable > 0 {
-                format!(
-                    "{} not base64 (after whsec_): no delivery can ever verify against it. Copy the signing secret again.",
-                    secrets_are(unusable)
-                )
-            } else if source.scheme == Scheme::Stripe && secrets.iter().any(|s| !s.starts_with("whsec_")) {
-                return Row::new(
-                    check,
-                    Status::Warn,
-                    "Stripe's signing secrets start with whsec_; this one does not (is it the API key?). Copy it from the webhook endpoint's page.",
-                );
-            } else if source.format == Format::WhatsApp && source.verify_token.is_none() {
-                return Row::new(
-                    check,
-                    Status::Warn,
-                    format!(
-                        "{} set, but no verify token: Meta's subscription check (GET /webhooks/{name}) will be refused. Set {}.",
-                        plural(secrets.len(), "secret"),
-                        env::WHATSAPP_VERIFY_TOKEN
-                    ),
-                );
-            } else {
-                format!(
-                    "{} for {} signatures; deliveries go to /webhooks/{name}",
-                    plural(secrets.len(), "secret"),
-                    scheme_name(source.scheme)
-                )
-            };
-            Row::new(check, status, detail)
-        })
-        .collect();
+    let mut rows: Vec<Row> = sources.iter().map(|(name, source)| source_row(name, source)).collect();
     let has = |scheme: Scheme| sources.values().any(|s| s.scheme == scheme);
     if config.razorpay.is_some() && !has(Scheme::Razorpay) {
         rows.push(Row::new(
@@ -205,6 +162,45 @@ fn webhooks(config: &Config) -> Vec<Row> {
         ));
     }
     rows
+}
+
+/// One source: its secrets long enough and usable by its scheme, a Stripe secret shaped like one, WhatsApp's
+/// handshake token.
+fn source_row(name: &str, source: &WebhookSource) -> Row {
+    let secrets: Vec<&str> = source.secrets.iter().map(|s| s.expose_secret()).collect();
+    let short = secrets.iter().filter(|s| s.len() < MIN_SECRET_LEN).count();
+    let unusable = secrets.iter().filter(|s| !usable_secret(source.scheme, s)).count();
+    let (status, detail) = if short > 0 {
+        let detail = format!(
+            "{} shorter than {MIN_SECRET_LEN} characters: guessable, and too short to be masked in output. Use the secret the provider generated.",
+            secrets_are(short)
+        );
+        (Status::Fix, detail)
+    } else if unusable > 0 {
+        let detail = format!(
+            "{} not base64 (after whsec_): no delivery can ever verify against it. Copy the signing secret again.",
+            secrets_are(unusable)
+        );
+        (Status::Fix, detail)
+    } else if source.scheme == Scheme::Stripe && secrets.iter().any(|s| !s.starts_with("whsec_")) {
+        let detail = "Stripe's signing secrets start with whsec_; one here does not (is it the API key?). Copy it from the webhook endpoint's page.";
+        (Status::Warn, detail.to_string())
+    } else if source.format == Format::WhatsApp && source.verify_token.is_none() {
+        let detail = format!(
+            "{} set, but no verify token: Meta's subscription check (GET /webhooks/{name}) will be refused. Set {}.",
+            plural(secrets.len(), "secret"),
+            env::WHATSAPP_VERIFY_TOKEN
+        );
+        (Status::Warn, detail)
+    } else {
+        let detail = format!(
+            "{} for {} signatures; deliveries go to /webhooks/{name}",
+            plural(secrets.len(), "secret"),
+            scheme_name(source.scheme)
+        );
+        (Status::Ok, detail)
+    };
+    Row::new(format!("Webhooks: {name}"), status, detail)
 }
 
 fn scheme_name(scheme: Scheme) -> &'static str {
@@ -260,6 +256,7 @@ fn listener(check: &str, addr: SocketAddr, refused: Option<String>) -> Row {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use secrecy::SecretString;
 
     #[test]
     fn the_table_aligns_and_ends_with_a_verdict() {
@@ -282,5 +279,32 @@ mod tests {
         let fine = Report { rows: vec![Row::new("Configuration", Status::Warn, "x")] };
         assert!(!fine.needs_fixing());
         assert!(fine.render().ends_with("Nothing to fix; 1 warning worth a look.\n"));
+    }
+
+    #[test]
+    fn webhook_secrets_too_short_unusable_or_misplaced_are_named_never_shown() {
+        let source = |scheme, secrets: &[&str]| {
+            let format = Format::for_scheme(scheme);
+            WebhookSource::new(scheme, format, secrets.iter().map(|s| SecretString::from(s.to_string())).collect(), 1)
+        };
+        let row = |scheme, secrets: &[&str]| source_row("s", &source(scheme, secrets));
+        let short = row(Scheme::Razorpay, &["long-enough-secret", "short"]);
+        assert_eq!((short.status, short.detail.starts_with("1 secret is shorter than 8")), (Status::Fix, true));
+        let not_base64 = row(Scheme::StandardWebhooks, &["whsec_not*base64*at*all"]);
+        assert_eq!(not_base64.status, Status::Fix, "{}", not_base64.detail);
+        let api_key = row(Scheme::Stripe, &["sk_test_looks_like_an_api_key"]);
+        assert_eq!(api_key.status, Status::Warn, "{}", api_key.detail);
+        let fine = row(Scheme::Stripe, &["whsec_abcdefghijkl", "whsec_mnopqrstuvwx"]);
+        assert_eq!(
+            (fine.status, fine.detail.as_str()),
+            (Status::Ok, "2 secrets for Stripe signatures; deliveries go to /webhooks/s")
+        );
+        for r in [short, not_base64, api_key, fine] {
+            assert!(
+                !r.detail.contains("long-enough") && !r.detail.contains("sk_test") && !r.detail.contains("whsec_a"),
+                "{}",
+                r.detail
+            );
+        }
     }
 }
