@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The demo flow driven by the official Python MCP SDK: .ci/python-e2e.sh path/to/switchboard
+# The demo flows driven by the official Python MCP SDK: .ci/python-e2e.sh path/to/switchboard
+# (payment link and approval page: tests/python/demo_flow.py; the Notion invoice book: tests/python/notion_flow.py)
 # Installs the SDK into a virtualenv under target/ci-python (reused when the pinned version is there).
 # `.ci/python-e2e.sh --install-only` just installs it (.ci/browser-e2e.sh does, for the WhatsApp flow).
 set -euo pipefail
@@ -16,3 +17,4 @@ if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.vers
 fi
 [[ $BIN == --install-only ]] && exit 0
 timeout 300 "$VENV/bin/python" tests/python/demo_flow.py "$BIN"
+timeout 300 "$VENV/bin/python" tests/python/notion_flow.py "$BIN"

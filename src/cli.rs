@@ -1,5 +1,6 @@
 //! Command line: `switchboard serve` (stdio, or `--http ADDR`), `switchboard demo` (the sandbox),
-//! `switchboard tools` (the tool catalog), `switchboard doctor` (check the configuration).
+//! `switchboard tools` (the tool catalog), `switchboard setup <client>` (an MCP client's config for this binary),
+//! `switchboard audit verify` (the audit trail's chain), `switchboard doctor` (check the configuration).
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -38,6 +39,29 @@ pub enum Command {
     /// (never a secret) and exits non-zero when something needs fixing.
     #[command(after_long_help = DOCTOR_EXAMPLES)]
     Doctor(DoctorArgs),
+    /// Print the config block that makes an MCP client launch this binary (its absolute path, `serve`, and the
+    /// Switchboard variables set in this shell), or merge it into the client's config file with --write.
+    /// Secret values are never printed or written: the block refers to them the client's own way.
+    #[command(after_long_help = SETUP_EXAMPLES)]
+    Setup(SetupArgs),
+    /// The audit trail of what agents did (each payment link, message, lead and invoice change, and each
+    /// approval): `verify` checks that no record was changed, removed or reordered since it was written.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk the audit trail's hash chain (each record carries the hash of the one before) and name the first
+    /// record that no longer matches. Exits 1 when the chain is broken.
+    Verify(AuditArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AuditArgs {
+    /// TOML config file, for its data directory (SWITCHBOARD_DATA_DIR overrides it, as for `serve`).
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
 }
 
 const SERVE_EXAMPLES: &str = "Examples:
@@ -53,6 +77,20 @@ const DEMO_EXAMPLES: &str = "Examples:
   switchboard demo --duplicate-webhooks          # send every webhook twice (they are stored once)
   switchboard demo --http 127.0.0.1:0 --webhook-delay-ms 0";
 
+const SETUP_EXAMPLES: &str = "Examples:
+  switchboard setup claude-desktop        # print the block for claude_desktop_config.json
+  switchboard setup claude-code --write   # merge into ./.mcp.json (copied to .mcp.json.bak first)
+  switchboard setup cursor --write        # merge into ~/.cursor/mcp.json
+  switchboard setup vscode --write --file ~/project/.vscode/mcp.json
+
+Where --write merges unless --file says otherwise, and how each file refers to a secret:
+  claude-desktop  Claude/claude_desktop_config.json in the user's config folder
+                  (macOS ~/Library/Application Support, Windows %APPDATA%, Linux ~/.config);
+                  no expansion: ${VAR} is a placeholder to replace by hand (read as unset)
+  claude-code     ./.mcp.json (project scope); ${VAR}, expanded from Claude Code's environment
+  cursor          ~/.cursor/mcp.json; ${env:VAR}, expanded from Cursor's environment
+  vscode          ./.vscode/mcp.json; ${input:ID}, asked for once, kept in VS Code's secret store";
+
 const TOOLS_EXAMPLES: &str = "Examples:
   switchboard tools                  # JSON array on stdout
   switchboard tools --write tools/   # one <tool>.json per tool plus README.md";
@@ -64,8 +102,9 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ADDR")]
     pub http: Option<SocketAddr>,
     /// TOML config file (keys: default_provider, data_dir, confirm, read_only, [razorpay], [stripe], [http], [outbound]).
-    /// Environment variables override it.
-    #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
+    /// Environment variables override it. Default: SWITCHBOARD_CONFIG, read with the other variables (so an empty
+    /// value or an unexpanded ${…} placeholder from a client's config means none).
+    #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// In stdio mode, also receive provider webhooks on this address (POST /webhooks/{source}) and serve the
     /// approval page there (/approvals).
@@ -119,4 +158,21 @@ pub struct ToolsArgs {
     /// Write <tool>.json files and README.md into this directory instead of printing.
     #[arg(long, value_name = "DIR")]
     pub write: Option<PathBuf>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct SetupArgs {
+    /// The MCP client to set up.
+    #[arg(value_enum)]
+    pub client: crate::setup::Client,
+    /// Merge the block into the client's config file (copied to <file>.bak first; other servers are kept) instead
+    /// of printing it. A file that is not valid JSON is left alone.
+    #[arg(long)]
+    pub write: bool,
+    /// The config file to merge into with --write, instead of the client's usual one (see below).
+    #[arg(long, value_name = "FILE", requires = "write")]
+    pub file: Option<PathBuf>,
+    /// The server's name in the client's config.
+    #[arg(long, value_name = "NAME", default_value = "switchboard", value_parser = crate::setup::parse_name)]
+    pub name: String,
 }

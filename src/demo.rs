@@ -1,7 +1,7 @@
 //! `switchboard demo`: the whole product on one local port with no provider account — MCP over Streamable HTTP
-//! at `/mcp`, the webhook receiver, and the sandbox (Razorpay, HubSpot and WhatsApp wire formats, pay pages,
-//! customers' phones). The real provider clients are pointed at the sandbox by base URL; real credentials in the
-//! environment are ignored.
+//! at `/mcp`, the webhook receiver, the invoice book's write-back worker, and the sandbox (Razorpay, HubSpot,
+//! WhatsApp and Notion wire formats, pay pages, customers' phones, the Notion invoice pages). The real provider
+//! clients are pointed at the sandbox by base URL; real credentials in the environment are ignored.
 
 use crate::app::{RunError, start_background_work};
 use crate::config::{Config, ConfigError, env};
@@ -93,6 +93,8 @@ pub fn build(
     config.razorpay = Some(sandbox.razorpay_config());
     config.hubspot = Some(sandbox.hubspot_config());
     config.whatsapp = Some(sandbox.whatsapp_config());
+    // The Notion "Invoices" database is the invoice book: list_invoices / get_invoice read it by default.
+    config.notion = Some(sandbox.notion_config());
     config.stripe = None;
     config.default_provider = Some(Provider::Razorpay);
     config.webhooks.sources = [
@@ -136,10 +138,11 @@ fn print_banner(base: &str, data_dir: &std::path::Path, phones: &[(String, Strin
     let phone_pages: String =
         phones.iter().map(|(wa_id, name)| format!("\n    {name:<28}  {base}/sandbox/phone/{wa_id}")).collect();
     println!(
-        "\nSwitchboard sandbox is running. Razorpay, HubSpot and WhatsApp are simulated locally: no real money moves\n\
-         and no real message is sent.\n\
+        "\nSwitchboard sandbox is running. Razorpay, HubSpot, WhatsApp and Notion are simulated locally: no real money\n\
+         moves and no real message is sent.\n\
          \n  MCP endpoint (Streamable HTTP)  {mcp}\
          \n  Sandbox (invoices, links)       {base}/sandbox\
+         \n  Notion invoice pages            {base}/sandbox/notion/page/<page id>\
          \n  Pay pages                       {base}/sandbox/pay/<payment link id>\
          \n  Customers' WhatsApp phones      {base}/sandbox/phone{phone_pages}\
          \n  Webhook inspector               {base}/inspector  (every delivery, refused ones too)\
@@ -150,9 +153,10 @@ fn print_banner(base: &str, data_dir: &std::path::Path, phones: &[(String, Strin
          \n  mcp.json        {{\"mcpServers\": {{\"switchboard-demo\": {{\"type\": \"http\", \"url\": \"{mcp}\"}}}}}}\
          \n  Claude Desktop  {{\"mcpServers\": {{\"switchboard-demo\": {{\"command\": \"npx\", \"args\": [\"-y\", \"mcp-remote\", \"{mcp}\"]}}}}}}\n\
          \nThen ask your agent:\
-         \n  \"Find Asha Rao's overdue invoice (asha.rao@kaveri-foods.example), send her a payment link for the amount due,\
+         \n  \"Find Asha Rao's overdue invoice (asha.rao@kaveri-foods.example), send her a payment link for that invoice,\
          \n   and tell me when it is paid.\"\
-         \nOpen the link it returns, press Pay, and watch the agent hear about it.\n",
+         \nOpen the link it returns, press Pay, and watch the agent hear about it. The invoice's Notion page (linked from\
+         \n{base}/sandbox) then reads Paid, with the payment's id and date.\n",
         data_dir.display()
     );
     if let Some((url, name)) = first {

@@ -1,7 +1,7 @@
 //! Switchboard: one MCP server that lets AI agents ask business APIs, listen to their webhooks and act.
 //!
 //! # Layout
-//! - [`cli`]: the command line (`serve`, `demo`, `tools`).
+//! - [`cli`]: the command line (`serve`, `demo`, `tools`, `setup`).
 //! - [`config`]: typed configuration, defaults < TOML file < environment; secrets redacted.
 //! - [`telemetry`]: tracing to stderr, each event cut at 4 KiB.
 //! - [`app`]: wiring and graceful shutdown.
@@ -28,6 +28,8 @@
 //! - [`access`]: who may open Switchboard's own pages (the HTTP token, the `Host`, a loopback peer).
 //! - [`inspector`]: what the webhook inspector keeps: every delivery attempt lately (refused ones too) in bounded
 //!   rings, redacted (its pages are `webhooks::inspector`).
+//! - [`setup`]: `switchboard setup <client>`, the config block that launches this binary, printed or merged into
+//!   the client's file; secrets only by reference.
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
 //! - [`sandbox`]: local Razorpay and HubSpot wire-format providers, pay pages and signed webhook deliveries.
 //! - [`webhooks`]: listening: signature schemes (`verify`: Razorpay, Stripe, Standard Webhooks,
@@ -37,6 +39,7 @@
 pub mod access;
 pub mod app;
 pub mod approvals;
+pub mod audit;
 pub mod catalog;
 pub mod cli;
 pub mod config;
@@ -46,9 +49,11 @@ pub mod domain;
 pub mod error;
 pub mod html;
 pub mod inspector;
+pub mod metrics;
 pub mod providers;
 pub mod sandbox;
 pub mod server;
+pub mod setup;
 pub mod state;
 pub mod store;
 pub mod telemetry;

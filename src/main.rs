@@ -4,9 +4,9 @@ use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
 use std::process::ExitCode;
-use switchboard::cli::{Cli, Command};
+use switchboard::cli::{AuditCommand, Cli, Command};
 use switchboard::server::Switchboard;
-use switchboard::{app, catalog, config::Config, demo, doctor, telemetry};
+use switchboard::{app, audit, catalog, config::Config, demo, doctor, setup, telemetry};
 
 /// mimalloc instead of glibc's malloc: a tool call or a webhook allocates and frees hundreds of small objects,
 /// often on different threads: with glibc, malloc and free were ~20% of server CPU under load. Measured on 2 cores:
@@ -30,6 +30,21 @@ fn main() -> anyhow::Result<ExitCode> {
                 writeln!(std::io::stdout(), "{json}").context("writing to stdout")?;
             }
         },
+        Command::Setup(args) => {
+            let exe = std::env::current_exe().context("finding the path of this switchboard binary")?;
+            let options = setup::Options { client: args.client, write: args.write, file: args.file, name: args.name };
+            let env = |name: &str| std::env::var(name).ok();
+            setup::run(&options, &exe, &env, &mut std::io::stdout(), &mut std::io::stderr())?;
+        }
+        Command::Audit(AuditCommand::Verify(args)) => {
+            let config = Config::load(args.config.as_deref()).context("loading configuration")?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            let report = runtime.block_on(audit::verify_report(config))?;
+            writeln!(std::io::stdout(), "{report}").context("writing to stdout")?;
+        }
         Command::Demo(args) => {
             telemetry::init();
             let options = demo::DemoOptions {

@@ -30,13 +30,16 @@ pub struct AppState {
     pub book_wake: tokio::sync::Notify,
     /// Every webhook delivery attempt lately, refused ones too, for the inspector page (bounded, in memory).
     pub inspector: crate::inspector::Inspector,
+    /// What `/metrics` reports.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
     /// Cheap: provider clients are plain structs, the HTTP client and the database open on first use.
     pub fn new(config: Config) -> Self {
         let redactor = Arc::new(Redactor::from_config(&config));
-        let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()));
+        let metrics = Arc::new(crate::metrics::Metrics::default());
+        let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()).with_metrics(metrics.clone()));
         let providers = Registry::from_config(&config, http);
         let key: [u8; 32] = rand::random();
         let inspector = crate::inspector::Inspector::new(redactor.clone());
@@ -53,6 +56,7 @@ impl AppState {
             started_at: crate::domain::time::now(),
             book_wake: tokio::sync::Notify::new(),
             inspector,
+            metrics,
         }
     }
 

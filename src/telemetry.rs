@@ -1,8 +1,18 @@
 //! Logging: `tracing` to **stderr**, always. In stdio mode stdout is the protocol channel.
+//!
+//! Switchboard's own events at info and above (a webhook stored, a provider call retried, an approval asked or
+//! decided, an invoice updated) are also offered to MCP clients that asked for log messages
+//! (`logging/setLevel`): [`notes`] hears them, whatever `RUST_LOG` says about stderr.
 
 use std::io::{self, Write};
+use std::sync::LazyLock;
+use tokio::sync::broadcast;
+use tracing::field::{Field, Visit};
+use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+use tracing_subscriber::util::SubscriberInitExt;
 
 /// The longest log event written, in bytes; a longer one is cut there and says how much was left out. Peers
 /// choose some of what gets logged (method names, client info, error text): a 10 MB method name must not become
@@ -12,12 +22,67 @@ pub const MAX_EVENT_BYTES: usize = 4 * 1024;
 /// Install the global subscriber. `RUST_LOG` overrides the default level (`info` for Switchboard, `warn` otherwise).
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,switchboard=info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(ClippedStderr)
         .with_ansi(false)
         .with_target(false)
-        .try_init();
+        .with_filter(filter);
+    let _ = tracing_subscriber::registry().with(stderr).with(NoteLayer).try_init();
+}
+
+/// One of Switchboard's events, as offered to MCP clients.
+#[derive(Debug, Clone)]
+pub struct Note {
+    pub level: Level,
+    /// The event's message and fields, e.g. `{"message": "stored a webhook event", "source": "razorpay", …}`.
+    pub data: serde_json::Value,
+}
+
+static NOTES: LazyLock<broadcast::Sender<Note>> = LazyLock::new(|| broadcast::channel(256).0);
+
+/// Hear Switchboard's events at info and above from now on (a slow listener misses the oldest).
+pub fn notes() -> broadcast::Receiver<Note> {
+    NOTES.subscribe()
+}
+
+/// Offers Switchboard's info-and-above events to [`notes`] listeners; costs nothing while nobody listens.
+struct NoteLayer;
+
+impl<S: Subscriber> Layer<S> for NoteLayer {
+    fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
+        let meta = event.metadata();
+        if NOTES.receiver_count() == 0 || *meta.level() > Level::INFO || !meta.target().starts_with("switchboard") {
+            return;
+        }
+        let mut fields = Fields(serde_json::Map::new());
+        event.record(&mut fields);
+        let _ = NOTES.send(Note { level: *meta.level(), data: serde_json::Value::Object(fields.0) });
+    }
+}
+
+struct Fields(serde_json::Map<String, serde_json::Value>);
+
+impl Visit for Fields {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let text = crate::domain::text::clip(&format!("{value:?}"), 1024);
+        self.0.insert(field.name().to_string(), serde_json::Value::String(text));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.0.insert(field.name().to_string(), crate::domain::text::clip(value, 1024).into());
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.0.insert(field.name().to_string(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.0.insert(field.name().to_string(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.0.insert(field.name().to_string(), value.into());
+    }
 }
 
 /// stderr, at most [`MAX_EVENT_BYTES`] per event (the fmt layer writes each event with one `write_all`).

@@ -14,6 +14,7 @@
 pub mod elicit;
 pub mod page;
 
+use crate::audit;
 use crate::config::ConfirmMode;
 use crate::domain::approval::{Approval, ApprovalStatus, Outcome, Summary, random_token};
 use crate::domain::time;
@@ -131,6 +132,7 @@ pub async fn require(
 ) -> Result<Verdict, ToolError> {
     let mode = state.config.confirm;
     if mode == ConfirmMode::Never {
+        audit::note_approval(audit::Approved::Now { via: "not_required", approval_id: None });
         return Ok(Verdict::Proceed(ApprovedVia::NotRequired));
     }
     // Form elicitation: declared as `form`, or as an empty object (the 2025-06-18 form, before URL mode).
@@ -138,9 +140,16 @@ pub async fn require(
         ctx.client_capabilities().and_then(|c| c.elicitation).is_some_and(|e| e.form.is_some() || e.url.is_none());
     if mode == ConfirmMode::Elicit && can_elicit {
         match elicit::ask(state, ctx, &proposal, responses, request_state).await? {
-            elicit::Answer::Approved => return Ok(Verdict::Proceed(ApprovedVia::Elicitation)),
+            elicit::Answer::Approved => {
+                audit::decision(state, proposal.tool, proposal.arguments.clone(), "elicitation", None, true).await;
+                audit::note_approval(audit::Approved::Now { via: "elicitation", approval_id: None });
+                return Ok(Verdict::Proceed(ApprovedVia::Elicitation));
+            }
             elicit::Answer::Ask(input_required) => return Ok(Verdict::Ask(input_required)),
-            elicit::Answer::Declined => return Err(Unapproved::Declined { tool: proposal.tool }.into()),
+            elicit::Answer::Declined => {
+                audit::decision(state, proposal.tool, proposal.arguments.clone(), "elicitation", None, false).await;
+                return Err(Unapproved::Declined { tool: proposal.tool }.into());
+            }
             // The client advertised elicitation but cannot do it after all: the page it is.
             elicit::Answer::Unsupported => {}
         }
@@ -208,6 +217,7 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
             ApprovalStatus::Done => match current.outcome {
                 Some(Outcome::Ok(result)) => {
                     reported(state, &current.id).await;
+                    audit::note_approval(audit::Approved::Reported);
                     return Ok(Verdict::Performed(result));
                 }
                 _ => return Err(ToolError::internal("reading an approval's result", "done without a result")),
@@ -289,6 +299,11 @@ async fn reported(state: &AppState, id: &str) {
 pub async fn perform(state: Arc<AppState>, performer: Arc<dyn Performer>, approval: Approval) -> Outcome {
     let task = tokio::spawn(async move {
         let outcome = performer.perform(state.clone(), &approval).await;
+        let result = match &outcome {
+            Outcome::Ok(value) => Ok(value.clone()),
+            Outcome::Error(text) => Err(text.clone()),
+        };
+        audit::performed(&state, &approval.tool, approval.arguments.clone(), &approval.id, result).await;
         if let Err(e) = state.store.approvals().settle(&approval.id, &outcome).await {
             tracing::error!(approval = %approval.id, error = %e, "performed an approval but could not record it");
         }

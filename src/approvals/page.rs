@@ -211,6 +211,9 @@ async fn decide(
     match approvals.decide(&id, decision, time::now()).await {
         Ok(Some(decided)) => {
             tracing::info!(approval = %id, tool = %decided.tool, ?decision, "a person decided on the approval page");
+            let approve = decision == Decision::Approve;
+            let (tool, arguments) = (decided.tool.clone(), decided.arguments.clone());
+            crate::audit::decision(&pages.state, &tool, arguments, "approval_page", Some(&id), approve).await;
             if decision == Decision::Approve {
                 perform(pages.state.clone(), pages.performer.clone(), decided).await;
             }

@@ -159,7 +159,10 @@ pub(super) fn load(
 pub fn notion_id(text: &str) -> Option<String> {
     let text = text.trim();
     let path = match Url::parse(text) {
-        Ok(url) if url.scheme() == "https" => url.path().to_string(),
+        // A local Notion (a proxy, the sandbox) may speak plain http.
+        Ok(url) if url.scheme() == "https" || matches!(url.host_str(), Some("localhost" | "127.0.0.1" | "[::1]")) => {
+            url.path().to_string()
+        }
         Ok(_) => return None,
         Err(_) => text.to_string(),
     };
@@ -191,6 +194,7 @@ mod tests {
             "https://www.notion.so/acme/INV-2026-001-1a2b3c4d5e6f4a7b8c9d0e1f2a3b4c5d",
             "https://www.notion.so/1a2b3c4d5e6f4a7b8c9d0e1f2a3b4c5d?v=abc&pvs=4",
             "https://acme.notion.site/Invoices-1a2b3c4d5e6f4a7b8c9d0e1f2a3b4c5d/",
+            "http://127.0.0.1:8080/sandbox/notion/page/1a2b3c4d5e6f4a7b8c9d0e1f2a3b4c5d",
         ] {
             assert_eq!(notion_id(text).as_deref(), Some(id), "{text}");
         }

@@ -1,6 +1,7 @@
 //! Provider-neutral types that validate on construction. Past the tool edge nothing re-checks them.
 
 pub mod approval;
+pub mod audit;
 pub mod contact;
 pub mod event;
 pub mod invoice;

@@ -173,7 +173,7 @@ impl<E: ErrorBody> Api<E> {
         let url = endpoint(&self.base, call.path);
         let reply = self
             .http
-            .send(call.retry, |client| {
+            .send(self.provider, call.retry, |client| {
                 let mut request = client.request(call.method.clone(), &url).query(call.query);
                 request = match &self.auth {
                     Auth::Basic { user, password } => request.basic_auth(user, Some(password.expose_secret())),

@@ -12,6 +12,7 @@ use super::ProviderError;
 use super::redact::{Redacted, Redactor};
 use crate::config::OutboundConfig;
 use crate::domain::ProviderId;
+use crate::metrics::Metrics;
 use backon::{ExponentialBuilder, Retryable};
 use reqwest::{Client, RequestBuilder, StatusCode};
 use serde::de::DeserializeOwned;
@@ -67,6 +68,7 @@ pub struct HttpClient {
     client: OnceLock<Client>,
     policy: OutboundConfig,
     redactor: Arc<Redactor>,
+    metrics: Arc<Metrics>,
 }
 
 enum Attempt {
@@ -79,7 +81,13 @@ impl HttpClient {
     /// `redactor` masks the configured credentials in everything upstream sends back
     /// ([`Redactor::from_config`]).
     pub fn new(policy: OutboundConfig, redactor: Arc<Redactor>) -> Self {
-        HttpClient { client: OnceLock::new(), policy, redactor }
+        HttpClient { client: OnceLock::new(), policy, redactor, metrics: Arc::default() }
+    }
+
+    /// Count calls, retries and durations into `metrics` (the server's `/metrics`).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Self {
+        self.metrics = metrics;
+        self
     }
 
     fn client(&self) -> Result<&Client, TransportError> {
@@ -96,12 +104,19 @@ impl HttpClient {
         Ok(self.client.get_or_init(|| built))
     }
 
-    /// Send the request `build` makes, retrying per `retry`, and return the final answer.
-    pub async fn send(&self, retry: Retry, build: impl Fn(&Client) -> RequestBuilder) -> Result<Reply, TransportError> {
+    /// Send the request `build` makes to `provider`, retrying per `retry`, and return the final answer.
+    pub async fn send(
+        &self,
+        provider: ProviderId,
+        retry: Retry,
+        build: impl Fn(&Client) -> RequestBuilder,
+    ) -> Result<Reply, TransportError> {
         let client = self.client()?;
         let started = Instant::now();
         let deadline = self.policy.call_deadline;
+        let attempts = std::sync::atomic::AtomicU32::new(0);
         let attempt = || async {
+            attempts.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             match build(client).send().await {
                 Ok(resp) => {
                     let status = resp.status();
@@ -138,11 +153,18 @@ impl HttpClient {
                 // Waiting past the deadline helps nobody: stop and report what we have.
                 started.elapsed().checked_add(wait).is_some_and(|end| end < deadline).then_some(wait)
             });
-        match tokio::time::timeout(deadline, run).await {
+        let result = match tokio::time::timeout(deadline, run).await {
             Err(_) => Err(TransportError::Timeout),
             Ok(Ok(reply)) | Ok(Err(Attempt::Retryable(reply))) => Ok(reply),
             Ok(Err(Attempt::Failed(e))) => Err(e),
+        };
+        let status = result.as_ref().ok().map(|r| r.status.as_u16());
+        let tries = attempts.load(std::sync::atomic::Ordering::Relaxed);
+        if tries > 1 {
+            tracing::info!(%provider, attempts = tries, ?status, "retried a provider call");
         }
+        self.metrics.upstream(provider, status, tries, started.elapsed());
+        result
     }
 
     fn classify(&self, e: &reqwest::Error) -> TransportError {

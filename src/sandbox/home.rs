@@ -1,8 +1,9 @@
-//! `GET /sandbox`: what the sandbox holds — the demo customers' invoices, every payment link with its pay page, and
-//! the WhatsApp customers' phones — so a person trying the demo can see what the agent sees, pay a link by hand
-//! and write to the business as a customer.
+//! `GET /sandbox`: what the sandbox holds — the invoice book in Notion (each row linking to its page), the
+//! demo customers' Razorpay invoices, every payment link with its pay page, and the WhatsApp customers' phones — so
+//! a person trying the demo can see what the agent sees, pay a link by hand, watch an invoice turn Paid and write
+//! to the business as a customer.
 
-use super::Sandbox;
+use super::{Sandbox, notion};
 use crate::domain::{Currency, Money};
 use crate::html::{self, html};
 use axum::Router;
@@ -40,7 +41,7 @@ fn invoice_status(invoice: &Value, now: i64) -> &str {
 
 async fn home(State(sandbox): State<Arc<Sandbox>>) -> Response {
     let now = crate::domain::time::now();
-    let (invoices, links, phones) = sandbox
+    let (book, invoices, links, phones) = sandbox
         .read(|w| {
             let phones: Vec<(String, String, usize)> = w
                 .whatsapp
@@ -50,12 +51,32 @@ async fn home(State(sandbox): State<Arc<Sandbox>>) -> Response {
                     (c.wa_id.clone(), c.name.clone(), w.whatsapp.messages.iter().filter(|m| m.wa_id == c.wa_id).count())
                 })
                 .collect();
-            (w.invoices.clone(), w.payment_links.clone(), phones)
+            let mut book = w.notion.pages.clone();
+            book.reverse();
+            (book, w.invoices.clone(), w.payment_links.clone(), phones)
         })
         .await;
     let body = html! {
         p class="badge" { "Switchboard sandbox · no real money moves" }
-        h2 { "Invoices" }
+        h2 { "Invoices in Notion (the invoice book)" }
+        table id="notion-invoices" {
+            tr { th { "invoice" } th { "customer" } th { "amount" } th { "due" } th { "status" } }
+            @for page in &book {
+                @let p = &page["properties"];
+                @let id = text(&page["id"]).replace('-', "");
+                @let status = notion::view::status_of(page);
+                tr {
+                    td { a href={ "/sandbox/notion/page/" (id) } { (notion::view::display(&p["Invoice"], page)) } }
+                    td { (notion::view::display(&p["Customer"], page)) }
+                    td { (notion::view::display(&p["Amount"], page)) }
+                    td { (notion::view::display(&p["Due"], page)) }
+                    td class=[(status == "Paid").then_some("ok")] {
+                        (status) @if notion::view::overdue(page) { " (overdue)" }
+                    }
+                }
+            }
+        }
+        h2 { "Invoices in Razorpay" }
         table {
             tr { th { "number" } th { "customer" } th { "due" } th { "status" } }
             @for i in &invoices {

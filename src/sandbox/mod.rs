@@ -1,7 +1,8 @@
 //! The no-account sandbox behind `switchboard demo`: a local provider that speaks Razorpay's wire format
-//! (payment links, invoices, payments), HubSpot's CRM format and WhatsApp's Cloud API, a pay page per payment
-//! link, a phone page per WhatsApp customer, and signed webhooks sent back to the receiver when a link is paid,
-//! a customer writes, or a message the business sent is sent, delivered and read.
+//! (payment links, invoices, payments), HubSpot's CRM format, WhatsApp's Cloud API and Notion's API (an
+//! "Invoices" database, the demo's invoice book), a pay page per payment link, a phone page per WhatsApp
+//! customer, a page per Notion invoice, and signed webhooks sent back to the receiver when a link is paid, a
+//! customer writes, or a message the business sent is sent, delivered and read.
 //!
 //! The real provider clients are pointed at it by base URL, so the demo runs the same code paths as production:
 //! Basic/Bearer auth, JSON decoding, error envelopes, the idempotency ledger, signature verification and the
@@ -9,16 +10,18 @@
 //!
 //! - [`world`]: the data, kept in the providers' wire shapes and saved to `sandbox.json` after every change.
 //! - [`seed`]: the demo customers, invoices and CRM records a fresh sandbox starts with.
-//! - [`razorpay`], [`hubspot`], [`whatsapp`]: the provider APIs (`whatsapp` also sends its signed webhooks to
-//!   `/webhooks/whatsapp`).
+//! - [`razorpay`], [`hubspot`], [`whatsapp`], [`notion`]: the provider APIs (`whatsapp` also sends its signed
+//!   webhooks to `/webhooks/whatsapp`; `notion` also shows each invoice at `/sandbox/notion/page/{id}`).
 //! - [`pay_page`]: `/sandbox/pay/{link_id}`, the customer's side of a payment link.
 //! - [`phone`]: `/sandbox/phone/{wa_id}`, a WhatsApp customer's side of the chat with the business.
-//! - [`home`]: `/sandbox`, the invoices and payment links the sandbox holds, and the phones.
+//! - [`home`]: `/sandbox`, the invoices (Notion's and Razorpay's) and payment links the sandbox holds, and the
+//!   phones.
 //! - [`deliver`]: signed `payment.captured` / `payment_link.paid` deliveries to `/webhooks/razorpay`.
 
 pub mod deliver;
 pub mod home;
 pub mod hubspot;
+pub mod notion;
 pub mod pay_page;
 pub mod phone;
 pub mod razorpay;
@@ -27,8 +30,8 @@ pub mod whatsapp;
 pub mod world;
 
 use crate::config::{
-    HUBSPOT_DEFAULT_SEARCH_PER_SECOND, HubSpotConfig, RazorpayConfig, WHATSAPP_MIN_BODY_BYTES, WebhookSource,
-    WhatsAppConfig,
+    HUBSPOT_DEFAULT_SEARCH_PER_SECOND, HubSpotConfig, NotionConfig, NotionProperties, RazorpayConfig,
+    WHATSAPP_MIN_BODY_BYTES, WebhookSource, WhatsAppConfig,
 };
 use crate::webhooks::Scheme;
 use axum::Router;
@@ -60,6 +63,9 @@ pub struct Sandbox {
     razorpay_url: reqwest::Url,
     hubspot_url: reqwest::Url,
     whatsapp_url: reqwest::Url,
+    notion_url: reqwest::Url,
+    /// The Notion "Invoices" database (fixed once seeded).
+    notion_database_id: String,
     deliveries: DeliveryOptions,
     /// Webhook deliveries the receiver acknowledged since start-up (duplicates included).
     delivered: std::sync::atomic::AtomicU64,
@@ -80,13 +86,23 @@ impl Sandbox {
             reset_dir(dir)?;
         }
         let world = match World::load(dir)? {
-            Some(mut world) if !world.whatsapp.seeded => {
-                // Saved before the sandbox spoke WhatsApp: add its people (and the new keys, just read as fresh).
-                world.whatsapp = seed::whatsapp();
-                world.save_blocking(dir)?;
+            Some(mut world) => {
+                // Saved before the sandbox spoke WhatsApp or Notion: add what it lacks (and the new keys, just read
+                // as fresh), and keep them.
+                let mut added = false;
+                if !world.whatsapp.seeded {
+                    world.whatsapp = seed::whatsapp();
+                    added = true;
+                }
+                if !world.notion.seeded {
+                    world.notion = seed::notion(crate::domain::time::now());
+                    added = true;
+                }
+                if added {
+                    world.save_blocking(dir)?;
+                }
                 world
             }
-            Some(world) => world,
             None => {
                 let world = seed::world(crate::domain::time::now());
                 world.save_blocking(dir)?;
@@ -98,6 +114,8 @@ impl Sandbox {
         Ok(Sandbox {
             dir: dir.to_path_buf(),
             credentials: world.credentials.clone(),
+            notion_database_id: world.notion.database_id().to_string(),
+            notion_url: url("/sandbox/notion")?,
             world: tokio::sync::Mutex::new(world),
             razorpay_url: url("/sandbox/razorpay")?,
             hubspot_url: url("/sandbox/hubspot")?,
@@ -130,12 +148,14 @@ impl Sandbox {
     }
 
     /// All sandbox routes: `/sandbox/razorpay/v1/…`, `/sandbox/hubspot/crm/v3/…`, `/sandbox/whatsapp/v26.0/…`,
-    /// `/sandbox/pay/{id}`, `/sandbox/phone/{wa_id}`, `/sandbox`.
+    /// `/sandbox/notion/v1/…`, `/sandbox/notion/page/{id}`, `/sandbox/pay/{id}`, `/sandbox/phone/{wa_id}`,
+    /// `/sandbox`.
     pub fn routes(self: &Arc<Self>) -> Router {
         Router::new()
             .nest("/sandbox/razorpay", razorpay::routes(self.clone()))
             .nest("/sandbox/hubspot", hubspot::routes(self.clone()))
             .nest("/sandbox/whatsapp", whatsapp::routes(self.clone()))
+            .nest("/sandbox/notion", notion::routes(self.clone()))
             .merge(pay_page::routes(self.clone()))
             .merge(phone::routes(self.clone()))
             .merge(home::routes(self.clone()))
@@ -169,6 +189,24 @@ impl Sandbox {
             api_version: whatsapp::API_VERSION.to_string(),
             base_url: self.whatsapp_url.clone(),
         }
+    }
+
+    /// The Notion invoice book configuration that points at this sandbox: its API at `/sandbox/notion`, the
+    /// integration token, the "Invoices" database and Switchboard's default property names.
+    pub fn notion_config(&self) -> NotionConfig {
+        NotionConfig {
+            token: SecretString::from(self.credentials.notion_token.clone()),
+            database_id: self.notion_database_id.clone(),
+            base_url: self.notion_url.clone(),
+            properties: NotionProperties::default(),
+            paid_status: "Paid".into(),
+            default_currency: None,
+        }
+    }
+
+    /// The sandbox's view of a Notion page (`id`: dashed or not).
+    pub fn notion_page_url(&self, id: &str) -> String {
+        format!("{}/sandbox/notion/page/{}", self.base, id.replace('-', ""))
     }
 
     /// The webhook source the receiver verifies the sandbox's WhatsApp deliveries with (`/webhooks/whatsapp`):

@@ -1,10 +1,12 @@
 //! The demo data a fresh sandbox starts with: three client businesses with Razorpay invoices (paid, issued,
-//! overdue) and the same people in the CRM with their companies and deals, and two people on WhatsApp (one of
-//! them a CRM contact). Dates are relative to the moment
-//! the sandbox is created, so "overdue" stays overdue. Names and addresses use reserved example domains.
+//! overdue), the business's own invoice book in Notion (an "Invoices" database: one overdue, one open, one paid,
+//! one draft), the same people in the CRM with their companies and deals, and two people on WhatsApp (one of them
+//! a CRM contact). Dates are relative to the moment the sandbox is created, so "overdue" stays overdue. Names and
+//! addresses use reserved example domains.
 
-use super::world::{Credentials, WaCustomer, WhatsApp, World, random_id};
-use serde_json::{Value, json};
+use super::notion::wire::{self, Place};
+use super::world::{Credentials, Notion, WaCustomer, WhatsApp, World, random_id, uuid};
+use serde_json::{Map, Value, json};
 
 const DAY: i64 = 86_400;
 
@@ -154,7 +156,55 @@ pub fn world(now: i64) -> World {
         deals,
         pending: Vec::new(),
         whatsapp: whatsapp(),
+        notion: notion(now),
     }
+}
+
+/// The Notion invoice book: (client, number, amount in major units as typed in Notion, Status, created and
+/// issued days from now, due days from now, paid days from now). Negative days are past.
+type BookRow = (usize, &'static str, f64, &'static str, i64, Option<i64>, i64, Option<i64>);
+
+const BOOK: [BookRow; 4] = [
+    (2, "INV-2026-0097", 24_000.0, "Paid", -50, Some(-50), -20, Some(-24)),
+    (0, "INV-2026-0112", 45_000.0, "Issued", -40, Some(-40), -10, None),
+    (1, "INV-2026-0118", 12_500.0, "Issued", -5, Some(-5), 25, None),
+    (2, "INV-2026-0121", 8_250.5, "Draft", -1, None, 30, None),
+];
+
+/// The Notion workspace: the "Invoices" database, its data source with Switchboard's default property names,
+/// and the business's invoices to the demo clients (Asha Rao's ₹45,000 one overdue).
+pub fn notion(now: i64) -> Notion {
+    let (database_id, data_source_id, parent_page_id) = (uuid(), uuid(), uuid());
+    let created = now - 120 * DAY;
+    let place =
+        Place { database_id: &database_id, data_source_id: &data_source_id, parent_page_id: &parent_page_id, created };
+    let data_source = wire::data_source(&place, "Invoices", wire::schema());
+    let schema = data_source["properties"].as_object().cloned().unwrap_or_default();
+    let day = |days: i64| json!({"start": wire::date(now + days * DAY), "end": null, "time_zone": null});
+    let pages = BOOK
+        .iter()
+        .map(|&(client, number, amount, status, created_days, issued_days, due_days, paid_days)| {
+            let client = &CLIENTS[client];
+            let mut values = Map::new();
+            values.insert("Invoice".into(), json!([wire::rich_text(number, None)]));
+            values.insert("Customer".into(), json!([wire::rich_text(client.company, None)]));
+            values.insert("Customer Email".into(), json!(client.email));
+            values.insert("Amount".into(), json!(amount));
+            values.insert("Currency".into(), wire::option(&schema["Currency"], "INR").unwrap_or(Value::Null));
+            values.insert("Status".into(), wire::option(&schema["Status"], status).unwrap_or(Value::Null));
+            values.insert("Due".into(), day(due_days));
+            if let Some(issued) = issued_days {
+                values.insert("Issued".into(), day(issued));
+            }
+            if let Some(paid) = paid_days {
+                values.insert("Paid At".into(), day(paid));
+                values.insert("Payment ID".into(), json!([wire::rich_text(&format!("pay_{}", random_id(14)), None)]));
+            }
+            let place = Place { created: now + created_days * DAY, ..place };
+            wire::page(&uuid(), &place, &schema, values)
+        })
+        .collect();
+    Notion { seeded: true, database: wire::database(&place, "Invoices"), data_source, pages }
 }
 
 /// The people on WhatsApp: Asha Rao, whose phone is her CRM contact's, and Meera Iyer, whom the CRM does not

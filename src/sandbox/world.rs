@@ -1,5 +1,5 @@
-//! The sandbox's data: Razorpay entities, HubSpot objects and WhatsApp messages kept exactly as the providers put
-//! them on the wire, plus the sandbox's own credentials. Saved as one JSON file in the data directory after every
+//! The sandbox's data: Razorpay entities, HubSpot objects, WhatsApp messages and the Notion invoices database kept
+//! exactly as the providers put them on the wire, plus the sandbox's own credentials. Saved as one JSON file in the data directory after every
 //! change.
 
 use serde::{Deserialize, Serialize};
@@ -30,6 +30,43 @@ pub struct World {
     /// saved before the sandbox spoke WhatsApp: it is seeded when such a world is opened.)
     #[serde(default)]
     pub whatsapp: WhatsApp,
+    /// The Notion side: the "Invoices" database the demo uses as its invoice book. (Absent from a world saved
+    /// before the sandbox spoke Notion: it is seeded when such a world is opened.)
+    #[serde(default)]
+    pub notion: Notion,
+}
+
+/// The sandbox's Notion workspace: one "Invoices" database with one data source, and its rows (pages), each in
+/// the shape `GET /v1/…` returns (without the per-response `request_id`, and with the page `url` filled in when
+/// it is served).
+#[derive(Clone, Default, Serialize, Deserialize)]
+pub struct Notion {
+    /// False only in a world saved before the sandbox spoke Notion.
+    #[serde(default)]
+    pub seeded: bool,
+    /// The database object (`object: "database"`), listing its one data source.
+    pub database: Value,
+    /// The data source object (`object: "data_source"`): the schema, `properties` by name.
+    pub data_source: Value,
+    /// The rows, oldest first.
+    pub pages: Vec<Value>,
+}
+
+impl Notion {
+    /// The database's id (dashed UUID).
+    pub fn database_id(&self) -> &str {
+        self.database["id"].as_str().unwrap_or_default()
+    }
+
+    /// The data source's id (dashed UUID).
+    pub fn data_source_id(&self) -> &str {
+        self.data_source["id"].as_str().unwrap_or_default()
+    }
+
+    /// The index of the page with this id (dashed UUID).
+    pub fn page(&self, id: &str) -> Option<usize> {
+        self.pages.iter().position(|p| p["id"].as_str() == Some(id))
+    }
 }
 
 /// The sandbox's WhatsApp Business number: who is on WhatsApp, every message either way, and the webhooks the
@@ -119,6 +156,13 @@ pub struct Credentials {
     /// The token Meta's GET handshake carries (`hub.verify_token`).
     #[serde(default = "whatsapp_verify_token")]
     pub whatsapp_verify_token: String,
+    /// The Notion internal integration token (`Authorization: Bearer ntn_…`).
+    #[serde(default = "notion_token")]
+    pub notion_token: String,
+}
+
+fn notion_token() -> String {
+    format!("ntn_{}", random_id(46))
 }
 
 fn whatsapp_token() -> String {
@@ -144,6 +188,7 @@ impl Credentials {
             whatsapp_token: whatsapp_token(),
             whatsapp_app_secret: whatsapp_app_secret(),
             whatsapp_verify_token: whatsapp_verify_token(),
+            notion_token: notion_token(),
         }
     }
 }
@@ -200,4 +245,14 @@ pub fn random_id(len: usize) -> String {
     const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     let mut rng = rand::rng();
     (0..len).map(|_| ALPHABET[rng.random_range(0..ALPHABET.len())] as char).collect()
+}
+
+/// A random version 4 UUID, dashed and lower-case, as Notion writes ids: `1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d`.
+pub fn uuid() -> String {
+    use rand::Rng;
+    let mut bytes: [u8; 16] = rand::rng().random();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let hex = hex::encode(bytes);
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
 }

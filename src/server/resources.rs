@@ -14,6 +14,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 pub const RECENT: &str = "events://recent";
+/// The newest audit records.
+pub const AUDIT: &str = "audit://recent";
+const AUDIT_COUNT: i64 = 50;
 const TEMPLATE: &str = "events://{id}";
 const RECENT_COUNT: i64 = 20;
 
@@ -39,6 +42,9 @@ pub fn list() -> ListResourcesResult {
         Resource::new(RECENT, "recent events")
             .with_description("The 20 most recent verified webhook events, newest first (JSON). Subscribe to be told when one arrives.")
             .with_mime_type("application/json"),
+        Resource::new(AUDIT, "audit trail")
+            .with_description("The 50 newest audit records, newest first (JSON): each world-changing tool call and approval decision, when, with what arguments, approved how, and what the provider answered.")
+            .with_mime_type("application/json"),
     ])
 }
 
@@ -51,7 +57,35 @@ pub fn templates() -> ListResourceTemplatesResult {
 }
 
 impl Switchboard {
+    /// `audit://recent`: the newest records, each with its place in the chain.
+    pub(crate) async fn read_audit_resource(&self, uri: &str) -> Result<ReadResourceResult, McpError> {
+        let store = &self.state().store;
+        let entries = if store.exists() {
+            store
+                .audit()
+                .newest(AUDIT_COUNT)
+                .await
+                .map_err(|e| McpError::internal_error(format!("audit trail unavailable: {e}"), None))?
+        } else {
+            Vec::new()
+        };
+        let records: Vec<serde_json::Value> = entries
+            .iter()
+            .map(|e| {
+                let record = serde_json::from_str(&e.record).unwrap_or(serde_json::Value::String(e.record.clone()));
+                serde_json::json!({"seq": e.seq, "record": record, "hash": e.hash, "prev_hash": e.prev_hash})
+            })
+            .collect();
+        Ok(ReadResourceResult::new(vec![
+            ResourceContents::text(serde_json::Value::Array(records).to_string(), uri)
+                .with_mime_type("application/json"),
+        ]))
+    }
+
     pub(crate) async fn read_event_resource(&self, uri: &str) -> Result<ReadResourceResult, McpError> {
+        if uri == AUDIT {
+            return self.read_audit_resource(uri).await;
+        }
         let events = self.state().store.events();
         let not_found = || not_found(uri);
         let internal =

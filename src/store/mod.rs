@@ -1,11 +1,13 @@
-//! Durable state behind four interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]),
-//! the approvals waiting for a person ([`Approvals`]) and the changes owed to the invoice book ([`WriteBacks`]), with one backend today: embedded SQLite in the data
+//! Durable state behind five interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]),
+//! the approvals waiting for a person ([`Approvals`]), the changes owed to the invoice book ([`WriteBacks`]) and
+//! the audit trail ([`AuditLog`]), with one backend today: embedded SQLite in the data
 //! directory ([`sqlite`]). Tools, pages and the receiver see only the interfaces. Each owns its wake-up: the
 //! event log's `record` and the approvals' changes publish, `subscribe` / `changes` listen.
 
 pub mod sqlite;
 
 use crate::domain::approval::{Approval, Decision, Outcome};
+use crate::domain::audit::AuditEntry;
 use crate::domain::event::{Event, EventFilter, NewEvent};
 use crate::domain::writeback::{LinkForInvoice, WriteBack};
 use std::path::PathBuf;
@@ -218,6 +220,9 @@ pub trait WriteBacks: Send + Sync {
     /// Pending write-backs due at `now`, oldest first, at most `limit`.
     async fn due(&self, now: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError>;
 
+    /// How many write-backs are pending.
+    async fn pending_count(&self) -> Result<i64, StoreError>;
+
     /// When the next pending write-back is due, if any.
     async fn next_due(&self) -> Result<Option<i64>, StoreError>;
 
@@ -243,6 +248,19 @@ pub trait WriteBacks: Send + Sync {
     async fn cursor(&self) -> Result<i64, StoreError>;
 
     async fn set_cursor(&self, seq: i64) -> Result<(), StoreError>;
+}
+
+/// The audit trail: records appended one at a time, each linked to the one before by its hash.
+#[async_trait::async_trait]
+pub trait AuditLog: Send + Sync {
+    /// Append `record` (JSON text) after the newest record; returns its sequence number.
+    async fn append(&self, record: &str) -> Result<i64, StoreError>;
+
+    /// Records after `after_seq`, oldest first, at most `limit`.
+    async fn after(&self, after_seq: i64, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The newest records, newest first, at most `limit`.
+    async fn newest(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
 }
 
 /// The configured backend. One today; PostgreSQL joins as a second variant.
@@ -271,6 +289,12 @@ impl Store {
     }
 
     pub fn approvals(&self) -> &dyn Approvals {
+        match self {
+            Store::Sqlite(s) => s.as_ref(),
+        }
+    }
+
+    pub fn audit(&self) -> &dyn AuditLog {
         match self {
             Store::Sqlite(s) => s.as_ref(),
         }

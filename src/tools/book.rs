@@ -188,13 +188,27 @@ pub(crate) async fn annotate(state: &AppState, invoice: &mut Invoice) -> Result<
     }
     let owed = state.store.write_backs().for_invoice(&invoice.id).await?;
     let paid_owed = owed.iter().find(|w| w.kind == WriteBackKind::Paid && w.state != WriteBackState::Done);
-    if let (Some(paid), Ok(currency)) = (paid_owed, Currency::parse(&invoice.currency))
+    let mut paid_on = paid_owed.map(|w| w.paid_on.clone());
+    if paid_on.is_none() && invoice.status != InvoiceStatus::Paid {
+        // A paid webhook the worker has not queued yet (it reads the log a moment after the waiting agent woke).
+        for link in owed.iter().filter(|w| w.kind == WriteBackKind::PaymentLink) {
+            if owed.iter().any(|w| w.kind == WriteBackKind::Paid && w.link_id == link.link_id) {
+                continue;
+            }
+            if let Some(event) = paid_event(state, &link.link_id).await? {
+                let when = event.occurred_at.as_deref().unwrap_or(&event.received_at);
+                paid_on = Some(when.get(..10).map(str::to_string));
+                break;
+            }
+        }
+    }
+    if let (Some(paid_on), Ok(currency)) = (paid_on, Currency::parse(&invoice.currency))
         && invoice.status != InvoiceStatus::Paid
     {
         invoice.status = InvoiceStatus::Paid;
         invoice.amount_paid = invoice.total.clone();
         invoice.amount_due = Money::from_minor(0, currency).to_amount();
-        invoice.paid_at = paid.paid_on.as_deref().and_then(time::normalize).map(|d| format!("{d}T00:00:00Z"));
+        invoice.paid_at = paid_on.as_deref().and_then(time::normalize).map(|d| format!("{d}T00:00:00Z"));
     }
     invoice.pending_updates =
         owed.iter().filter(|w| w.state != WriteBackState::Done).map(PendingUpdate::from).collect();
@@ -213,15 +227,20 @@ pub(crate) async fn link_created(state: &AppState, page_id: &str, link: &Payment
     };
     queue.link_created(&watched, now).await?;
     // Paid before the watch began (a very quick customer): the worker's cursor may be past that event already.
-    let filter = EventFilter {
-        kinds: vec![EventKind::PaymentLinkPaid],
-        correlation: Correlation { payment_link_id: Some(link.id.clone()), ..Default::default() },
-        ..Default::default()
-    };
-    if let Some((_, event)) = state.store.events().newest(&filter).await? {
+    if let Some(event) = paid_event(state, &link.id).await? {
         let when = event.occurred_at.as_deref().unwrap_or(&event.received_at);
         queue.link_paid(&link.id, event.correlation.payment_id.as_deref(), when.get(..10).unwrap_or(when), now).await?;
     }
     state.book_wake.notify_one();
     Ok(())
+}
+
+/// The newest verified "payment link paid" event for `link_id`.
+async fn paid_event(state: &AppState, link_id: &str) -> Result<Option<crate::domain::event::Event>, ToolError> {
+    let filter = EventFilter {
+        kinds: vec![EventKind::PaymentLinkPaid],
+        correlation: Correlation { payment_link_id: Some(link_id.to_string()), ..Default::default() },
+        ..Default::default()
+    };
+    Ok(state.store.events().newest(&filter).await?.map(|(_, event)| event))
 }

@@ -353,13 +353,13 @@ impl CreateCall {
             Some(invoice) if invoice.provider == ProviderId::Notion => {
                 match super::book::link_created(state, &invoice.id, &link).await {
                     Ok(()) => Some(
-                        "The link is being written to the Notion invoice page, and the page is marked paid (with the                          payment id and date) when a verified webhook says the link was paid."
+                        "The link is being written to the Notion invoice page, and the page is marked paid (with the payment id and date) when a verified webhook says the link was paid."
                             .to_string(),
                     ),
                     Err(e) => {
                         tracing::error!(link = %link.id, invoice = %invoice.id, error = %e, "could not record a payment link for its Notion invoice");
                         Some(format!(
-                            "The link exists, but Switchboard could not record it for the Notion invoice ({e}); call                              create_payment_link again with the same arguments to retry the recording."
+                            "The link exists, but Switchboard could not record it for the Notion invoice ({e}); call create_payment_link again with the same arguments to retry the recording."
                         ))
                     }
                 }

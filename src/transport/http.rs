@@ -101,11 +101,12 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(listener_routes(state))
 }
 
-/// What every listener serves besides MCP: the webhooks, the approval page and the webhook inspector (the
+/// What every listener serves besides MCP: the webhooks, `/metrics`, the approval page and the webhook inspector (the
 /// stdio server's listener serves exactly these).
 pub fn listener_routes(state: Arc<AppState>) -> Router {
     let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
     crate::webhooks::receiver::routes(state.clone())
+        .merge(super::metrics::routes(state.clone()))
         .merge(crate::approvals::page::routes(state.clone(), performer))
         .merge(crate::webhooks::inspector::routes(state))
 }

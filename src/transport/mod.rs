@@ -2,5 +2,6 @@
 
 pub mod http;
 pub mod lines;
+pub mod metrics;
 pub mod sessions;
 pub mod stdio;

@@ -2,6 +2,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, clippy::print_stdout)]
 
 mod approvals;
+mod audit;
 mod catalog;
 mod doctor;
 mod events;
@@ -13,12 +14,16 @@ mod inspector;
 mod invoice_tools;
 mod layout;
 mod notion;
+mod observability;
+mod packaging;
 mod payment_links;
 mod prompts;
 mod razorpay;
 mod readme;
 mod sandbox;
+mod sandbox_notion;
 mod sandbox_whatsapp;
+mod setup;
 mod spawned_binary;
 mod stripe;
 mod webhooks;

@@ -513,3 +513,22 @@ async fn set_invoice_status_marks_an_invoice_paid_in_cash_after_a_person_approve
     let writes = requests(&notion, "PATCH", &patches).await;
     assert_eq!(body(&writes[1]), json!({"properties": {"Status": {"status": {"name": "Cancelled"}}}}));
 }
+
+#[tokio::test]
+async fn an_invoice_reads_paid_as_soon_as_its_links_paid_webhook_is_stored_before_the_book_is_updated() {
+    let notion = notion_stub().await;
+    let razorpay = razorpay_links().await;
+    // No write-back worker runs: the book cannot have been updated.
+    let rx = start(with_webhooks(with_notion(config(Some(&razorpay.uri()), None), &notion.uri()))).await;
+    let client = connect_with(rx.state.clone(), ()).await;
+    structured(&call(&client, "create_payment_link", link_args()).await);
+    let before = structured(&call(&client, "get_invoice", json!({"invoice_id": PAGE})).await);
+    assert_eq!(before["status"], "overdue");
+    let webhook = fixture("razorpay/webhook_payment_link_paid.json");
+    assert_eq!(deliver_razorpay(rx.addr, webhook.trim(), "evt_RZ_paid_early").await, StatusCode::OK);
+    let after = structured(&call(&client, "get_invoice", json!({"invoice_id": PAGE})).await);
+    assert_eq!((after["status"].as_str(), after["provider_status"].as_str()), (Some("paid"), Some("Issued")));
+    assert_eq!(after["amount_due"]["minor_units"], 0);
+    assert_eq!(after["paid_at"], "2026-11-23T00:00:00Z");
+    assert!(requests(&notion, "PATCH", &format!("/v1/pages/{PAGE}")).await.is_empty());
+}

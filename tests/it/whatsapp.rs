@@ -170,10 +170,10 @@ use wiremock::{Mock, MockServer, Request, ResponseTemplate};
 
 const MESSAGES_PATH: &str = "/v26.0/106540352242922/messages";
 pub const WA_ACCESS_TOKEN: &str = "EAAGm0PX4ZCpsBAcanarywhatsapptoken";
-const CUSTOMER: &str = "+16505551234";
+pub const CUSTOMER: &str = "+16505551234";
 
 /// A Graph API stub that accepts sends (a new wamid each) and mark-reads, as Meta answers them.
-async fn graph() -> MockServer {
+pub async fn graph() -> MockServer {
     let server = MockServer::start().await;
     Mock::given(method("POST"))
         .and(path(MESSAGES_PATH))

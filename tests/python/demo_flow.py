@@ -53,7 +53,9 @@ class Demo:
         env = dict(os.environ, RUST_LOG="info", RAZORPAY_KEY_ID="rzp_live_NotForTheDemo1", RAZORPAY_KEY_SECRET="x" * 24,
                    RAZORPAY_BASE_URL="http://127.0.0.1:9", RAZORPAY_WEBHOOK_SECRET="not-the-sandbox-secret",
                    STRIPE_API_KEY="sk_live_NotForTheDemo", HUBSPOT_ACCESS_TOKEN="pat-na1-not-for-the-demo",
-                   HUBSPOT_BASE_URL="http://127.0.0.1:9", SWITCHBOARD_CONFIG="/nonexistent/config.toml")
+                   HUBSPOT_BASE_URL="http://127.0.0.1:9", NOTION_TOKEN="ntn_NotForTheDemo",
+                   NOTION_INVOICES_DATABASE_ID="0f0e0d0c0b0a49088706050403020100", NOTION_BASE_URL="http://127.0.0.1:9",
+                   SWITCHBOARD_CONFIG="/nonexistent/config.toml")
         self.proc = subprocess.Popen(args, stdout=self.out.open("w"), stderr=self.log.open("w"), env=env)
         self.mcp_url = self._wait_for(r"MCP endpoint \(Streamable HTTP\)\s+(\S+)", self.out)
 

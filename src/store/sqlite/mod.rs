@@ -2,6 +2,7 @@
 //! opened on first use so start-up never waits for it. Event log writes go through one group-commit writer.
 
 mod approvals;
+mod audit;
 mod commit;
 mod events;
 mod ledger;

@@ -69,6 +69,13 @@ impl WriteBacks for SqliteStore {
         rows.iter().map(decode).collect()
     }
 
+    async fn pending_count(&self) -> Result<i64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM book_writebacks WHERE state = 'pending'")
+            .fetch_one(self.pool().await?)
+            .await?;
+        Ok(count)
+    }
+
     async fn next_due(&self) -> Result<Option<i64>, StoreError> {
         let next: Option<i64> =
             sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM book_writebacks WHERE state = 'pending'")
