@@ -32,6 +32,10 @@ const REFRESH_SECS: u32 = 5;
 const CREATES_SEARCHED: i64 = 500;
 /// How many recent approvals are searched for the one that approved it.
 const APPROVALS_SEARCHED: i64 = 200;
+/// How many of the newest audit records are searched for the agent's actions about an event.
+const AUDIT_SEARCHED: i64 = 500;
+/// Keys shorter than this are not searched for in the audit trail (they would match unrelated text).
+const MIN_KEY_CHARS: usize = 6;
 const BADGE: &str = "Switchboard · webhook inspector";
 /// Short cells (a time, a source name, a link) stay on one line.
 const NOWRAP: &str = "white-space:nowrap";
@@ -262,6 +266,10 @@ async fn event(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Re
         },
         None => html! {},
     };
+    let actions = match agent_actions(&state, &event.correlation).await {
+        Ok(actions) => actions,
+        Err(e) => return storage_failed(e),
+    };
     // Masked as the event resources are; then the text again, for a secret an object key or an escape held.
     let mut payload = event.payload.clone();
     state.redactor.mask_json(&mut payload);
@@ -292,6 +300,7 @@ async fn event(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> Re
             }
         }
         (came_of_it)
+        (actions)
         h2 { "Stored payload" }
         pre id="payload" { (payload) }
         p class="id" {
@@ -343,6 +352,58 @@ async fn link_story(state: &AppState, link: &str) -> Result<Markup, crate::store
                     }
                 }
             } }
+        }
+    })
+}
+
+/// What the agent did about the event's link, payment, customer or message, as far as the audit trail records it:
+/// the newest [`AUDIT_SEARCHED`] records that mention any of those keys (any letter case), newest first.
+async fn agent_actions(state: &AppState, c: &Correlation) -> Result<Markup, crate::store::StoreError> {
+    let phone_digits = c.customer_phone.as_deref().map(|p| p.trim_start_matches('+'));
+    let keys: Vec<&str> = [
+        c.payment_link_id.as_deref(),
+        c.payment_id.as_deref(),
+        c.customer_email.as_deref(),
+        phone_digits,
+        c.message_id.as_deref(),
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|k| k.len() >= MIN_KEY_CHARS)
+    .collect();
+    if keys.is_empty() {
+        return Ok(html! {});
+    }
+    let records = state.store.audit().newest(AUDIT_SEARCHED).await?;
+    let Ok(matcher) = aho_corasick::AhoCorasick::builder().ascii_case_insensitive(true).build(&keys) else {
+        return Ok(html! {});
+    };
+    let about: Vec<(i64, serde_json::Value)> = records
+        .into_iter()
+        .filter(|r| matcher.is_match(&r.record))
+        .filter_map(|r| serde_json::from_str(&r.record).ok().map(|v| (r.seq, v)))
+        .collect();
+    let text = |v: &serde_json::Value, k: &str| v.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+    Ok(html! {
+        h2 { "What the agent did about it" }
+        @if about.is_empty() {
+            p id="actions" class="id" {
+                "No audit record mentions this event's " (keys.join(", ")) " (the newest " (AUDIT_SEARCHED)
+                " records searched)."
+            }
+        } @else {
+            table id="actions" {
+                tr { th { "When" } th { "Tool" } th { "Outcome" } th { "Approved" } }
+                @for (seq, r) in &about {
+                    tr data-audit=(seq) {
+                        td style=(NOWRAP) { (text(r, "at")) }
+                        td { (text(r, "tool")) @if text(r, "kind") == "approval" { " (a person's decision)" } }
+                        td { (text(r, "outcome")) }
+                        td { (r.get("approval").map(|a| text(a, "via")).unwrap_or_default()) }
+                    }
+                }
+            }
+            p class="id" { "From the audit trail (audit://recent); each row is one record, newest first." }
         }
     })
 }

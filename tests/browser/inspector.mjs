@@ -4,7 +4,8 @@
 // posts a forged copy with a made-up signature and the sandbox's key secret in its body. The inspector lists the
 // valid deliveries as stored, their copies as duplicates and the forgery as rejected (bad signature); no secret or
 // signature is anywhere in the pages' source; the filters narrow the list; the forged attempt's page shows its
-// redacted headers and payload, and a stored event's page traces the link back to the agent's create.
+// redacted headers and payload, and a stored event's page traces the link back to the agent's create (the ledger and
+// the audit trail).
 // Screenshots go to target/browser/.
 //
 // Usage: node tests/browser/inspector.mjs path/to/switchboard
@@ -179,6 +180,7 @@ try {
   await page.goto(`${base}${linkEvent}`);
   assert.match(await page.textContent('#created'), /by create_payment_link/);
   assert.equal(await page.getAttribute('#created a', 'href'), link.url);
+  assert.match(await page.textContent('#actions'), /create_payment_link/, 'the audit trail shows the agent\'s create');
   await page.screenshot({ path: join(shots, 'inspector-event.png'), fullPage: true });
 
   for (const [where, source] of sources) {

@@ -178,6 +178,8 @@ async fn an_event_page_shows_the_link_the_agent_created_and_what_the_book_was_to
     assert!(page.contains("payment_link on invoice inv-page-1"), "{page}");
     assert!(page.contains(&format!("href=\"/inspector?key={LINK}\"")), "{page}");
     assert!(page.contains("href=\"/inspector/attempts/1\""), "the delivery that carried it: {page}");
+    let actions = page.split("id=\"actions\"").nth(1).expect("the agent's actions are listed");
+    assert!(actions.contains("<td>create_payment_link</td><td>ok</td>"), "from the audit trail: {actions}");
     assert!(page.contains("&quot;method&quot;: &quot;upi&quot;"), "the stored payload, pretty-printed: {page}");
     assert_eq!(get(rx.addr, "/inspector/events/ev_99").await.0, StatusCode::NOT_FOUND);
     assert_eq!(get(rx.addr, "/inspector/attempts/99").await.0, StatusCode::NOT_FOUND);
