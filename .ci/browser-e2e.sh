@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The sandbox pay page, the approval page and the WhatsApp phones in headless Chromium:
+# The sandbox pay page, the approval page, the webhook inspector and the WhatsApp phones in headless Chromium:
 # .ci/browser-e2e.sh path/to/switchboard
 # Installs Debian's chromium (if missing) and playwright-core into target/ci-browser, and (through
 # .ci/python-e2e.sh --install-only, reused when there) the official Python MCP SDK into target/ci-python: the
@@ -23,7 +23,7 @@ if ! grep -qs "\"version\": \"$PLAYWRIGHT_VERSION\"" "$DIR/node_modules/playwrig
     (cd "$DIR" && npm install --silent --no-audit --no-fund "playwright-core@$PLAYWRIGHT_VERSION")
 fi
 echo "-- $(/usr/bin/chromium --version 2>/dev/null), playwright-core $PLAYWRIGHT_VERSION, node $(node --version)"
-for test in pay_page approval_page; do
+for test in pay_page approval_page inspector; do
     echo "-- tests/browser/$test.mjs"
     PLAYWRIGHT_CORE_DIR=$DIR timeout 300 node "tests/browser/$test.mjs" "$BIN"
 done

@@ -83,7 +83,8 @@ async fn spawn_webhook_listener(addr: SocketAddr, state: Arc<AppState>, shutdown
     match listener.local_addr() {
         Ok(local) => {
             tracing::info!(
-                "receiving webhooks on http://{local}/webhooks/{{source}}, approvals on http://{local}/approvals"
+                "receiving webhooks on http://{local}/webhooks/{{source}}, approvals on http://{local}/approvals, \
+                 the webhook inspector on http://{local}/inspector"
             );
             state.serve_approvals_at(local);
         }

@@ -1,5 +1,6 @@
-//! Command line: `switchboard serve` (stdio, or `--http ADDR`), `switchboard demo`, `switchboard tools` (the tool
-//! catalog), `switchboard setup <client>` (an MCP client's config for this binary).
+//! Command line: `switchboard serve` (stdio, or `--http ADDR`), `switchboard demo` (the sandbox),
+//! `switchboard tools` (the tool catalog), `switchboard setup <client>` (an MCP client's config for this binary),
+//! `switchboard audit verify` (the audit trail's chain), `switchboard doctor` (check the configuration).
 
 use clap::{Parser, Subcommand};
 use std::net::SocketAddr;
@@ -33,6 +34,11 @@ pub enum Command {
     /// Print the tool catalog (what tools/list returns) as JSON, or write it to a directory.
     #[command(after_long_help = TOOLS_EXAMPLES)]
     Tools(ToolsArgs),
+    /// Check the configuration: each configured provider's credentials with one harmless read, the webhook
+    /// secrets, the data directory, the listener addresses. Prints a table of what works and what to fix
+    /// (never a secret) and exits non-zero when something needs fixing.
+    #[command(after_long_help = DOCTOR_EXAMPLES)]
+    Doctor(DoctorArgs),
     /// Print the config block that makes an MCP client launch this binary (its absolute path, `serve`, and the
     /// Switchboard variables set in this shell), or merge it into the client's config file with --write.
     /// Secret values are never printed or written: the block refers to them the client's own way.
@@ -130,6 +136,21 @@ pub struct DemoArgs {
     /// Sandbox state directory [default: <data dir>/sandbox, e.g. ~/.local/share/switchboard/sandbox].
     #[arg(long, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+}
+
+const DOCTOR_EXAMPLES: &str = "Examples:
+  switchboard doctor                               # the environment's configuration
+  switchboard doctor --config switchboard.toml     # a config file plus the environment
+  switchboard doctor --http 0.0.0.0:8080           # also: may serve --http use this address?";
+
+#[derive(Debug, clap::Args)]
+pub struct DoctorArgs {
+    /// TOML config file to check (the same one `serve --config` reads). Environment variables override it.
+    #[arg(long, value_name = "FILE", env = "SWITCHBOARD_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Also check the address `serve --http` will be given: free, and allowed without a token.
+    #[arg(long, value_name = "ADDR")]
+    pub http: Option<SocketAddr>,
 }
 
 #[derive(Debug, clap::Args)]

@@ -145,6 +145,7 @@ fn print_banner(base: &str, data_dir: &std::path::Path, phones: &[(String, Strin
          \n  Notion invoice pages            {base}/sandbox/notion/page/<page id>\
          \n  Pay pages                       {base}/sandbox/pay/<payment link id>\
          \n  Customers' WhatsApp phones      {base}/sandbox/phone{phone_pages}\
+         \n  Webhook inspector               {base}/inspector  (every delivery, refused ones too)\
          \n  Sandbox data                    {} (--reset starts fresh)\n\
          \nConnect a client:\
          \n  MCP Inspector   npx @modelcontextprotocol/inspector --cli {mcp} --transport http --method tools/list\

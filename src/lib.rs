@@ -22,7 +22,12 @@
 //! - [`state`]: shared state behind every session.
 //! - [`store`]: durable state behind three interfaces, the event log (which also wakes waiters), the
 //!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
+//! - [`doctor`]: `switchboard doctor`, the configuration checked: one harmless read per provider, webhook
+//!   secrets, the data directory, listener addresses.
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.
+//! - [`access`]: who may open Switchboard's own pages (the HTTP token, the `Host`, a loopback peer).
+//! - [`inspector`]: what the webhook inspector keeps: every delivery attempt lately (refused ones too) in bounded
+//!   rings, redacted (its pages are `webhooks::inspector`).
 //! - [`setup`]: `switchboard setup <client>`, the config block that launches this binary, printed or merged into
 //!   the client's file; secrets only by reference.
 //! - [`html`]: the pages' shared kit: `maud` templates (escaped by construction), one stylesheet, safe headers.
@@ -31,6 +36,7 @@
 //!   X-Hub-Signature-256), payload formats that turn a verified delivery into events (`sources`), and the
 //!   receiver routes (`receiver`).
 
+pub mod access;
 pub mod app;
 pub mod approvals;
 pub mod audit;
@@ -38,9 +44,11 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod doctor;
 pub mod domain;
 pub mod error;
 pub mod html;
+pub mod inspector;
 pub mod metrics;
 pub mod providers;
 pub mod sandbox;

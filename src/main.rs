@@ -3,9 +3,10 @@
 use anyhow::Context;
 use clap::Parser;
 use std::io::Write;
+use std::process::ExitCode;
 use switchboard::cli::{AuditCommand, Cli, Command};
 use switchboard::server::Switchboard;
-use switchboard::{app, audit, catalog, config::Config, demo, setup, telemetry};
+use switchboard::{app, audit, catalog, config::Config, demo, doctor, setup, telemetry};
 
 /// mimalloc instead of glibc's malloc: a tool call or a webhook allocates and frees hundreds of small objects,
 /// often on different threads: with glibc, malloc and free were ~20% of server CPU under load. Measured on 2 cores:
@@ -14,7 +15,7 @@ use switchboard::{app, audit, catalog, config::Config, demo, setup, telemetry};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<ExitCode> {
     let cli = Cli::parse();
     match cli.command {
         Command::Tools(args) => match args.write {
@@ -61,6 +62,24 @@ fn main() -> anyhow::Result<()> {
                 .context("starting the async runtime")?
                 .block_on(demo::run(config, options))?;
         }
+        Command::Doctor(args) => {
+            telemetry::init();
+            let report = match Config::load(args.config.as_deref()) {
+                Ok(config) => {
+                    let options = doctor::Options { config_file: args.config, http: args.http };
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .context("starting the async runtime")?
+                        .block_on(doctor::check(&config, &options))
+                }
+                Err(e) => doctor::unloadable(&e),
+            };
+            write!(std::io::stdout(), "{}", report.render()).context("writing to stdout")?;
+            if report.needs_fixing() {
+                return Ok(ExitCode::FAILURE);
+            }
+        }
         Command::Serve(args) => {
             telemetry::init();
             let mut config = Config::load(args.config.as_deref()).context("loading configuration")?;
@@ -84,5 +103,5 @@ fn main() -> anyhow::Result<()> {
                 .block_on(app::run(config, transport))?;
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

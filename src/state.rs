@@ -28,6 +28,8 @@ pub struct AppState {
     pub started_at: i64,
     /// Wakes the invoice book's write-back worker when something new is owed to the book.
     pub book_wake: tokio::sync::Notify,
+    /// Every webhook delivery attempt lately, refused ones too, for the inspector page (bounded, in memory).
+    pub inspector: crate::inspector::Inspector,
     /// What `/metrics` reports.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -40,6 +42,7 @@ impl AppState {
         let http = Arc::new(HttpClient::new(config.outbound.clone(), redactor.clone()).with_metrics(metrics.clone()));
         let providers = Registry::from_config(&config, http);
         let key: [u8; 32] = rand::random();
+        let inspector = crate::inspector::Inspector::new(redactor.clone());
         AppState {
             store: Store::new(config.data_dir.clone()),
             key_locks: KeyLocks::default(),
@@ -52,6 +55,7 @@ impl AppState {
             approval_base: OnceLock::new(),
             started_at: crate::domain::time::now(),
             book_wake: tokio::sync::Notify::new(),
+            inspector,
             metrics,
         }
     }

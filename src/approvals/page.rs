@@ -8,21 +8,19 @@
 //! another page open in the same browser cannot approve by itself. The pages cannot be framed.
 
 use super::{Performer, perform};
-use crate::config::LOOPBACK_HOSTS;
+use crate::access;
 use crate::domain::approval::{Approval, ApprovalStatus, Decision, Outcome};
 use crate::domain::time;
 use crate::html::{self, Markup, html};
 use crate::state::AppState;
 use axum::Router;
 use axum::extract::rejection::FormRejection;
-use axum::extract::{ConnectInfo, Form, Path, Request, State};
+use axum::extract::{Form, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
-use secrecy::ExposeSecret;
 use serde::Deserialize;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use subtle::ConstantTimeEq;
 
@@ -47,53 +45,28 @@ pub fn routes(state: Arc<AppState>, performer: Arc<dyn Performer>) -> Router {
         .with_state(pages)
 }
 
-/// Who may see and use the pages (see the module docs). A request carrying the HTTP token may do anything.
-/// Otherwise its `Host` must be one this server answers to (loopback names, `[http] allowed_hosts`, the public
-/// URL's host) whatever the peer: a DNS-rebinding page, or a tunnel or proxy on this machine, arrives from a
-/// loopback address too. Without a token, only loopback peers; with one, the list needs the token, and one
-/// approval's page needs its unguessable link.
+/// Who may see and use the pages (see the module docs and [`access`]): with the HTTP token, anyone; otherwise,
+/// under a host this server answers to, only loopback peers when no token is set; with one, the list needs the
+/// token, and one approval's page needs its unguessable link.
 async fn guard(State(pages): State<Arc<Pages>>, request: Request, next: Next) -> Response {
-    let http = &pages.state.config.http;
-    let headers = request.headers();
-    let bearer = http.token.as_ref().is_some_and(|token| {
-        headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split_once(' '))
-            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-            .is_some_and(|(_, t)| bool::from(t.trim().as_bytes().ct_eq(token.expose_secret().as_bytes())))
-    });
-    if bearer {
+    let state = &pages.state;
+    if access::has_token(request.headers(), state) {
         return next.run(request).await;
     }
-    if !allowed_host(headers, &pages.state) {
+    if !access::allowed_host(request.headers(), state) {
         return refuse(StatusCode::FORBIDDEN, "This page does not answer under that host name.");
     }
-    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0);
-    let local = peer.is_some_and(|p| p.ip().to_canonical().is_loopback());
-    if http.token.is_none() && !local {
+    let token_set = state.config.http.token.is_some();
+    if !token_set && !access::loopback_peer(&request) {
         return refuse(StatusCode::FORBIDDEN, "Approvals can only be decided on this machine.");
     }
-    if http.token.is_some() && request.uri().path() == "/approvals" {
+    if token_set && request.uri().path() == "/approvals" {
         return refuse(
             StatusCode::UNAUTHORIZED,
             "The list of approvals needs the server's token; open an approval's own link instead.",
         );
     }
     next.run(request).await
-}
-
-/// A loopback name, one the operator allowed, or the public URL's host.
-fn allowed_host(headers: &HeaderMap, state: &AppState) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else { return false };
-    let name = match host.rsplit_once(':') {
-        Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
-        _ => host,
-    };
-    let name = name.trim_start_matches('[').trim_end_matches(']');
-    LOOPBACK_HOSTS.contains(&name)
-        || state.config.http.allowed_hosts.iter().any(|h| h.eq_ignore_ascii_case(name))
-        || state.config.approvals.public_url.as_ref().and_then(|u| u.host_str()).is_some_and(|h| h == name)
 }
 
 /// A browser POST from another site carries that site's `Origin` / `Sec-Fetch-Site`; non-browser clients send

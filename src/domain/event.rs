@@ -57,6 +57,38 @@ pub struct Correlation {
     pub reply_to: Option<String>,
 }
 
+impl Correlation {
+    /// Every key with what a person calls it, in a fixed order; absent ones are `None`.
+    pub fn labelled(&self) -> [(&'static str, Option<&str>); 9] {
+        [
+            ("payment link", self.payment_link_id.as_deref()),
+            ("payment", self.payment_id.as_deref()),
+            ("order", self.order_id.as_deref()),
+            ("invoice", self.invoice_id.as_deref()),
+            ("reference", self.reference_id.as_deref()),
+            ("e-mail", self.customer_email.as_deref()),
+            ("phone", self.customer_phone.as_deref()),
+            ("message", self.message_id.as_deref()),
+            ("reply to", self.reply_to.as_deref()),
+        ]
+    }
+
+    /// Every key, to change in place (to mask them).
+    pub fn each_mut(&mut self) -> [&mut Option<String>; 9] {
+        [
+            &mut self.payment_link_id,
+            &mut self.payment_id,
+            &mut self.order_id,
+            &mut self.invoice_id,
+            &mut self.reference_id,
+            &mut self.customer_email,
+            &mut self.customer_phone,
+            &mut self.message_id,
+            &mut self.reply_to,
+        ]
+    }
+}
+
 /// Which events to return or wait for. All given fields must match.
 #[derive(Debug, Clone, Default)]
 pub struct EventFilter {

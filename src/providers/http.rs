@@ -184,9 +184,20 @@ fn is_retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 409 | 429 | 500 | 502 | 503 | 504 | 529)
 }
 
-/// reqwest errors embed the URL; query strings may carry customer e-mails, so drop it.
+/// reqwest errors embed the URL; query strings may carry customer e-mails, so drop it. Their own words say only
+/// "error sending request"; the innermost cause says what happened ("Connection refused", a DNS failure), so it
+/// is added.
 fn without_url(e: &reqwest::Error) -> String {
     let mut msg = e.to_string();
+    let mut root: Option<&(dyn std::error::Error + 'static)> = None;
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        root = Some(c);
+        cause = c.source();
+    }
+    if let Some(root) = root.map(|r| r.to_string()).filter(|r| !msg.contains(r.as_str())) {
+        msg = format!("{msg}: {root}");
+    }
     if let Some(url) = e.url() {
         msg = msg.replace(url.as_str(), "<url>");
     }

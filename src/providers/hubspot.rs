@@ -99,6 +99,14 @@ impl HubSpotClient {
         HubSpotClient { api, search_gate: RateLimiter::direct_with_clock(quota, MonotonicClock) }
     }
 
+    /// One harmless read (a page of one contact) to learn whether the token works and may read contacts: for
+    /// `switchboard doctor`. A plain list, not a search, so it does not spend the search rate limit.
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        let query = [("limit", "1".to_string())];
+        let _: serde_json::Value = self.api.call(Call::get("/crm/v3/objects/contacts").query(&query)).await?;
+        Ok(())
+    }
+
     /// Search contacts; no match is an empty page.
     pub async fn find_leads(&self, query: &LeadQuery) -> Result<LeadPage, ProviderError> {
         let body = search_body(query);

@@ -171,6 +171,12 @@ impl Redactor {
         })
     }
 
+    /// The longest value masked, in bytes. Text cut at least this far past the point where it will be shown to
+    /// end, then masked, then cut there, cannot show the start of a value the first cut split.
+    pub fn longest_value(&self) -> usize {
+        self.needles.iter().map(String::len).max().unwrap_or(0)
+    }
+
     /// `text` (from a provider, or anything that might quote one) with every credential masked.
     pub fn redact(&self, text: &str) -> Redacted {
         match self.mask_values(text) {

@@ -59,6 +59,8 @@ impl registry::Profile for WhatsAppProfile {
 pub struct WhatsAppClient {
     api: Api<MetaError>,
     messages_path: String,
+    /// The business phone number's own node (`/v26.0/{phone_number_id}`).
+    number_path: String,
 }
 
 /// What Meta answered to a send.
@@ -72,6 +74,7 @@ impl WhatsAppClient {
     pub fn new(config: WhatsAppConfig, http: Arc<HttpClient>) -> Self {
         WhatsAppClient {
             messages_path: format!("/{}/{}/messages", config.api_version, config.phone_number_id),
+            number_path: format!("/{}/{}", config.api_version, config.phone_number_id),
             api: Api::new(W, config.base_url, Auth::Bearer(config.access_token), http),
         }
     }
@@ -86,6 +89,14 @@ impl WhatsAppClient {
             message: super::redact::Redacted::own("the answer to a send has no message id".to_string()),
         })?;
         Ok(Accepted { message_id, wa_id: answer.contacts.into_iter().next().and_then(|c| c.wa_id) })
+    }
+
+    /// One harmless read (the business phone number's name and number) to learn whether the token works and
+    /// the phone number id is the business's: for `switchboard doctor`.
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        let query = [("fields", "verified_name,display_phone_number".to_string())];
+        let _: Value = self.api.call(Call::get(&self.number_path).query(&query)).await?;
+        Ok(())
     }
 
     /// Mark a customer's message (and the earlier ones of that conversation) read: the blue ticks.

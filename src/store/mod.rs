@@ -241,6 +241,9 @@ pub trait WriteBacks: Send + Sync {
     /// The write-backs for an invoice's page, oldest first.
     async fn for_invoice(&self, invoice_id: &str) -> Result<Vec<WriteBack>, StoreError>;
 
+    /// The write-backs a payment link caused (its URL recorded, its invoice marked paid), oldest first.
+    async fn for_link(&self, link_id: &str) -> Result<Vec<WriteBack>, StoreError>;
+
     /// How far the worker has read the event log (0: not at all).
     async fn cursor(&self) -> Result<i64, StoreError>;
 

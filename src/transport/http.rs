@@ -38,7 +38,6 @@ use subtle::ConstantTimeEq;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
-use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::RequestBodyDeadlineLayer;
 
 /// Browser origins always accepted (MCP Inspector's UI, local tools), any port.
@@ -56,8 +55,8 @@ const LOOPBACK_ORIGINS: [&str; 6] = [
 /// webhook senders, not a crowd.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 
-/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured), `/healthz`, the webhooks and
-/// the approval page.
+/// The axum app: `/mcp` (behind the bearer-token guard when a token is configured), `/healthz`, the webhooks,
+/// the approval page and the webhook inspector.
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let http = &state.config.http;
     let config = StreamableHttpServerConfig::default()
@@ -102,21 +101,14 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(listener_routes(state))
 }
 
-/// What every listener serves besides MCP: the webhooks, `/metrics` and the approval page (the stdio server's
-/// listener serves exactly these).
+/// What every listener serves besides MCP: the webhooks, `/metrics`, the approval page and the webhook inspector (the
+/// stdio server's listener serves exactly these).
 pub fn listener_routes(state: Arc<AppState>) -> Router {
     let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
-    webhook_routes(state.clone())
+    crate::webhooks::receiver::routes(state.clone())
         .merge(super::metrics::routes(state.clone()))
-        .merge(crate::approvals::page::routes(state, performer))
-}
-
-/// `POST /webhooks/{source}`, answering 413 to a declared `Content-Length` over the largest source's body limit
-/// before reading the body (each source's own limit fires in the receiver once that much has arrived).
-pub fn webhook_routes(state: Arc<AppState>) -> Router {
-    let webhooks = &state.config.webhooks;
-    let limit = webhooks.sources.values().map(|s| s.max_body_bytes).fold(webhooks.max_body_bytes, usize::max);
-    crate::webhooks::receiver::routes(state).layer(RequestBodyLimitLayer::new(limit))
+        .merge(crate::approvals::page::routes(state.clone(), performer))
+        .merge(crate::webhooks::inspector::routes(state))
 }
 
 /// Serve on an already-bound listener until `shutdown` fires, then drain. Approval links point here.

@@ -2,8 +2,9 @@
 //!
 //! Answers: 200 once stored (or already stored: duplicates change nothing); 401 with no detail for a bad,
 //! missing or stale signature (a signature header with absurdly many entries included: it is refused before any
-//! hashing); 404 for an unknown source; 413 over the source's body limit; 503 when storage fails, so
-//! the provider retries. Nothing is parsed before the signature is checked.
+//! hashing); 404 for an unknown source; 413 over the source's body limit (a declared `Content-Length` over it
+//! before the body is read); 503 when storage fails, so the provider retries. Nothing is parsed before the
+//! signature is checked. Every attempt, whatever its answer, is handed to the [`crate::inspector`].
 //!
 //! `GET /webhooks/{source}` answers Meta's subscription handshake for a source with a verify token:
 //! `hub.mode=subscribe` and the right `hub.verify_token` (compared in constant time) → 200 with `hub.challenge`
@@ -11,6 +12,7 @@
 
 use super::{Delivery, Unverified, Verified, Verifier, VerifyError};
 use crate::domain::time;
+use crate::inspector::{EventSeen, Outcome, Received, Rejection};
 use crate::state::AppState;
 use crate::store::Recorded;
 use axum::Router;
@@ -58,38 +60,69 @@ async fn handshake(
 }
 
 async fn receive(State(state): State<Arc<AppState>>, Path(source): Path<String>, request: Request) -> StatusCode {
+    let headers = request.headers().clone();
+    let received = ingest(&state, &source, request).await;
+    let status = answer(&received.outcome);
+    // The one hook: every attempt, refused ones too, is kept (redacted, bounded) for the inspector page.
+    state.inspector.record(&source, &headers, status, received);
+    status
+}
+
+/// The HTTP answer to each outcome (see the module docs).
+fn answer(outcome: &Outcome) -> StatusCode {
+    match outcome {
+        Outcome::Stored | Outcome::Duplicate => StatusCode::OK,
+        Outcome::Rejected(why) => match why {
+            Rejection::UnknownSource => StatusCode::NOT_FOUND,
+            Rejection::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Rejection::Unreadable => StatusCode::BAD_REQUEST,
+            Rejection::BadSignature(_) | Rejection::Stale => StatusCode::UNAUTHORIZED,
+            Rejection::StorageFailure | Rejection::Unchecked => StatusCode::SERVICE_UNAVAILABLE,
+        },
+    }
+}
+
+/// Source, size, signature, storage: what came of one attempt, logged as it goes.
+async fn ingest(state: &AppState, source: &str, request: Request) -> Received {
     // The source is checked before a byte of the body is read: a stranger's upload to a made-up source costs
     // nothing but its headers.
-    let Some(config) = state.config.webhooks.sources.get(&source) else {
-        tracing::warn!(source = ?crate::domain::text::clip(&source, 64), "webhook for an unknown source");
-        return StatusCode::NOT_FOUND;
+    let Some(config) = state.config.webhooks.sources.get(source) else {
+        tracing::warn!(source = ?crate::domain::text::clip(source, 64), "webhook for an unknown source");
+        return Received::rejected(Rejection::UnknownSource, None);
     };
+    let declared = request.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > config.max_body_bytes as u64) {
+        tracing::warn!(%source, "refused a webhook delivery over the body limit");
+        return Received::rejected(Rejection::TooLarge, None);
+    }
     let (parts, body) = request.into_parts();
     let body = match axum::body::to_bytes(body, config.max_body_bytes).await {
         Ok(body) => body,
-        Err(e) => return unreadable_body(&source, &e),
+        Err(e) => return Received::rejected(unreadable_body(source, &e), None),
     };
-    let headers = parts.headers;
     let verifier = Verifier {
         scheme: config.scheme,
         secrets: config.secrets.clone(),
         tolerance_secs: super::verify::DEFAULT_TOLERANCE_SECS,
     };
-    let delivery = match verify(Delivery::new(source.clone(), headers, body), verifier).await {
+    let delivery = match verify(Delivery::new(source, parts.headers, body.clone()), verifier).await {
         Ok(Ok(verified)) => verified,
         Ok(Err(e)) => {
             tracing::warn!(%source, reason = %e, "refused a webhook delivery");
-            return StatusCode::UNAUTHORIZED;
+            let why = match e {
+                VerifyError::StaleTimestamp => Rejection::Stale,
+                e => Rejection::BadSignature(e.to_string()),
+            };
+            return Received::rejected(why, Some(body));
         }
         Err(e) => {
             tracing::error!(%source, error = %e, "signature check did not finish; asking the sender to retry");
-            return StatusCode::SERVICE_UNAVAILABLE;
+            return Received::rejected(Rejection::Unchecked, Some(body));
         }
     };
     let events = super::sources::extract(&delivery, config.format);
     let outcomes = state.store.events().record_all(&events).await;
-    let mut status = StatusCode::OK;
-    for (event, outcome) in events.iter().zip(outcomes) {
+    for (event, outcome) in events.iter().zip(&outcomes) {
         match outcome {
             Ok(Recorded::New(seq)) => {
                 tracing::info!(%source, event = event.event_type(), kind = event.kind().as_str(), seq, "stored a webhook event");
@@ -99,26 +132,26 @@ async fn receive(State(state): State<Arc<AppState>>, Path(source): Path<String>,
             }
             Err(e) => {
                 tracing::error!(%source, error = %e, "could not store a webhook event; asking the sender to retry");
-                status = StatusCode::SERVICE_UNAVAILABLE;
             }
         }
     }
     // The events that were stored stay stored: the retry finds them duplicates and stores only the rest.
-    status
+    let seen = events.iter().enumerate().map(|(i, event)| EventSeen::new(event, outcomes.get(i))).collect();
+    Received::verified(body, seen)
 }
 
-/// 413 for a body over the limit; 400 for one that broke off or stopped arriving (the body timeout).
-fn unreadable_body(source: &str, e: &axum::Error) -> StatusCode {
+/// Over the limit (413), or broke off or stopped arriving (the body timeout; 400).
+fn unreadable_body(source: &str, e: &axum::Error) -> Rejection {
     let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
     while let Some(c) = cause {
         if c.is::<http_body_util::LengthLimitError>() {
             tracing::warn!(%source, "refused a webhook delivery over the body limit");
-            return StatusCode::PAYLOAD_TOO_LARGE;
+            return Rejection::TooLarge;
         }
         cause = c.source();
     }
     tracing::warn!(%source, error = %e, "could not read a webhook delivery's body");
-    StatusCode::BAD_REQUEST
+    Rejection::Unreadable
 }
 
 /// Bodies at least this large are hashed on the blocking pool: an HMAC of 1 MiB takes milliseconds, which must

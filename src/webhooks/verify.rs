@@ -302,6 +302,15 @@ fn standard_key(secret: &str) -> Option<Vec<u8>> {
     BASE64.decode(b64).ok().or_else(|| base64::engine::general_purpose::STANDARD_NO_PAD.decode(b64).ok())
 }
 
+/// Whether `secret` can verify anything under `scheme`: a Standard Webhooks secret must be base64 (after an
+/// optional `whsec_`), or no delivery will ever match it.
+pub fn usable_secret(scheme: Scheme, secret: &str) -> bool {
+    match scheme {
+        Scheme::StandardWebhooks => standard_key(secret).is_some(),
+        Scheme::Razorpay | Scheme::Stripe | Scheme::HubSignature256 => !secret.is_empty(),
+    }
+}
+
 /// Sign `body` the way `scheme`'s sender does; returns the headers to send. Used by tests and the sandbox.
 pub fn sign(scheme: Scheme, secret: &str, body: &[u8], timestamp: i64, id: &str) -> Vec<(&'static str, String)> {
     let hex_of = |parts: &[&[u8]]| mac(secret.as_bytes(), parts).map(|m| hex::encode(m.finalize().into_bytes()));

@@ -4,11 +4,13 @@
 mod approvals;
 mod audit;
 mod catalog;
+mod doctor;
 mod events;
 mod helpers;
 mod http_jsonrpc;
 mod http_security;
 mod hubspot;
+mod inspector;
 mod invoice_tools;
 mod layout;
 mod notion;

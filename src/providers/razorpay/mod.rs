@@ -92,6 +92,14 @@ impl RazorpayClient {
         let auth = Auth::Basic { user: config.key_id, password: config.key_secret };
         RazorpayClient { api: Api::new(P, config.base_url, auth, http) }
     }
+
+    /// One harmless read (a page of one payment link) to learn whether the credentials work: for
+    /// `switchboard doctor`.
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        let query = [("count", "1".to_string())];
+        let _: serde_json::Value = self.api.call(Call::get("/v1/payment_links").query(&query)).await?;
+        Ok(())
+    }
 }
 
 #[async_trait::async_trait]

@@ -97,6 +97,14 @@ impl StripeClient {
         StripeClient { api }
     }
 
+    /// One harmless read (a page of one payment link) to learn whether the key works and may read payment
+    /// links: for `switchboard doctor`.
+    pub async fn check(&self) -> Result<(), ProviderError> {
+        let query = [("limit", "1".to_string())];
+        let _: serde_json::Value = self.api.call(Call::get("/v1/payment_links").query(&query)).await?;
+        Ok(())
+    }
+
     /// Checkout Sessions started from a payment link: where Stripe records what was paid through it.
     async fn sessions(&self, link_id: &str) -> Result<Vec<WireSession>, ProviderError> {
         let query = [("payment_link", link_id.to_string()), ("limit", "100".to_string())];

@@ -142,6 +142,12 @@ impl WriteBacks for SqliteStore {
         rows.iter().map(decode).collect()
     }
 
+    async fn for_link(&self, link_id: &str) -> Result<Vec<WriteBack>, StoreError> {
+        let rows =
+            sqlx::query(select!("WHERE link_id = ? ORDER BY id")).bind(link_id).fetch_all(self.pool().await?).await?;
+        rows.iter().map(decode).collect()
+    }
+
     async fn cursor(&self) -> Result<i64, StoreError> {
         let seq: Option<i64> =
             sqlx::query_scalar("SELECT seq FROM book_cursor WHERE id = 1").fetch_optional(self.pool().await?).await?;
