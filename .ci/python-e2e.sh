@@ -7,14 +7,16 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BIN=${1:-target/debug/switchboard}
 MCP_VERSION=2.3.0
+PROMETHEUS_CLIENT_VERSION=0.26.0
 VENV=target/ci-python
 
-if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_VERSION')" 2>/dev/null; then
+if ! "$VENV/bin/python" -c "import importlib.metadata as m, sys; sys.exit(m.version('mcp') != '$MCP_VERSION' or m.version('prometheus_client') != '$PROMETHEUS_CLIENT_VERSION')" 2>/dev/null; then
     echo "-- installing mcp==$MCP_VERSION into $VENV"
     rm -rf "$VENV"
     python3 -m venv "$VENV"
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VERSION"
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check "mcp==$MCP_VERSION" "prometheus_client==$PROMETHEUS_CLIENT_VERSION"
 fi
 [[ $BIN == --install-only ]] && exit 0
 timeout 300 "$VENV/bin/python" tests/python/demo_flow.py "$BIN"
 timeout 300 "$VENV/bin/python" tests/python/notion_flow.py "$BIN"
+timeout 120 "$VENV/bin/python" tests/python/metrics_check.py "$BIN"

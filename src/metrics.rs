@@ -103,7 +103,7 @@ impl Default for Metrics {
         let deliveries = Family::<DeliveryLabels, Counter>::default();
         registry.register(
             "switchboard_webhook_deliveries",
-            "Webhook delivery attempts by source and outcome (stored, duplicate, bad_signature, unknown_source, too_large, unreadable, storage_failure)",
+            "Webhook delivery attempts by source and outcome (stored, duplicate, bad_signature, stale, unknown_source, too_large, unreadable, storage_failure, unchecked)",
             deliveries.clone(),
         );
         let ack: Seconds = Family::new_with_constructor(seconds);

@@ -60,9 +60,13 @@ async fn handshake(
 }
 
 async fn receive(State(state): State<Arc<AppState>>, Path(source): Path<String>, request: Request) -> StatusCode {
+    let started = std::time::Instant::now();
     let headers = request.headers().clone();
     let received = ingest(&state, &source, request).await;
     let status = answer(&received.outcome);
+    // A made-up source name is not a metric label.
+    let label = if state.config.webhooks.sources.contains_key(&source) { source.as_str() } else { "unknown" };
+    state.metrics.delivery(label, received.outcome.as_str(), started.elapsed());
     // The one hook: every attempt, refused ones too, is kept (redacted, bounded) for the inspector page.
     state.inspector.record(&source, &headers, status, received);
     status

@@ -68,18 +68,20 @@ async def script(mcp_url: str, base: str) -> None:
             fail("an unknown invoice should be an isError result")
         for _ in range(2):
             await client.call_tool("list_invoices", {})
-    body = (FIXTURES / "webhook_payment_link_paid.json").read_bytes().strip()
-    signature = hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
+    first = (FIXTURES / "webhook_payment_link_paid.json").read_bytes().strip()
+    # Another payment (Razorpay's ids are unsigned, so the receiver also dedupes on the signed bytes).
+    second = first.replace(b"pay_SCx9RtYu3IoP4a", b"pay_SCx9RtYu3IoP4b").replace(b"plink_SCx4Lm8QwErT2y", b"plink_SCx4Lm8QwErT2z")
+    sign = lambda body: hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()  # noqa: E731
     hook = f"{base}/webhooks/razorpay"
     want = [
-        (hook, {"x-razorpay-signature": signature, "x-razorpay-event-id": "evt_metrics_1"}, 200),
-        (hook, {"x-razorpay-signature": signature, "x-razorpay-event-id": "evt_metrics_2"}, 200),
-        (hook, {"x-razorpay-signature": signature, "x-razorpay-event-id": "evt_metrics_1"}, 200),
-        (hook, {"x-razorpay-signature": "0" * 64, "x-razorpay-event-id": "evt_forged_1"}, 401),
-        (hook, {"x-razorpay-signature": "f" * 64, "x-razorpay-event-id": "evt_forged_2"}, 401),
-        (f"{base}/webhooks/nosuchsource", {}, 404),
+        (hook, first, {"x-razorpay-signature": sign(first), "x-razorpay-event-id": "evt_metrics_1"}, 200),
+        (hook, second, {"x-razorpay-signature": sign(second), "x-razorpay-event-id": "evt_metrics_2"}, 200),
+        (hook, first, {"x-razorpay-signature": sign(first), "x-razorpay-event-id": "evt_metrics_1"}, 200),
+        (hook, first, {"x-razorpay-signature": "0" * 64, "x-razorpay-event-id": "evt_forged_1"}, 401),
+        (hook, first, {"x-razorpay-signature": "f" * 64, "x-razorpay-event-id": "evt_forged_2"}, 401),
+        (f"{base}/webhooks/nosuchsource", first, {}, 404),
     ]
-    for url, headers, status in want:
+    for url, body, headers, status in want:
         got = post(url, body, headers)
         if got != status:
             fail(f"POST {url} {headers}: want {status}, got {got}")
