@@ -103,6 +103,10 @@ async fn links_and_messages_are_recorded_with_their_approval_and_a_hand_edit_bre
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("intact: 6 records"), "{stdout}");
+    let page_url = format!("http://{}/inspector/audit", rx.addr);
+    let page = reqwest::get(&page_url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Intact: 6 records"), "the inspector shows the chain: {page}");
+    assert!(page.contains("send_whatsapp_message") && !page.contains(RZ_SECRET));
 
     // Someone lowers the amount in the record of the link that was created.
     let db = data_dir.join("switchboard.db");
@@ -117,6 +121,8 @@ async fn links_and_messages_are_recorded_with_their_approval_and_a_hand_edit_bre
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(stderr.contains("audit record 2 was changed after it was written"), "{stderr}");
+    let page = reqwest::get(&page_url).await.unwrap().text().await.unwrap();
+    assert!(page.contains("Broken: audit record 2 was changed"), "{page}");
 }
 
 #[tokio::test]

@@ -8,6 +8,7 @@
 //! Who may open them ([`crate::access`]): with the HTTP token, anyone presenting it; without one, only this
 //! machine (a loopback peer, under a loopback or allowed `Host`). The pages change nothing.
 
+mod audit;
 mod event;
 
 use crate::access;
@@ -39,6 +40,7 @@ pub fn routes(state: Arc<AppState>) -> Router {
         .route("/inspector", get(list))
         .route("/inspector/attempts/{id}", get(attempt))
         .route("/inspector/events/{id}", get(event::page))
+        .route("/inspector/audit", get(audit::page))
         .layer(middleware::from_fn_with_state(state.clone(), guard))
         .with_state(state)
 }
@@ -98,7 +100,7 @@ async fn list(State(state): State<Arc<AppState>>, filter: Result<Query<Filter>, 
         p class="id" {
             "Every attempt since this server started, newest first (the last " (VERIFIED_KEPT)
             " verified and the last " (REJECTED_KEPT) " refused, kept in memory). Refreshes every "
-            (REFRESH_SECS) " seconds."
+            (REFRESH_SECS) " seconds. " a href="/inspector/audit" { "The audit trail" } " shows what agents did."
         }
     };
     html::respond(StatusCode::OK, html::page("Webhook deliveries · Switchboard", true, Some(REFRESH_SECS), body))
