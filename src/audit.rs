@@ -23,7 +23,8 @@ const MAX_RESULT_CHARS: usize = 4_000;
 pub enum Approved {
     /// Decided now: `via` ("elicitation", "approval_page", "not_required") and the approval's id, if it has one.
     Now { via: &'static str, approval_id: Option<String> },
-    /// The approval page performed it earlier (and recorded it then): this call only reports the result.
+    /// Nothing new happened in this call: the approval page performed it earlier, or it replays an earlier
+    /// result, or what it would create exists already. It was recorded when it happened.
     Reported,
 }
 
@@ -47,21 +48,35 @@ pub fn note_approval(approved: Approved) {
     let _ = APPROVED.try_with(|slot| *slot.borrow_mut() = Some(approved));
 }
 
-/// Append a record; a failure is logged (the action itself already happened and is not undone).
+/// Append a record (credentials masked, then long results cut); a write that fails is retried a few times, then
+/// logged and counted (`switchboard_audit_write_failures_total`): the action itself already happened.
 async fn append(state: &AppState, mut record: AuditRecord) {
     state.redactor.mask_json(&mut record.arguments);
     state.redactor.mask_json(&mut record.result);
+    record.result = clip(std::mem::take(&mut record.result));
     let text = match serde_json::to_string(&record) {
         Ok(text) => text,
         Err(e) => {
             tracing::error!(error = %e, tool = %record.tool, "could not write an audit record");
+            state.metrics.audit_write_failed();
             return;
         }
     };
-    match state.store.audit().append(&text).await {
-        Ok(seq) => tracing::debug!(seq, tool = %record.tool, outcome = %record.outcome, "audit record written"),
-        Err(e) => tracing::error!(error = %e, tool = %record.tool, "could not write an audit record"),
+    let mut last = None;
+    for attempt in 0..3u64 {
+        match state.store.audit().append(&text).await {
+            Ok(seq) => {
+                tracing::debug!(seq, tool = %record.tool, outcome = %record.outcome, "audit record written");
+                return;
+            }
+            Err(e) => last = Some(e),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50 * (attempt + 1))).await;
     }
+    if let Some(e) = last {
+        tracing::error!(error = %e, tool = %record.tool, outcome = %record.outcome, "could not write an audit record");
+    }
+    state.metrics.audit_write_failed();
 }
 
 /// A world-changing tool call ended: `result` is its structured result, or its error text.
@@ -85,7 +100,7 @@ pub async fn tool_call(
         arguments,
         approval,
         outcome: if ok { "ok" } else { "error" }.to_string(),
-        result: clip(result),
+        result,
     };
     append(state, record).await;
 }
@@ -109,7 +124,7 @@ pub async fn performed(
         arguments,
         approval: Some(json!({ "via": "approval_page", "approval_id": approval_id })),
         outcome: outcome.to_string(),
-        result: clip(result),
+        result,
     };
     append(state, record).await;
 }
@@ -158,16 +173,16 @@ pub enum Verdict {
     Broken(Broken),
 }
 
-/// Walk the whole chain, oldest first.
+/// Walk the whole chain, oldest first, and check that it ends at the newest record ever written (SQLite's
+/// AUTOINCREMENT remembers it), so removing the newest records shows too.
 pub async fn verify(state: &AppState) -> Result<Verdict, StoreError> {
     let mut previous = (0, GENESIS.to_string());
     let mut records = 0;
     loop {
         let page = state.store.audit().after(previous.0, 1_000).await?;
         if page.is_empty() {
-            return Ok(Verdict::Intact { records, head: previous.1 });
+            break;
         }
-        // Removing the first records shows as a first record that does not start the chain.
         match check(&page, previous.clone()) {
             Ok(last) => {
                 records += i64::try_from(page.len()).unwrap_or(0);
@@ -176,6 +191,11 @@ pub async fn verify(state: &AppState) -> Result<Verdict, StoreError> {
             Err(broken) => return Ok(Verdict::Broken(broken)),
         }
     }
+    let written = state.store.audit().highest_seq().await?;
+    if written > previous.0 {
+        return Ok(Verdict::Broken(Broken::Truncated { last: previous.0, written }));
+    }
+    Ok(Verdict::Intact { records, head: previous.1 })
 }
 
 /// `switchboard audit verify`: the sentence to print when the chain is intact, or an error naming the record.

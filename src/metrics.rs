@@ -72,6 +72,7 @@ pub struct Metrics {
     active_waits: Gauge,
     pending_approvals: Gauge,
     pending_write_backs: Gauge,
+    audit_failures: Counter,
 }
 
 /// How a tool call ended, for `switchboard_tool_calls_total`.
@@ -127,7 +128,7 @@ impl Default for Metrics {
         let upstream = Family::<UpstreamLabels, Counter>::default();
         registry.register(
             "switchboard_upstream_requests",
-            "Provider API calls by provider and final status class (2xx, 4xx, 5xx, timeout, network)",
+            "Provider API calls by provider and final status class (2xx, 4xx, 5xx, or network: no HTTP answer)",
             upstream.clone(),
         );
         let upstream_retries = Family::<ProviderLabels, Counter>::default();
@@ -153,8 +154,15 @@ impl Default for Metrics {
             "Updates owed to the invoice book (Notion) not yet made",
             pending_write_backs.clone(),
         );
+        let audit_failures = Counter::default();
+        registry.register(
+            "switchboard_audit_write_failures",
+            "Audit records that could not be written (the action happened; see the error log)",
+            audit_failures.clone(),
+        );
         Metrics {
             registry,
+            audit_failures,
             deliveries,
             ack,
             tool_calls,
@@ -175,6 +183,11 @@ impl Metrics {
         let labels = DeliveryLabels { source: source.to_string(), outcome: outcome.to_string() };
         self.deliveries.get_or_create(&labels).inc();
         self.ack.get_or_create(&SourceLabels { source: source.to_string() }).observe(elapsed.as_secs_f64());
+    }
+
+    /// An audit record could not be written.
+    pub fn audit_write_failed(&self) {
+        self.audit_failures.inc();
     }
 
     /// A tool call ended.

@@ -1,8 +1,10 @@
 //! Logging: `tracing` to **stderr**, always. In stdio mode stdout is the protocol channel.
 //!
-//! Switchboard's own events at info and above (a webhook stored, a provider call retried, an approval asked or
-//! decided, an invoice updated) are also offered to MCP clients that asked for log messages
-//! (`logging/setLevel`): [`notes`] hears them, whatever `RUST_LOG` says about stderr.
+//! A few of Switchboard's events — a webhook stored, a provider call retried, an approval asked for, decided or
+//! performed, an invoice updated in Notion — are logged with the target [`NOTIFY`] and also offered to MCP clients
+//! that asked for log messages (`logging/setLevel`): [`notes`] hears them, whatever `RUST_LOG` says about stderr.
+//! Only those: other log lines can hold what a client must not read (a stranger's request path, an internal
+//! error's detail). Approval ids are left out (they open the approval page).
 
 use std::io::{self, Write};
 use std::sync::LazyLock;
@@ -27,8 +29,12 @@ pub fn init() {
         .with_ansi(false)
         .with_target(false)
         .with_filter(filter);
-    let _ = tracing_subscriber::registry().with(stderr).with(NoteLayer).try_init();
+    let notes = NoteLayer.with_filter(tracing_subscriber::filter::Targets::new().with_target(NOTIFY, Level::INFO));
+    let _ = tracing_subscriber::registry().with(stderr).with(notes).try_init();
 }
+
+/// The target of the events offered to MCP clients: `tracing::info!(target: "switchboard::notify", …)`.
+pub const NOTIFY: &str = "switchboard::notify";
 
 /// One of Switchboard's events, as offered to MCP clients.
 #[derive(Debug, Clone)]
@@ -51,11 +57,12 @@ struct NoteLayer;
 impl<S: Subscriber> Layer<S> for NoteLayer {
     fn on_event(&self, event: &Event<'_>, _: Context<'_, S>) {
         let meta = event.metadata();
-        if NOTES.receiver_count() == 0 || *meta.level() > Level::INFO || !meta.target().starts_with("switchboard") {
+        if NOTES.receiver_count() == 0 || *meta.level() > Level::INFO || meta.target() != NOTIFY {
             return;
         }
         let mut fields = Fields(serde_json::Map::new());
         event.record(&mut fields);
+        fields.0.remove("approval");
         let _ = NOTES.send(Note { level: *meta.level(), data: serde_json::Value::Object(fields.0) });
     }
 }

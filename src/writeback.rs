@@ -106,16 +106,16 @@ async fn attempt(state: &AppState, book: &NotionClient, w: &WriteBack) -> Result
     match book.update(&w.invoice_id, &update).await {
         // Accepted is done, even if the page no longer reads as an invoice (that is logged by the client).
         Ok(_) => {
-            tracing::info!(invoice = %w.invoice_id, update = w.kind.as_str(), link = %w.link_id, "updated the invoice in Notion");
+            tracing::info!(target: "switchboard::notify", invoice = %w.invoice_id, update = w.kind.as_str(), link = %w.link_id, "updated the invoice in Notion");
             queue.done(w.id, time::now()).await
         }
         Err(e) if retryable(&e) => {
             let next = time::now() + backoff(w.attempts, &e);
-            tracing::warn!(invoice = %w.invoice_id, update = w.kind.as_str(), attempts = w.attempts + 1, error = %e, "could not update the invoice in Notion; will retry");
+            tracing::warn!(target: "switchboard::notify", invoice = %w.invoice_id, update = w.kind.as_str(), attempts = w.attempts + 1, error = %e, "could not update the invoice in Notion; will retry");
             queue.retry_later(w.id, &e.to_string(), next, time::now()).await
         }
         Err(e) => {
-            tracing::error!(invoice = %w.invoice_id, update = w.kind.as_str(), error = %e, "Notion refused an invoice update; it is retried after the next restart");
+            tracing::error!(target: "switchboard::notify", invoice = %w.invoice_id, update = w.kind.as_str(), error = %e, "Notion refused an invoice update; it is retried after the next restart");
             queue.failed(w.id, &e.to_string(), time::now()).await
         }
     }

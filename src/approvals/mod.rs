@@ -204,7 +204,7 @@ async fn on_page(state: &AppState, ctx: &RequestContext<RoleServer>, proposal: P
     }
     let url = format!("{base}/approvals/{}", stands.id);
     if stands.id == candidate.id {
-        tracing::info!(tool = proposal.tool, approval = %stands.id, "waiting for a person to approve on the page");
+        tracing::info!(target: "switchboard::notify", tool = proposal.tool, approval = %stands.id, "waiting for a person to approve on the page");
     }
     let wait = state.config.approvals.wait;
     let deadline = Instant::now() + wait;
@@ -307,7 +307,7 @@ pub async fn perform(state: Arc<AppState>, performer: Arc<dyn Performer>, approv
         if let Err(e) = state.store.approvals().settle(&approval.id, &outcome).await {
             tracing::error!(approval = %approval.id, error = %e, "performed an approval but could not record it");
         }
-        tracing::info!(approval = %approval.id, tool = %approval.tool, ok = matches!(outcome, Outcome::Ok(_)), "performed an approved action");
+        tracing::info!(target: "switchboard::notify", approval = %approval.id, tool = %approval.tool, ok = matches!(outcome, Outcome::Ok(_)), "performed an approved action");
         outcome
     });
     task.await.unwrap_or_else(|e| {

@@ -210,7 +210,7 @@ async fn decide(
     }
     match approvals.decide(&id, decision, time::now()).await {
         Ok(Some(decided)) => {
-            tracing::info!(approval = %id, tool = %decided.tool, ?decision, "a person decided on the approval page");
+            tracing::info!(target: "switchboard::notify", approval = %id, tool = %decided.tool, ?decision, "a person decided on the approval page");
             let approve = decision == Decision::Approve;
             let (tool, arguments) = (decided.tool.clone(), decided.arguments.clone());
             crate::audit::decision(&pages.state, &tool, arguments, "approval_page", Some(&id), approve).await;

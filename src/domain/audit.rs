@@ -54,6 +54,10 @@ pub enum Broken {
         "audit record {seq} does not follow record {previous}: a record between them was removed, or records were reordered or edited"
     )]
     Unlinked { seq: i64, previous: i64 },
+    #[error("audit record {seq} does not start the chain: the records before it were removed, or it was edited")]
+    Unrooted { seq: i64 },
+    #[error("the audit trail ends at record {last}, but records up to {written} were written: the newest were removed")]
+    Truncated { last: i64, written: i64 },
 }
 
 /// Walk `entries` (in order, continuing from `previous`: the last checked record's seq and hash) and return the
@@ -64,7 +68,10 @@ pub fn check<'a>(
 ) -> Result<(i64, String), Broken> {
     for entry in entries {
         if entry.prev_hash != previous.1 {
-            return Err(Broken::Unlinked { seq: entry.seq, previous: previous.0 });
+            return Err(match previous.0 {
+                0 => Broken::Unrooted { seq: entry.seq },
+                _ => Broken::Unlinked { seq: entry.seq, previous: previous.0 },
+            });
         }
         if link_hash(&entry.prev_hash, &entry.record) != entry.hash {
             return Err(Broken::Altered { seq: entry.seq });

@@ -161,7 +161,7 @@ impl HttpClient {
         let status = result.as_ref().ok().map(|r| r.status.as_u16());
         let tries = attempts.load(std::sync::atomic::Ordering::Relaxed);
         if tries > 1 {
-            tracing::info!(%provider, attempts = tries, ?status, "retried a provider call");
+            tracing::info!(target: "switchboard::notify", %provider, attempts = tries, ?status, "retried a provider call");
         }
         self.metrics.upstream(provider, status, tries, started.elapsed());
         result

@@ -52,17 +52,30 @@ impl Switchboard {
     }
 }
 
-/// Send the session every note at or above its level until it goes away.
+/// How often a forwarder checks that its session still exists when no note arrives.
+const SESSION_CHECK: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Send the session every note at or above its level until it goes away (noticed when a send fails, or by a
+/// periodic look when nothing is sent).
 async fn forward(log: Arc<SessionLog>, peer: Peer<RoleServer>, state: Arc<crate::state::AppState>) {
     let mut notes = telemetry::notes();
+    let mut look = tokio::time::interval(SESSION_CHECK);
     loop {
-        let note = match notes.recv().await {
-            Ok(note) => note,
-            Err(RecvError::Lagged(missed)) => {
-                tracing::debug!(missed, "a logging client fell behind; some log messages were skipped");
+        let note = tokio::select! {
+            received = notes.recv() => match received {
+                Ok(note) => note,
+                Err(RecvError::Lagged(missed)) => {
+                    tracing::debug!(missed, "a logging client fell behind; some log messages were skipped");
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            },
+            _ = look.tick() => {
+                if peer.is_transport_closed() {
+                    return;
+                }
                 continue;
             }
-            Err(RecvError::Closed) => return,
         };
         let level = from_tracing(note.level);
         if (level as u8) < log.level.load(Ordering::Relaxed) {

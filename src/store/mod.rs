@@ -261,6 +261,9 @@ pub trait AuditLog: Send + Sync {
 
     /// The newest records, newest first, at most `limit`.
     async fn newest(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError>;
+
+    /// The highest sequence number ever given to a record (0 if none), even if that record is gone.
+    async fn highest_seq(&self) -> Result<i64, StoreError>;
 }
 
 /// The configured backend. One today; PostgreSQL joins as a second variant.

@@ -96,6 +96,8 @@ impl Switchboard {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
         let create = LeadCall::parse(self.state(), args)?;
         if let Some(existing) = create.existing().await? {
+            // Already in the CRM: nothing is written.
+            crate::audit::note_approval(crate::audit::Approved::Reported);
             return Ok(CallToolResult::structured(rendered(existing, None)?).into());
         }
         let proposal = Proposal {

@@ -131,6 +131,8 @@ impl Switchboard {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
         let send = SendCall::parse(self.state(), args)?.current(self.state()).await?;
         if let Some(sent) = send.replay(self.state()).await? {
+            // Sent earlier (and audited then): nothing new happens now.
+            crate::audit::note_approval(crate::audit::Approved::Reported);
             let result = match approvals::first_sight(self.state(), SEND_TOOL, &send.key).await? {
                 Some(first) => first,
                 None => rendered(sent, true, send.key.clone(), None)?,
@@ -140,6 +142,8 @@ impl Switchboard {
         // An earlier identical send whose outcome is unknown: settle it (from its status webhook), never send
         // again, so neither the window nor a person's approval applies.
         if self.state().store.ledger().pending(&send.key).await? {
+            // Settling an earlier send from its status: nothing is sent now.
+            crate::audit::note_approval(crate::audit::Approved::Reported);
             let via = ApprovedVia::NotRequired;
             return Ok(
                 CallToolResult::structured(send.run(self.shared_state(), via, Sending::SettleOnly).await?).into()

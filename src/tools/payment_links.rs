@@ -184,6 +184,8 @@ impl Switchboard {
         let arguments = serde_json::to_value(&args).map_err(|e| ToolError::internal("keeping the arguments", e))?;
         let create = CreateCall::parse(self.state(), args).await?;
         if let Some(link) = once::replay(self.state(), &create.key, &create.hash).await? {
+            // Made earlier (and audited then): nothing new happens now.
+            crate::audit::note_approval(crate::audit::Approved::Reported);
             let result = match approvals::first_sight(self.state(), once::CREATE_TOOL, &create.key).await? {
                 Some(first) => first,
                 None => create.render(self.state(), link, true, None).await?,

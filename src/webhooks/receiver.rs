@@ -129,7 +129,7 @@ async fn ingest(state: &AppState, source: &str, request: Request) -> Received {
     for (event, outcome) in events.iter().zip(&outcomes) {
         match outcome {
             Ok(Recorded::New(seq)) => {
-                tracing::info!(%source, event = event.event_type(), kind = event.kind().as_str(), seq, "stored a webhook event");
+                tracing::info!(target: "switchboard::notify", %source, event = event.event_type(), kind = event.kind().as_str(), seq, "stored a webhook event");
             }
             Ok(Recorded::Duplicate) => {
                 tracing::debug!(%source, event = event.event_type(), "duplicate webhook delivery");

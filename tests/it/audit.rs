@@ -60,8 +60,10 @@ async fn links_and_messages_are_recorded_with_their_approval_and_a_hand_edit_bre
     structured(&call(&client, "cancel_payment_link", json!({"payment_link_id": "plink_SCx4Lm8QwErT2y"})).await);
     let message = json!({"to": CUSTOMER, "text": "Here is your link: https://rzp.io/i/k2Ht8Zq"});
     structured(&call(&client, "send_whatsapp_message", message).await);
-    // Reads are not world-changing: no record.
+    // Reads are not world-changing: no record. Nor is a retry that gets the first link back.
     structured(&call(&client, "list_conversations", json!({})).await);
+    let again = json!({"amount": "45000", "currency": "INR", "reference_id": "SW-2026-0142"});
+    assert_eq!(structured(&call(&client, "create_payment_link", again).await)["replayed"], true);
 
     let read = client.read_resource(ReadResourceRequestParams::new("audit://recent")).await.unwrap();
     let ResourceContents::TextResourceContents { text, .. } = &read.contents[0] else { panic!("text") };
@@ -153,4 +155,26 @@ async fn a_declined_call_is_on_record_as_declined_and_so_is_an_operator_who_turn
     let [entry] = state.store.audit().newest(10).await.unwrap().try_into().unwrap();
     let record: Value = serde_json::from_str(&entry.record).unwrap();
     assert_eq!(record["approval"]["via"], "not_required");
+}
+
+#[tokio::test]
+async fn removing_the_newest_records_is_found_too() {
+    let rz = razorpay().await;
+    let cfg = config(Some(&rz.uri()), None);
+    let data_dir = cfg.data_dir.clone();
+    let state = Arc::new(switchboard::state::AppState::new(cfg));
+    let client = connect_with(state.clone(), ()).await;
+    for reference in ["SW-1", "SW-2", "SW-3"] {
+        let args = json!({"amount": "10", "currency": "INR", "reference_id": reference});
+        structured(&call(&client, "create_payment_link", args).await);
+    }
+    assert!(String::from_utf8_lossy(&verify(&data_dir).stdout).contains("intact: 3 records"));
+    let db = data_dir.join("switchboard.db");
+    let pool = sqlx::SqlitePool::connect(&format!("sqlite://{}", db.display())).await.unwrap();
+    sqlx::query("DELETE FROM audit WHERE seq = 3").execute(&pool).await.unwrap();
+    pool.close().await;
+    let out = verify(&data_dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("ends at record 2, but records up to 3 were written"), "{stderr}");
 }

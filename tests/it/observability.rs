@@ -68,6 +68,14 @@ async fn metrics_count_tool_calls_and_upstream_retries_and_need_the_token_when_o
     let count = r#"mcp_server_operation_duration_seconds_count{mcp_method_name="tools/call",gen_ai_tool_name="get_invoice",error_type=""}"#;
     assert_eq!(sample(&text, count), Some(2.0), "{text}");
     assert!(text.trim_end().ends_with("# EOF"), "OpenMetrics text ends with # EOF");
+    // A tunnel or a rebinding page reaches loopback too, under a foreign Host: refused.
+    let foreign = reqwest::Client::new()
+        .get(format!("http://{}/metrics", rx.addr))
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(foreign.status(), reqwest::StatusCode::UNAUTHORIZED);
     drop(client);
 
     // With the HTTP token set, /metrics needs it like /mcp does.

@@ -43,6 +43,14 @@ impl AuditLog for SqliteStore {
             .await?;
         rows.iter().map(decode).collect()
     }
+
+    async fn highest_seq(&self) -> Result<i64, StoreError> {
+        // AUTOINCREMENT keeps the highest id ever used in sqlite_sequence, even after the row is deleted.
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM sqlite_sequence WHERE name = 'audit'")
+            .fetch_optional(self.pool().await?)
+            .await?;
+        Ok(seq.unwrap_or(0))
+    }
 }
 
 fn decode(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
