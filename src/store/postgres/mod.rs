@@ -34,6 +34,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::OnceCell;
 
+/// How long a session may sit idle inside a transaction before the server ends it. Switchboard's transactions
+/// do no work between their statements, so only a stalled process reaches it.
+const IDLE_IN_TRANSACTION: &str = "30s";
+
 /// Pool connections for queries; the `LISTEN` connection is one more.
 const MAX_CONNECTIONS: u32 = 10;
 
@@ -92,9 +96,13 @@ impl PgStore {
 
     async fn open(&self) -> Result<PgPool, StoreError> {
         let where_ = self.describe();
-        let options = PgConnectOptions::from_str(self.url.expose_secret()).map_err(|e| {
-            StoreError::Unavailable(format!("DATABASE_URL or [store] url is not a usable PostgreSQL URL: {e}"))
-        })?;
+        let options = PgConnectOptions::from_str(self.url.expose_secret())
+            .map_err(|e| {
+                StoreError::Unavailable(format!("DATABASE_URL or [store] url is not a usable PostgreSQL URL: {e}"))
+            })?
+            // A session that stalls inside a transaction (holding the event log's lock, say) is ended by the
+            // server rather than stalling every instance's ingest behind it.
+            .options([("idle_in_transaction_session_timeout", IDLE_IN_TRANSACTION)]);
         // One connection first, alone: the pool would retry until its timeout and report only that, where this
         // says why (refused, unknown host, authentication failed, no such database).
         let unreachable = |cause: String| {
