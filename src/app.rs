@@ -31,6 +31,12 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
     let state = Arc::new(AppState::new(config));
+    // A shared database is opened before anything is served: a wrong URL or an unreachable server is a start-up
+    // error that names the host and the setting, not a failure mid-conversation.
+    if let crate::store::Store::Postgres(_) = &state.store {
+        state.store.open().await.map_err(|e| RunError::Refused(e.to_string()))?;
+        tracing::info!(store = %state.store.describe(), "using the shared PostgreSQL store");
+    }
     warn_about_approvals(&state.config, transport);
     start_background_work(state.clone());
     let providers: Vec<&str> = state.providers.configured().iter().map(|p| p.as_str()).collect();

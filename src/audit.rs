@@ -205,12 +205,15 @@ pub async fn verify_report(config: crate::config::Config) -> anyhow::Result<Stri
     if !state.store.exists() {
         return Ok(format!("No audit trail yet: {} holds no database.", dir.display()));
     }
+    let dir = match &state.store {
+        crate::store::Store::Sqlite(_) => dir.display().to_string(),
+        postgres => postgres.describe(),
+    };
     match verify(&state).await? {
-        Verdict::Intact { records: 0, .. } => Ok(format!("The audit trail in {} is empty.", dir.display())),
+        Verdict::Intact { records: 0, .. } => Ok(format!("The audit trail in {dir} is empty.")),
         Verdict::Intact { records, head } => Ok(format!(
-            "The audit trail in {} is intact: {records} records, each linked to the one before. Newest hash: {head}",
-            dir.display()
+            "The audit trail in {dir} is intact: {records} records, each linked to the one before. Newest hash: {head}"
         )),
-        Verdict::Broken(broken) => anyhow::bail!("the audit trail in {} is broken: {broken}", dir.display()),
+        Verdict::Broken(broken) => anyhow::bail!("the audit trail in {dir} is broken: {broken}"),
     }
 }

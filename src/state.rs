@@ -44,7 +44,7 @@ impl AppState {
         let key: [u8; 32] = rand::random();
         let inspector = crate::inspector::Inspector::new(redactor.clone());
         AppState {
-            store: Store::new(config.data_dir.clone()),
+            store: Store::from_config(&config),
             key_locks: KeyLocks::default(),
             // A 32-byte random key always meets the codec's minimum length; the fallback is unreachable.
             request_state: RequestStateCodec::try_new(key.to_vec())

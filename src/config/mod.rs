@@ -55,6 +55,11 @@ pub mod env {
     pub const HTTP_MAX_BODY_BYTES: &str = "SWITCHBOARD_HTTP_MAX_BODY_BYTES";
 }
 
+/// A `postgres://` URL here selects the PostgreSQL store (any other value is left to the other tools that read
+/// this common variable). Not in [`env`]: a shared database is set where a server fleet is deployed, so
+/// `switchboard setup` and the desktop bundle do not offer it to a client's config.
+pub const DATABASE_URL: &str = "DATABASE_URL";
+
 /// Hosts that always mean this machine (in a `Host` header, any port).
 pub const LOOPBACK_HOSTS: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
@@ -84,6 +89,8 @@ pub struct Config {
     pub outbound: OutboundConfig,
     /// Where durable state lives (idempotency ledger, event log).
     pub data_dir: PathBuf,
+    /// Which database holds the durable state: SQLite in `data_dir` unless a PostgreSQL URL is set.
+    pub store: StoreConfig,
     /// How a person approves tools that move money, message a customer or write to a CRM.
     pub confirm: ConfirmMode,
     /// The approval page: how long an approval waits for a person, how long a call waits for it, its address.
@@ -219,6 +226,13 @@ impl WebhookSource {
     }
 }
 
+/// The store's database: `url` set means PostgreSQL, shared by every instance that names it.
+#[derive(Debug, Clone, Default)]
+pub struct StoreConfig {
+    /// `postgres://user:password@host:port/database`; it may hold a password.
+    pub url: Option<SecretString>,
+}
+
 /// Streamable HTTP transport settings.
 #[derive(Debug, Clone, Default)]
 pub struct HttpConfig {
@@ -312,6 +326,13 @@ struct FileConfig {
     confirm: Option<ConfirmMode>,
     approvals: Option<FileApprovals>,
     read_only: Option<bool>,
+    store: Option<FileStore>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileStore {
+    url: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -538,6 +559,7 @@ impl Config {
             min_backoff: defaults.min_backoff,
         };
         let data_dir = env(env::DATA_DIR).map(PathBuf::from).or(file.data_dir).unwrap_or_else(default_data_dir);
+        let store = store_config(env(DATABASE_URL), from_file("store.url", file.store.and_then(|s| s.url)))?;
         let limits = http_limits(&http, &env)?;
         let token = http_token(env(env::HTTP_TOKEN).or(from_file("http.token", http.token)))?;
         let http_token_set = token.is_some();
@@ -557,6 +579,7 @@ impl Config {
             },
             outbound,
             data_dir,
+            store,
             confirm: match env(env::CONFIRM) {
                 Some(v) => parse_confirm(&v)?,
                 None => file.confirm.unwrap_or_default(),
@@ -569,6 +592,30 @@ impl Config {
             sandbox: false,
         })
     }
+}
+
+/// The PostgreSQL URL from `DATABASE_URL` (only when it is a `postgres://` URL: the variable is common, and other
+/// tools put other databases in it) or else from `[store] url` (which must be one).
+fn store_config(env_url: Option<String>, file_url: Option<String>) -> Result<StoreConfig, ConfigError> {
+    let is_postgres = |url: &str| url.starts_with("postgres://") || url.starts_with("postgresql://");
+    let env_url = env_url.filter(|url| {
+        let chosen = is_postgres(url);
+        if !chosen {
+            tracing::info!("DATABASE_URL is not a postgres:// URL; keeping the SQLite store");
+        }
+        chosen
+    });
+    let url = match (env_url, file_url) {
+        (Some(url), _) => url,
+        (None, Some(url)) if is_postgres(&url) => url,
+        (None, Some(_)) => {
+            return Err(ConfigError::Invalid(
+                "[store] url must be a postgres:// URL (leave it unset for the SQLite store in data_dir)".into(),
+            ));
+        }
+        (None, None) => return Ok(StoreConfig::default()),
+    };
+    Ok(StoreConfig { url: Some(SecretString::from(url)) })
 }
 
 /// Empty values and unexpanded placeholders ("${STRIPE_API_KEY}", left by a client config that does not
@@ -808,6 +855,28 @@ mod tests {
     fn load(file: Option<&Path>, vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
         let map: HashMap<String, String> = vars.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         Config::load_with(file, &move |k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn a_postgres_url_selects_the_shared_store_and_anything_else_keeps_sqlite() {
+        assert!(load(None, &[]).unwrap().store.url.is_none());
+        let url = "postgres://sb:pw@db:5432/sb";
+        let cfg = load(None, &[("DATABASE_URL", url)]).unwrap();
+        assert_eq!(cfg.store.url.as_ref().map(|u| u.expose_secret().to_string()), Some(url.to_string()));
+        assert!(!format!("{cfg:?}").contains("pw@"), "the URL is a secret in Debug");
+        // Another tool's DATABASE_URL is not ours to use.
+        assert!(load(None, &[("DATABASE_URL", "sqlite://x.db")]).unwrap().store.url.is_none());
+
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("switchboard.toml");
+        std::fs::write(&path, "[store]\nurl = \"postgresql://db/sb\"\n").unwrap();
+        let cfg = load(Some(&path), &[]).unwrap();
+        assert_eq!(cfg.store.url.as_ref().map(|u| u.expose_secret().to_string()), Some("postgresql://db/sb".into()));
+        let cfg = load(Some(&path), &[("DATABASE_URL", url)]).unwrap();
+        assert_eq!(cfg.store.url.map(|u| u.expose_secret().to_string()), Some(url.to_string()), "env wins");
+        std::fs::write(&path, "[store]\nurl = \"mysql://db/sb\"\n").unwrap();
+        let err = load(Some(&path), &[]).unwrap_err().to_string();
+        assert!(err.contains("[store] url must be a postgres:// URL"), "{err}");
     }
 
     #[test]

@@ -101,6 +101,7 @@ impl Redactor {
             webhooks,
             outbound: _,
             data_dir: _,
+            store,
             confirm: _,
             approvals: _,
             read_only: _,
@@ -140,6 +141,9 @@ impl Redactor {
             for value in values.iter().chain(verify_token) {
                 secrets.token(value.expose_secret());
             }
+        }
+        if let Some(password) = store.url.as_ref().and_then(|url| url_password(url.expose_secret())) {
+            secrets.token(password);
         }
         Redactor::new(secrets)
     }
@@ -259,6 +263,14 @@ impl Secrets {
 /// Mask the token after each known prefix, in any letter case. After `bearer ` or `basic ` a word is left alone
 /// when it reads as prose: letters only, lower case after the first ("missing bearer token", "a basic Plan").
 /// Credentials mix cases and digits (base64 of `user:pass` is `dXNlcjpwYXNz`).
+/// The password in a database URL's user info (`scheme://user:password@host/…`), if it has one.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?']).next()?;
+    let (user_info, _host) = authority.rsplit_once('@')?;
+    user_info.split_once(':').map(|(_, password)| password).filter(|p| !p.is_empty())
+}
+
 fn mask_prefixed(text: &str) -> String {
     let is_token = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '*' | '+' | '/' | '=' | '.');
     let mut out = text.to_string();
@@ -449,6 +461,9 @@ mod tests {
             },
             outbound: crate::config::OutboundConfig::default(),
             data_dir: "/tmp/unused".into(),
+            store: crate::config::StoreConfig {
+                url: Some(SecretString::from("postgres://sb:db-password-5c2e91@db.internal:5432/sb")),
+            },
             confirm: crate::config::ConfirmMode::Never,
             approvals: Default::default(),
             read_only: false,
@@ -464,10 +479,13 @@ mod tests {
             "rz-webhook-secret-42",
             "rz-webhook-secret-42-verify-token",
             "EAAGm0PX4ZCpsBAwhatsapptoken",
+            "db-password-5c2e91",
         ] {
             let masked = r.redact(&format!("echo {secret}:"));
             assert_eq!(masked.as_str(), "echo [REDACTED]:", "{secret}");
         }
+        assert_eq!(super::url_password("postgres://sb@db/sb"), None);
+        assert_eq!(super::url_password("postgres://sb:p%40ss@db:5432/sb?sslmode=require"), Some("p%40ss"));
         let debug = format!("{r:?}");
         assert!(!debug.contains(KEY_SECRET) && !debug.contains(TOKEN), "{debug}");
     }

@@ -1,15 +1,22 @@
 //! Durable state behind five interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]),
 //! the approvals waiting for a person ([`Approvals`]), the changes owed to the invoice book ([`WriteBacks`]) and
-//! the audit trail ([`AuditLog`]), with one backend today: embedded SQLite in the data
-//! directory ([`sqlite`]). Tools, pages and the receiver see only the interfaces. Each owns its wake-up: the
-//! event log's `record` and the approvals' changes publish, `subscribe` / `changes` listen.
+//! the audit trail ([`AuditLog`]), with two backends: embedded SQLite in the data directory ([`sqlite`], the
+//! default) and PostgreSQL shared by any number of instances ([`postgres`], chosen by a `postgres://` URL). Tools,
+//! pages and the receiver see only the interfaces. Each owns its wake-up: the event log's `record` and the
+//! approvals' changes publish, `subscribe` / `changes` listen (on PostgreSQL, to every instance's changes).
 
+#[cfg(test)]
+mod contract;
+mod decode;
+pub(crate) mod group_commit;
+pub mod postgres;
 pub mod sqlite;
 
 use crate::domain::approval::{Approval, Decision, Outcome};
 use crate::domain::audit::AuditEntry;
 use crate::domain::event::{Event, EventFilter, NewEvent};
 use crate::domain::writeback::{LinkForInvoice, WriteBack};
+use secrecy::SecretString;
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -194,9 +201,10 @@ pub trait Approvals: Send + Sync {
     /// Approved before `cutoff` (unix seconds) but never settled: the process performing them stopped.
     async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError>;
 
-    /// Changes after this call (a counter that moves on every change made through this store). Subscribe
-    /// first, then read: nothing changed in between is missed. Changes made by another process are not heard;
-    /// waiters also re-read on a timer.
+    /// Changes after this call (a counter that moves on every change made through this store, and on
+    /// PostgreSQL on every change another instance announces). Subscribe first, then read: nothing changed in
+    /// between is missed. On SQLite changes made by another process are not heard; waiters also re-read on a
+    /// timer.
     fn changes(&self) -> tokio::sync::watch::Receiver<u64>;
 }
 
@@ -266,11 +274,23 @@ pub trait AuditLog: Send + Sync {
     async fn highest_seq(&self) -> Result<i64, StoreError>;
 }
 
-/// The configured backend. One today; PostgreSQL joins as a second variant.
+/// The configured backend.
 #[derive(Clone)]
 pub enum Store {
     /// `data_dir/switchboard.db`, opened on first use.
     Sqlite(Arc<sqlite::SqliteStore>),
+    /// A PostgreSQL database shared with other instances, opened on first use (or by [`Store::open`]).
+    Postgres(Arc<postgres::PgStore>),
+}
+
+/// Hand every call to the backend.
+macro_rules! backend {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self {
+            Store::Sqlite($s) => $e,
+            Store::Postgres($s) => $e,
+        }
+    };
 }
 
 impl Store {
@@ -279,40 +299,70 @@ impl Store {
         Store::Sqlite(Arc::new(sqlite::SqliteStore::new(data_dir)))
     }
 
-    pub fn events(&self) -> &dyn EventLog {
-        match self {
-            Store::Sqlite(s) => s.as_ref(),
+    /// The PostgreSQL store at `url`; nothing is touched until the first query.
+    pub fn postgres(url: SecretString) -> Self {
+        Store::Postgres(Arc::new(postgres::PgStore::new(url)))
+    }
+
+    /// The store the configuration names: PostgreSQL when a URL is set, else SQLite in the data directory.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        match &config.store.url {
+            Some(url) => Store::postgres(url.clone()),
+            None => Store::new(config.data_dir.clone()),
         }
+    }
+
+    /// Open the database now, so a start-up with a wrong URL or an unreachable server fails with a sentence that
+    /// names the host and the setting. SQLite keeps opening on first use (it cannot be unreachable).
+    pub async fn open(&self) -> Result<(), StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(()),
+            Store::Postgres(s) => s.pool().await.map(|_| ()),
+        }
+    }
+
+    /// Where the data lives, for people: the database file, or the PostgreSQL host and database (no password).
+    pub fn describe(&self) -> String {
+        match self {
+            Store::Sqlite(s) => s.path().display().to_string(),
+            Store::Postgres(s) => s.describe(),
+        }
+    }
+
+    /// The backend's name: `sqlite` or `postgres`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Store::Sqlite(_) => "sqlite",
+            Store::Postgres(_) => "postgres",
+        }
+    }
+
+    pub fn events(&self) -> &dyn EventLog {
+        backend!(self, s => s.as_ref())
     }
 
     pub fn ledger(&self) -> &dyn Ledger {
-        match self {
-            Store::Sqlite(s) => s.as_ref(),
-        }
+        backend!(self, s => s.as_ref())
     }
 
     pub fn approvals(&self) -> &dyn Approvals {
-        match self {
-            Store::Sqlite(s) => s.as_ref(),
-        }
+        backend!(self, s => s.as_ref())
     }
 
     pub fn audit(&self) -> &dyn AuditLog {
-        match self {
-            Store::Sqlite(s) => s.as_ref(),
-        }
+        backend!(self, s => s.as_ref())
     }
 
     pub fn write_backs(&self) -> &dyn WriteBacks {
-        match self {
-            Store::Sqlite(s) => s.as_ref(),
-        }
+        backend!(self, s => s.as_ref())
     }
 
-    /// Whether anything was ever stored (false means reads would only create an empty database).
+    /// Whether anything was ever stored (false means reads would only create an empty database). A PostgreSQL
+    /// store always counts: its database exists before Switchboard does.
     pub fn exists(&self) -> bool {
         match self {
             Store::Sqlite(s) => s.exists(),
+            Store::Postgres(_) => true,
         }
     }
 }

@@ -50,6 +50,7 @@ pub fn config(razorpay: Option<&str>, stripe: Option<&str>) -> Config {
         outbound: fast_outbound(),
         // A fresh directory per server: each test gets its own ledger.
         data_dir: tempfile::tempdir().unwrap().keep(),
+        store: Default::default(),
         // Tests about approval set their mode; the rest act as an operator who turned it off.
         confirm: ConfirmMode::Never,
         approvals: Default::default(),

@@ -24,6 +24,7 @@ mod readme;
 mod sandbox;
 mod sandbox_notion;
 mod sandbox_whatsapp;
+mod scale_out;
 mod setup;
 mod spawned_binary;
 mod stripe;

@@ -545,3 +545,25 @@ async fn a_send_cut_off_by_kill_9_is_not_resent_after_a_restart_and_its_status_w
     assert_eq!(settled.structured_content.as_ref().unwrap()["message_id"], "wamid.CRASH1", "{settled:?}");
     assert_eq!(graph.received_requests().await.unwrap().len(), 1);
 }
+
+/// A shared store that cannot be reached stops start-up with a sentence naming the host and the setting, and
+/// never the password in the URL.
+#[tokio::test]
+async fn an_unreachable_database_stops_start_up_naming_host_and_setting_but_not_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    // Port 1 on loopback: nothing listens there.
+    let url = "postgres://switchboard:hunter2-db-secret@127.0.0.1:1/switchboard";
+    let child = switchboard_with(
+        &["serve", "--http", "127.0.0.1:0"],
+        "http://127.0.0.1:9",
+        dir.path(),
+        &[("DATABASE_URL", url), ("SWITCHBOARD_CONFIRM", "never")],
+    );
+    let out = tokio::time::timeout(Duration::from_secs(30), child.wait_with_output()).await.unwrap().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("PostgreSQL at 127.0.0.1:1") && stderr.contains("DATABASE_URL"), "{stderr}");
+    assert!(stderr.contains("refused"), "the cause, not a pool timeout: {stderr}");
+    assert!(!stderr.contains("hunter2"), "the password leaked: {stderr}");
+    assert!(out.stdout.is_empty(), "nothing on stdout: {:?}", String::from_utf8_lossy(&out.stdout));
+}

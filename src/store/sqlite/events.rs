@@ -1,11 +1,11 @@
 //! The event log: verified webhook deliveries, deduplicated on (source, provider event id), committed durably
 //! before the sender is acknowledged.
 
-use super::SqliteStore;
-use crate::domain::event::{Correlation, Event, EventFilter, EventKind, NewEvent, event_id};
-use crate::domain::money::{Currency, Money};
+use super::{SqliteStore, commit};
+use crate::domain::event::{Correlation, Event, EventFilter, NewEvent, event_id};
 use crate::domain::time;
-use crate::store::{EventLog, Recorded, StoreError};
+use crate::store::group_commit::chunk_len;
+use crate::store::{EventLog, Recorded, StoreError, decode};
 use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, QueryBuilder, Row, Sqlite, SqliteConnection};
 use std::collections::HashMap;
@@ -82,7 +82,7 @@ impl EventLog for SqliteStore {
                 return events.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect();
             }
         };
-        self.writer.record(pool, events.iter().cloned()).await
+        self.writer.record(&commit::SqliteBatches(pool.clone()), events.iter().cloned()).await
     }
 
     /// Hears of every event stored after this call. Subscribe first, then read the log: nothing stored in
@@ -137,19 +137,9 @@ impl EventLog for SqliteStore {
 
 fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
     let seq: i64 = r.try_get("seq")?;
-    // A kind this build does not know (written by a newer one) reads as "other", and an amount it cannot read as
-    // none: one odd row must not make every read of the log fail.
-    let kind: String = r.try_get("kind")?;
-    let kind = EventKind::parse(&kind).unwrap_or_else(|| {
-        tracing::warn!(seq, kind = %crate::domain::text::clip(&kind, 64), "stored event of an unknown kind; read as other");
-        EventKind::Other
-    });
+    let kind = decode::kind(seq, &r.try_get::<String, _>("kind")?);
     let minor = r.try_get::<Option<i64>, _>("amount_minor").ok().flatten();
-    let currency = r.try_get::<Option<String>, _>("currency").ok().flatten();
-    let amount = match (minor, currency.as_deref().map(Currency::parse)) {
-        (Some(minor), Some(Ok(currency))) => Some(Money::from_minor(minor, currency).to_amount()),
-        _ => None,
-    };
+    let amount = decode::amount(minor, r.try_get::<Option<String>, _>("currency").ok().flatten());
     Ok(Event {
         id: event_id(seq),
         source: r.try_get("source")?,
@@ -170,22 +160,9 @@ fn to_event(r: &SqliteRow) -> Result<Event, StoreError> {
             message_id: r.try_get("message_id")?,
             reply_to: r.try_get("reply_to")?,
         },
-        payload: readable(r.try_get("payload")?),
+        payload: decode::readable(r.try_get("payload")?),
     })
 }
-
-/// The stored body as the agent reads it: JSON when it is JSON, otherwise text (bytes that are not UTF-8 shown
-/// as U+FFFD; [`Events::body`] has them verbatim).
-fn readable(payload: Vec<u8>) -> serde_json::Value {
-    serde_json::from_slice(&payload).unwrap_or_else(|_| match String::from_utf8(payload) {
-        Ok(text) => serde_json::Value::String(text),
-        Err(e) => serde_json::Value::String(String::from_utf8_lossy(e.as_bytes()).into_owned()),
-    })
-}
-
-/// The most rows one `INSERT` carries. Batches are cut into power-of-two chunks up to this size, so at most seven
-/// distinct statements exist and each stays in the connection's prepared-statement cache.
-const MAX_ROWS_PER_INSERT: usize = 64;
 
 /// Insert `events` inside the caller's transaction, in order; one that conflicts on a dedupe key (with a stored
 /// event or an earlier one in the same call) is left out and reported as a duplicate.
@@ -202,12 +179,6 @@ pub(super) async fn insert_all(tx: &mut SqliteConnection, events: &[&NewEvent]) 
         rest = tail;
     }
     Ok(recorded)
-}
-
-/// The largest power of two no greater than `remaining` or [`MAX_ROWS_PER_INSERT`].
-fn chunk_len(remaining: usize) -> usize {
-    let capped = remaining.min(MAX_ROWS_PER_INSERT);
-    1 << (usize::BITS - 1 - capped.leading_zeros())
 }
 
 async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result<Vec<Recorded>, StoreError> {
@@ -259,7 +230,6 @@ async fn insert_chunk(tx: &mut SqliteConnection, events: &[&NewEvent]) -> Result
 
 #[cfg(test)]
 mod tests {
-    use super::chunk_len;
     use crate::domain::event::{EventFilter, EventKind};
     use crate::store::Store;
 
@@ -269,7 +239,7 @@ mod tests {
     async fn events_stored_before_kinds_existed_get_them_on_upgrade() {
         let old = tempfile::tempdir().unwrap();
         for name in ["0001_idempotency.sql", "0002_events.sql", "0003_event_body_hash.sql"] {
-            let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations").join(name);
+            let from = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("migrations/sqlite").join(name);
             std::fs::copy(from, old.path().join(name)).unwrap();
         }
         let data = tempfile::tempdir().unwrap();
@@ -328,10 +298,5 @@ mod tests {
         let events = crate::store::EventLog::list(&sqlite, &EventFilter::default(), 10).await.unwrap();
         assert_eq!(events.len(), 1);
         assert_eq!((events[0].1.kind, events[0].1.amount.is_none()), (EventKind::Other, true));
-    }
-
-    #[test]
-    fn batches_are_cut_into_few_distinct_statement_sizes() {
-        assert_eq!([1, 2, 3, 5, 64, 65, 256].map(chunk_len), [1, 2, 2, 4, 64, 64, 64]);
     }
 }

@@ -20,7 +20,7 @@ pub struct SqliteStore {
     path: PathBuf,
     pool: OnceCell<SqlitePool>,
     /// The event log's group-commit writer, started on the first delivery; it also announces each commit.
-    writer: commit::Writer,
+    writer: crate::store::group_commit::Writer,
     /// Moves on every change to an approval made through this store.
     approvals_changed: tokio::sync::watch::Sender<u64>,
 }
@@ -31,9 +31,14 @@ impl SqliteStore {
         SqliteStore {
             path: data_dir.join("switchboard.db"),
             pool: OnceCell::new(),
-            writer: commit::Writer::default(),
+            writer: crate::store::group_commit::Writer::default(),
             approvals_changed: tokio::sync::watch::Sender::new(0),
         }
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
     }
 
     /// Whether the database file has been created (by any earlier run).
@@ -58,7 +63,7 @@ async fn open(path: PathBuf) -> Result<SqlitePool, StoreError> {
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
-    sqlx::migrate!("./migrations").run(&pool).await?;
+    sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
     tracing::debug!(path = %path.display(), "opened the store");
     Ok(pool)
 }

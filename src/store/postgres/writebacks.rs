@@ -1,0 +1,187 @@
+//! Write-backs owed to the invoice book, in `book_writebacks`; the worker's place in the event log in
+//! `book_cursor`. Every change is one statement, so instances sharing the database cannot add a write-back twice.
+
+use super::PgStore;
+use crate::domain::writeback::{LinkForInvoice, WriteBack, WriteBackKind, WriteBackState};
+use crate::store::{StoreError, WriteBacks};
+use sqlx::Row;
+use sqlx::postgres::PgRow;
+
+/// `SELECT` every column `FROM book_writebacks`, then the rest of the statement (sqlx takes only static SQL).
+macro_rules! select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT id, invoice_id, kind, link_provider, link_id, link_url, payment_id, paid_on, state, attempts, ",
+            "next_attempt_at, last_error, updated_at FROM book_writebacks ",
+            $rest
+        )
+    };
+}
+
+#[async_trait::async_trait]
+impl WriteBacks for PgStore {
+    async fn link_created(&self, link: &LinkForInvoice, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO book_writebacks (invoice_id, kind, link_provider, link_id, link_url, next_attempt_at, \
+             created_at, updated_at) VALUES ($1, 'payment_link', $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (link_provider, link_id, kind) DO NOTHING",
+        )
+        .bind(&link.invoice_id)
+        .bind(link.link_provider.as_str())
+        .bind(&link.link_id)
+        .bind(&link.link_url)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn link_paid(
+        &self,
+        link_id: &str,
+        payment_id: Option<&str>,
+        paid_on: &str,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        let added = sqlx::query(
+            "INSERT INTO book_writebacks (invoice_id, kind, link_provider, link_id, payment_id, paid_on, \
+             next_attempt_at, created_at, updated_at) \
+             SELECT invoice_id, 'paid', link_provider, link_id, $1, $2, $3, $4, $5 FROM book_writebacks \
+             WHERE link_id = $6 AND kind = 'payment_link' \
+             ON CONFLICT (link_provider, link_id, kind) DO NOTHING",
+        )
+        .bind(payment_id)
+        .bind(paid_on)
+        .bind(now)
+        .bind(now)
+        .bind(now)
+        .bind(link_id)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(added.rows_affected() > 0)
+    }
+
+    async fn due(&self, now: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError> {
+        let sql = select!("WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2");
+        let rows = sqlx::query(sql).bind(now).bind(limit).fetch_all(self.pool().await?).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn pending_count(&self) -> Result<i64, StoreError> {
+        let count: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM book_writebacks WHERE state = 'pending'")
+            .fetch_one(self.pool().await?)
+            .await?;
+        Ok(count)
+    }
+
+    async fn next_due(&self) -> Result<Option<i64>, StoreError> {
+        let next: Option<i64> =
+            sqlx::query_scalar("SELECT MIN(next_attempt_at) FROM book_writebacks WHERE state = 'pending'")
+                .fetch_one(self.pool().await?)
+                .await?;
+        Ok(next)
+    }
+
+    async fn done(&self, id: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE book_writebacks SET state = 'done', attempts = attempts + 1, last_error = NULL, updated_at = $1 \
+             WHERE id = $2",
+        )
+        .bind(now)
+        .bind(id)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn retry_later(&self, id: i64, error: &str, next_attempt_at: i64, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE book_writebacks SET attempts = attempts + 1, last_error = $1, next_attempt_at = $2, updated_at = $3 \
+             WHERE id = $4 AND state = 'pending'",
+        )
+        .bind(error)
+        .bind(next_attempt_at)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn failed(&self, id: i64, error: &str, now: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE book_writebacks SET state = 'failed', attempts = attempts + 1, last_error = $1, updated_at = $2 \
+             WHERE id = $3 AND state = 'pending'",
+        )
+        .bind(error)
+        .bind(now)
+        .bind(id)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+
+    async fn requeue_failed(&self, now: i64) -> Result<u64, StoreError> {
+        let done = sqlx::query(
+            "UPDATE book_writebacks SET state = 'pending', next_attempt_at = $1, updated_at = $2 WHERE state = 'failed'",
+        )
+        .bind(now)
+        .bind(now)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(done.rows_affected())
+    }
+
+    async fn for_invoice(&self, invoice_id: &str) -> Result<Vec<WriteBack>, StoreError> {
+        let rows = sqlx::query(select!("WHERE invoice_id = $1 ORDER BY id"))
+            .bind(invoice_id)
+            .fetch_all(self.pool().await?)
+            .await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn for_link(&self, link_id: &str) -> Result<Vec<WriteBack>, StoreError> {
+        let rows =
+            sqlx::query(select!("WHERE link_id = $1 ORDER BY id")).bind(link_id).fetch_all(self.pool().await?).await?;
+        rows.iter().map(decode).collect()
+    }
+
+    async fn cursor(&self) -> Result<i64, StoreError> {
+        let seq: Option<i64> =
+            sqlx::query_scalar("SELECT seq FROM book_cursor WHERE id = 1").fetch_optional(self.pool().await?).await?;
+        Ok(seq.unwrap_or(0))
+    }
+
+    async fn set_cursor(&self, seq: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO book_cursor (id, seq) VALUES (1, $1) ON CONFLICT (id) DO UPDATE SET seq = GREATEST(book_cursor.seq, excluded.seq)",
+        )
+        .bind(seq)
+        .execute(self.pool().await?)
+        .await?;
+        Ok(())
+    }
+}
+
+fn decode(row: &PgRow) -> Result<WriteBack, StoreError> {
+    let kind: String = row.try_get("kind")?;
+    let state: String = row.try_get("state")?;
+    Ok(WriteBack {
+        id: row.try_get("id")?,
+        invoice_id: row.try_get("invoice_id")?,
+        kind: WriteBackKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("write-back kind '{kind}'")))?,
+        link_provider: row.try_get("link_provider")?,
+        link_id: row.try_get("link_id")?,
+        link_url: row.try_get("link_url")?,
+        payment_id: row.try_get("payment_id")?,
+        paid_on: row.try_get("paid_on")?,
+        state: WriteBackState::parse(&state)
+            .ok_or_else(|| StoreError::Corrupt(format!("write-back state '{state}'")))?,
+        attempts: row.try_get("attempts")?,
+        next_attempt_at: row.try_get("next_attempt_at")?,
+        last_error: row.try_get("last_error")?,
+        updated_at: row.try_get("updated_at")?,
+    })
+}

@@ -1,0 +1,81 @@
+//! Two Switchboard instances on one PostgreSQL database, in-process, through the real receiver and tools: an
+//! agent waiting on instance B hears a webhook that instance A received. Runs when
+//! `SWITCHBOARD_TEST_DATABASE_URL` names a server where databases may be created (`.ci/run` sets it).
+
+use crate::helpers::{config, fixture, structured};
+use crate::webhooks::{deliver_razorpay, start, with_webhooks};
+use reqwest::StatusCode;
+use secrecy::SecretString;
+use serde_json::json;
+use sqlx::{AssertSqlSafe, Connection, PgConnection};
+use std::time::{Duration, Instant};
+use switchboard::domain::event::EventFilter;
+
+/// A fresh database on the test server, dropped when the test ends.
+struct TestDb {
+    server: String,
+    name: String,
+    url: String,
+}
+
+impl TestDb {
+    async fn create() -> Option<TestDb> {
+        let server = std::env::var("SWITCHBOARD_TEST_DATABASE_URL").ok().filter(|v| !v.trim().is_empty())?;
+        let name = format!("sb_it_{}", hex::encode(rand::random::<[u8; 6]>()));
+        let mut admin = PgConnection::connect(&server).await.unwrap();
+        sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut admin).await.unwrap();
+        let mut url = url::Url::parse(&server).unwrap();
+        url.set_path(&name);
+        Some(TestDb { server, name, url: url.to_string() })
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let (server, name) = (self.server.clone(), self.name.clone());
+        let _ = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            runtime.block_on(async {
+                let mut admin = PgConnection::connect(&server).await.unwrap();
+                let drop = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+                sqlx::raw_sql(AssertSqlSafe(drop)).execute(&mut admin).await.unwrap();
+            })
+        })
+        .join();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_waiting_on_one_instance_hears_a_webhook_received_by_another() {
+    let Some(db) = TestDb::create().await else { return };
+    let instance = || {
+        let mut cfg = with_webhooks(config(None, None));
+        cfg.store.url = Some(SecretString::from(db.url.clone()));
+        cfg
+    };
+    let (a, b) = (start(instance()).await, start(instance()).await);
+    let agent = crate::helpers::connect_with(b.state.clone(), ()).await;
+    let waiting = tokio::spawn(async move {
+        let args = json!({"event_type": "payment_link.paid", "timeout_secs": 20});
+        let answer = structured(&crate::helpers::call(&agent, "wait_for_event", args).await);
+        (answer, Instant::now())
+    });
+    // The agent is waiting on B (subscribed) before anything arrives.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.state.store.events().listeners() == 0 {
+        assert!(Instant::now() < deadline, "the wait never started");
+        tokio::task::yield_now().await;
+    }
+
+    let body = fixture("razorpay/webhook_payment_link_paid.json");
+    assert_eq!(deliver_razorpay(a.addr, body.trim(), "evt_RZ_scale_1").await, StatusCode::OK);
+    let acked = Instant::now();
+    let (answer, answered) = waiting.await.unwrap();
+    assert_eq!(answer["timed_out"], false, "{answer}");
+    assert_eq!(answer["event"]["correlation"]["payment_link_id"], "plink_SCx4Lm8QwErT2y");
+    eprintln!("B answered the waiting agent {:?} after A acknowledged the webhook", answered - acked);
+
+    // The provider retries to the other instance: acknowledged, stored once.
+    assert_eq!(deliver_razorpay(b.addr, body.trim(), "evt_RZ_scale_1").await, StatusCode::OK);
+    assert_eq!(a.state.store.events().list(&EventFilter::default(), 10).await.unwrap().len(), 1);
+}
