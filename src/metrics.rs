@@ -14,6 +14,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -58,9 +59,13 @@ fn seconds() -> Histogram {
     Histogram::new(exponential_buckets(0.001, 2.0, 16))
 }
 
-/// Every metric Switchboard keeps, in one registry.
+/// Every metric Switchboard keeps, in one registry, built at the first measurement (a stdio server answering
+/// `tools/list` never pages in the metrics code: resident memory at start-up is a target).
+#[derive(Debug, Default)]
+pub struct Metrics(OnceLock<Families>);
+
 #[derive(Debug)]
-pub struct Metrics {
+struct Families {
     registry: Registry,
     deliveries: Family<DeliveryLabels, Counter>,
     ack: Seconds,
@@ -98,7 +103,7 @@ impl ToolOutcome {
     }
 }
 
-impl Default for Metrics {
+impl Default for Families {
     fn default() -> Self {
         let mut registry = Registry::default();
         let deliveries = Family::<DeliveryLabels, Counter>::default();
@@ -160,7 +165,7 @@ impl Default for Metrics {
             "Audit records that could not be written (the action happened; see the error log)",
             audit_failures.clone(),
         );
-        Metrics {
+        Families {
             registry,
             audit_failures,
             deliveries,
@@ -177,7 +182,7 @@ impl Default for Metrics {
     }
 }
 
-impl Metrics {
+impl Families {
     /// A webhook delivery attempt ended with `outcome` after `elapsed`.
     pub fn delivery(&self, source: &str, outcome: &str, elapsed: Duration) {
         let labels = DeliveryLabels { source: source.to_string(), outcome: outcome.to_string() };
@@ -246,4 +251,35 @@ pub struct Gauges {
     pub active_waits: i64,
     pub pending_approvals: Option<i64>,
     pub pending_write_backs: Option<i64>,
+}
+
+impl Metrics {
+    fn families(&self) -> &Families {
+        self.0.get_or_init(Families::default)
+    }
+
+    /// A webhook delivery attempt ended with `outcome` after `elapsed`.
+    pub fn delivery(&self, source: &str, outcome: &str, elapsed: Duration) {
+        self.families().delivery(source, outcome, elapsed);
+    }
+
+    /// An audit record could not be written.
+    pub fn audit_write_failed(&self) {
+        self.families().audit_write_failed();
+    }
+
+    /// A tool call ended.
+    pub fn tool_call(&self, tool: &str, outcome: ToolOutcome, elapsed: Duration) {
+        self.families().tool_call(tool, outcome, elapsed);
+    }
+
+    /// A provider API call ended with `status` (`None`: no HTTP answer) after `attempts` attempts.
+    pub fn upstream(&self, provider: ProviderId, status: Option<u16>, attempts: u32, elapsed: Duration) {
+        self.families().upstream(provider, status, attempts, elapsed);
+    }
+
+    /// The exposition, with the gauges set to `now`.
+    pub fn render(&self, now: Gauges) -> String {
+        self.families().render(now)
+    }
 }
