@@ -79,3 +79,56 @@ async fn an_agent_waiting_on_one_instance_hears_a_webhook_received_by_another() 
     assert_eq!(deliver_razorpay(b.addr, body.trim(), "evt_RZ_scale_1").await, StatusCode::OK);
     assert_eq!(a.state.store.events().list(&EventFilter::default(), 10).await.unwrap().len(), 1);
 }
+
+/// The notifications are only hints: with every instance's LISTEN connection killed mid-wait
+/// (`pg_terminate_backend`), the waiting agent on B still hears A's webhook, through the reconnect's re-read or the
+/// one-second backstop, well within the wait.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wait_survives_its_instances_listen_connection_being_killed() {
+    let Some(db) = TestDb::create().await else { return };
+    let instance = || {
+        let mut cfg = with_webhooks(config(None, None));
+        cfg.store.url = Some(SecretString::from(db.url.clone()));
+        cfg
+    };
+    let (a, b) = (start(instance()).await, start(instance()).await);
+    let agent = crate::helpers::connect_with(b.state.clone(), ()).await;
+    let waiting = tokio::spawn(async move {
+        let args = json!({"event_type": "payment_link.paid", "timeout_secs": 20});
+        let answer = structured(&crate::helpers::call(&agent, "wait_for_event", args).await);
+        (answer, Instant::now())
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while b.state.store.events().listeners() == 0 {
+        assert!(Instant::now() < deadline, "the wait never started");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Both instances have a LISTEN connection open by now (each opened its store to serve the calls).
+    let mut admin = PgConnection::connect(&db.url).await.unwrap();
+    let mut killed = 0;
+    while killed == 0 {
+        assert!(Instant::now() < deadline, "no LISTEN connection to kill");
+        let listening: Vec<i32> = sqlx::query_scalar(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%' \
+             AND pid <> pg_backend_pid()",
+        )
+        .fetch_all(&mut admin)
+        .await
+        .unwrap();
+        for pid in &listening {
+            let ended: bool =
+                sqlx::query_scalar("SELECT pg_terminate_backend($1)").bind(pid).fetch_one(&mut admin).await.unwrap();
+            killed += i32::from(ended);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    let body = fixture("razorpay/webhook_payment_link_paid.json");
+    assert_eq!(deliver_razorpay(a.addr, body.trim(), "evt_RZ_scale_killed").await, StatusCode::OK);
+    let acked = Instant::now();
+    let (answer, answered) = waiting.await.unwrap();
+    assert_eq!(answer["timed_out"], false, "{answer}");
+    let took = answered - acked;
+    eprintln!("with {killed} LISTEN connection(s) killed, B answered {took:?} after A acknowledged the webhook");
+    assert!(took < Duration::from_secs(3), "the backstop is one second: {took:?}");
+}
