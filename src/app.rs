@@ -26,6 +26,10 @@ pub enum RunError {
 
 /// Serve until the client leaves (stdio) or a shutdown signal arrives.
 pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
+    // A refused address is refused before anything is touched (the shared database is not even migrated).
+    if let Transport::Http(addr) = transport {
+        transport::http::check_bind(addr, config.http.token.as_ref()).map_err(RunError::Refused)?;
+    }
     // Before any listener: the connection cap is derived from the limit this leaves.
     transport::http::raise_open_file_limit();
     let shutdown = CancellationToken::new();
@@ -49,7 +53,6 @@ pub async fn run(config: Config, transport: Transport) -> Result<(), RunError> {
             transport::stdio::serve(state, shutdown).await?;
         }
         Transport::Http(addr) => {
-            transport::http::check_bind(addr, state.config.http.token.as_ref()).map_err(RunError::Refused)?;
             let listener =
                 tokio::net::TcpListener::bind(addr).await.map_err(|source| RunError::Bind { addr, source })?;
             let local = listener.local_addr()?;

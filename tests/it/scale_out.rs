@@ -3,7 +3,7 @@
 //! `SWITCHBOARD_TEST_DATABASE_URL` names a server where databases may be created (`.ci/run` sets it).
 
 use crate::helpers::{config, fixture, structured};
-use crate::webhooks::{deliver_razorpay, start, with_webhooks};
+use crate::webhooks::{Receiver, deliver_razorpay, start, with_webhooks};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::json;
@@ -45,21 +45,32 @@ impl Drop for TestDb {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_agent_waiting_on_one_instance_hears_a_webhook_received_by_another() {
-    let Some(db) = TestDb::create().await else { return };
+/// Two servers (MCP and webhooks) on one database.
+async fn two_instances(db: &TestDb) -> (Receiver, Receiver) {
     let instance = || {
         let mut cfg = with_webhooks(config(None, None));
         cfg.store.url = Some(SecretString::from(db.url.clone()));
         cfg
     };
-    let (a, b) = (start(instance()).await, start(instance()).await);
-    let agent = crate::helpers::connect_with(b.state.clone(), ()).await;
-    let waiting = tokio::spawn(async move {
+    (start(instance()).await, start(instance()).await)
+}
+
+/// An agent on `instance` waits for a paid link; the task returns the answer and when it came.
+fn agent_waits_on(instance: &Receiver) -> tokio::task::JoinHandle<(serde_json::Value, Instant)> {
+    let state = instance.state.clone();
+    tokio::spawn(async move {
+        let agent = crate::helpers::connect_with(state, ()).await;
         let args = json!({"event_type": "payment_link.paid", "timeout_secs": 20});
         let answer = structured(&crate::helpers::call(&agent, "wait_for_event", args).await);
         (answer, Instant::now())
-    });
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_agent_waiting_on_one_instance_hears_a_webhook_received_by_another() {
+    let Some(db) = TestDb::create().await else { return };
+    let (a, b) = two_instances(&db).await;
+    let waiting = agent_waits_on(&b);
     // The agent is waiting on B (subscribed) before anything arrives.
     let deadline = Instant::now() + Duration::from_secs(20);
     while b.state.store.events().listeners() == 0 {
@@ -86,18 +97,8 @@ async fn an_agent_waiting_on_one_instance_hears_a_webhook_received_by_another() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_survives_its_instances_listen_connection_being_killed() {
     let Some(db) = TestDb::create().await else { return };
-    let instance = || {
-        let mut cfg = with_webhooks(config(None, None));
-        cfg.store.url = Some(SecretString::from(db.url.clone()));
-        cfg
-    };
-    let (a, b) = (start(instance()).await, start(instance()).await);
-    let agent = crate::helpers::connect_with(b.state.clone(), ()).await;
-    let waiting = tokio::spawn(async move {
-        let args = json!({"event_type": "payment_link.paid", "timeout_secs": 20});
-        let answer = structured(&crate::helpers::call(&agent, "wait_for_event", args).await);
-        (answer, Instant::now())
-    });
+    let (a, b) = two_instances(&db).await;
+    let waiting = agent_waits_on(&b);
     let deadline = Instant::now() + Duration::from_secs(20);
     while b.state.store.events().listeners() == 0 {
         assert!(Instant::now() < deadline, "the wait never started");
@@ -131,4 +132,27 @@ async fn a_wait_survives_its_instances_listen_connection_being_killed() {
     let took = answered - acked;
     eprintln!("with {killed} LISTEN connection(s) killed, B answered {took:?} after A acknowledged the webhook");
     assert!(took < Duration::from_secs(3), "the backstop is one second: {took:?}");
+}
+
+/// A server that refuses its address (a public one without the token) refuses before touching the shared
+/// database: nothing is migrated into it.
+#[tokio::test]
+async fn a_refused_start_leaves_the_shared_database_untouched() {
+    let Some(db) = TestDb::create().await else { return };
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["serve", "--http", "0.0.0.0:0"])
+        .env_clear()
+        .env("DATABASE_URL", &db.url)
+        .env("SWITCHBOARD_DATA_DIR", tempfile::tempdir().unwrap().keep())
+        .output()
+        .await
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without a token"));
+    let mut conn = PgConnection::connect(&db.url).await.unwrap();
+    let tables: i64 = sqlx::query_scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(tables, 0, "nothing migrated");
 }
