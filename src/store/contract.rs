@@ -497,6 +497,31 @@ async fn a_stale_claim_owner_cannot_release_or_expire_the_new_owners_claim() {
     assert_eq!(a.ledger().claim(&e).await.unwrap(), Claim::Replay(serde_json::json!({"id": "plink_B"})));
 }
 
+/// An instance that stops renewing its liveness (killed, frozen) leaves its claims abandoned at once: another
+/// instance takes the key over to reconcile it, without waiting out the lease, and the dead owner is fenced.
+#[tokio::test]
+async fn a_claim_whose_instance_is_gone_is_abandoned_before_its_lease_ends() {
+    let Some((_db, a, b)) = two_instances().await else { return };
+    let e = entry("k1", "h");
+    assert_eq!(a.ledger().claim(&e).await.unwrap(), Claim::Acquired);
+    assert!(matches!(b.ledger().claim(&e).await.unwrap(), Claim::Busy { .. }), "A is alive: its claim holds");
+    assert!(b.ledger().abandoned(i64::MAX).await.unwrap().is_empty());
+    // The claim's instance stops renewing: here its row lapsed long ago (A's own renewals keep running, so the
+    // claim is handed to an instance that is gone rather than racing them).
+    let Store::Postgres(pg) = &a else { unreachable!() };
+    let pool = pg.pool().await.unwrap();
+    sqlx::query("INSERT INTO instances (id, started_at, alive_until) VALUES ('gone', 0, 0)")
+        .execute(pool)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE idempotency SET owner = 'gone'").execute(pool).await.unwrap();
+    assert_eq!(b.ledger().abandoned(i64::MAX).await.unwrap().len(), 1, "listed for the start-up reconcile");
+    assert!(matches!(b.ledger().claim(&e).await.unwrap(), Claim::Abandoned { .. }), "taken over within the lease");
+    // B now owns it; were A to come back, it could not release it.
+    a.ledger().release("k1").await.unwrap();
+    assert!(b.ledger().pending("k1").await.unwrap());
+}
+
 #[tokio::test]
 async fn concurrent_audit_appends_from_two_instances_form_one_chain() {
     let Some((_db, a, b)) = two_instances().await else { return };

@@ -1,7 +1,8 @@
 //! Exactly-once payment link creation: the idempotency ledger around the provider call.
 //!
 //! Identical calls (same key) are serialised in-process, replay the stored first result, and never reach the
-//! provider twice. A call whose outcome is unknown is reconciled by looking the link up at the provider by key
+//! provider twice. An identical call in flight on another instance (or process) is waited for, up to the
+//! provider call's deadline, and its result replayed. A call whose outcome is unknown is reconciled by looking the link up at the provider by key
 //! before anything is re-sent; the provider call itself runs in its own task, so a client that cancels or
 //! disconnects cannot leave a created link unrecorded.
 
@@ -14,6 +15,7 @@ use crate::state::AppState;
 use crate::store::{Claim, Entry, Ledger, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
+use std::time::Duration;
 
 pub const CREATE_TOOL: &str = "create_payment_link";
 
@@ -96,7 +98,8 @@ pub async fn create(
         let lock = state.key_locks.get(&entry.key);
         let _serialised = lock.lock().await;
         let ledger = state.store.ledger();
-        match ledger.claim(&entry).await? {
+        let patience = state.config.outbound.call_deadline + BUSY_MARGIN;
+        match claim_patiently(ledger, &entry, patience).await? {
             Claim::Replay(stored) => return Ok(Outcome { link: decode(stored)?, replayed: true }),
             Claim::Conflict => return Err(Refusal::Conflict.into()),
             Claim::Busy { retry_after_secs } => return Err(Refusal::InProgress(retry_after_secs.max(1)).into()),
@@ -142,6 +145,27 @@ pub async fn create(
         tracing::error!(error = %e, "the create task failed");
         Err(Refusal::Interrupted.into())
     })
+}
+
+/// How long past the provider call's deadline a call waits for an identical one in flight elsewhere.
+const BUSY_MARGIN: Duration = Duration::from_secs(5);
+/// How often it looks again.
+const BUSY_POLL: Duration = Duration::from_millis(200);
+
+/// Claim `entry`; while an identical call holds it elsewhere (another instance sharing the database, another
+/// process sharing the data directory), look again every [`BUSY_POLL`] for up to `patience`. That call's result is
+/// then replayed, or, if its instance died, its claim comes back abandoned and is reconciled here. Still busy
+/// after `patience`: the caller is told to call again.
+async fn claim_patiently(ledger: &dyn Ledger, entry: &Entry, patience: Duration) -> Result<Claim, StoreError> {
+    let deadline = tokio::time::Instant::now() + patience;
+    loop {
+        match ledger.claim(entry).await? {
+            Claim::Busy { .. } if tokio::time::Instant::now() + BUSY_POLL < deadline => {
+                tokio::time::sleep(BUSY_POLL).await;
+            }
+            claim => return Ok(claim),
+        }
+    }
 }
 
 /// Record a created link in the ledger. The link exists at the provider either way, so a failure is logged, not

@@ -3,17 +3,20 @@
 //!
 //! - Two racers for a new key: `INSERT … ON CONFLICT DO NOTHING` lets exactly one in; the other reads the row
 //!   (`FOR UPDATE`) and is told `Busy`, `Replay` or `Conflict`, as on SQLite.
-//! - A lapsed lease is taken over under the row lock with a fresh token (`Abandoned`).
+//! - A lapsed lease, or a claim whose instance is gone ([`super::instances`]), is taken over under the row lock with
+//!   a fresh token (`Abandoned`).
 //! - The trait's later phases name only the key, so this process remembers the token of each claim it holds;
 //!   `touch`, `release` and `mark_unknown` apply only while that token still owns the row. An owner whose lease
 //!   another instance took over can no longer extend, delete or expire the new owner's claim. Without a token
-//!   (the start-up reconcile, which never claimed) they apply only to a claim whose lease has lapsed.
-//! - Other instances are alive: `abandoned` lists only lapsed leases, even when asked for every in-progress
+//!   (the start-up reconcile, which never claimed) they apply only to a claim that is abandoned (lapsed, or its
+//!   owner gone).
+//! - Other instances are alive: `abandoned` lists only abandoned claims, even when asked for every in-progress
 //!   entry (`i64::MAX`, which on a database of one's own means "everything a dead process left").
 //! - `finish` stores a result unless one is stored already: the first result stands (a late finish from a stale
 //!   owner does not overwrite it; the provider saw one idempotency key, so both describe the same object).
 
 use super::PgStore;
+use super::instances::owner_gone;
 use crate::domain::time;
 use crate::store::{Claim, Entry, LOCK_SECONDS, Ledger, StoreError};
 use sqlx::Row;
@@ -65,7 +68,7 @@ impl Ledger for PgStore {
             let mut tx = pool.begin().await?;
             let inserted = sqlx::query(
                 "INSERT INTO idempotency (key, tool, provider, request_hash, state, locked_until, claim_token, \
-                 created_at, updated_at) VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $7) \
+                 created_at, updated_at, owner) VALUES ($1, $2, $3, $4, 'in_progress', $5, $6, $7, $7, $8) \
                  ON CONFLICT (key) DO NOTHING",
             )
             .bind(key)
@@ -75,6 +78,7 @@ impl Ledger for PgStore {
             .bind(now + LOCK_SECONDS)
             .bind(&token)
             .bind(now)
+            .bind(&self.instance)
             .execute(&mut *tx)
             .await?
             .rows_affected();
@@ -83,10 +87,11 @@ impl Ledger for PgStore {
                 self.hold(key, token);
                 return Ok(Claim::Acquired);
             }
-            let row = sqlx::query(
-                "SELECT request_hash, state, response, locked_until, created_at FROM idempotency WHERE key = $1 \
-                 FOR UPDATE",
-            )
+            let row = sqlx::query(concat!(
+                "SELECT request_hash, state, response, locked_until, created_at, ",
+                owner_gone!(),
+                " AS owner_gone FROM idempotency WHERE key = $1 FOR UPDATE"
+            ))
             .bind(key)
             .fetch_optional(&mut *tx)
             .await?;
@@ -96,16 +101,18 @@ impl Ledger for PgStore {
                 Claim::Conflict
             } else if row.try_get::<String, _>("state")? == "done" {
                 Claim::Replay(parse(row.try_get("response")?)?)
-            } else if locked_until > now {
+            } else if locked_until > now && !row.try_get::<bool, _>("owner_gone")? {
                 Claim::Busy { retry_after_secs: locked_until - now }
             } else {
                 sqlx::query(
-                    "UPDATE idempotency SET locked_until = $1, claim_token = $2, updated_at = $3 WHERE key = $4",
+                    "UPDATE idempotency SET locked_until = $1, claim_token = $2, updated_at = $3, owner = $5 \
+                     WHERE key = $4",
                 )
                 .bind(now + LOCK_SECONDS)
                 .bind(&token)
                 .bind(now)
                 .bind(key)
+                .bind(&self.instance)
                 .execute(&mut *tx)
                 .await?;
                 Claim::Abandoned { age_secs: now - row.try_get::<i64, _>("created_at")? }
@@ -143,10 +150,12 @@ impl Ledger for PgStore {
     async fn touch(&self, key: &str) -> Result<(), StoreError> {
         let pool = self.pool().await?;
         let now = time::now();
-        sqlx::query(
+        sqlx::query(concat!(
             "UPDATE idempotency SET locked_until = $1, updated_at = $2 WHERE key = $3 AND state = 'in_progress' \
-             AND (claim_token = $4 OR ($4::text IS NULL AND locked_until <= $2))",
-        )
+             AND (claim_token = $4 OR ($4::text IS NULL AND (locked_until <= $2 OR ",
+            owner_gone!(),
+            ")))"
+        ))
         .bind(now + LOCK_SECONDS)
         .bind(now)
         .bind(key)
@@ -158,10 +167,12 @@ impl Ledger for PgStore {
 
     async fn release(&self, key: &str) -> Result<(), StoreError> {
         let pool = self.pool().await?;
-        sqlx::query(
+        sqlx::query(concat!(
             "DELETE FROM idempotency WHERE key = $1 AND state = 'in_progress' \
-             AND (claim_token = $2 OR ($2::text IS NULL AND locked_until <= $3))",
-        )
+             AND (claim_token = $2 OR ($2::text IS NULL AND (locked_until <= $3 OR ",
+            owner_gone!(),
+            ")))"
+        ))
         .bind(key)
         .bind(self.token(key))
         .bind(time::now())
@@ -173,10 +184,12 @@ impl Ledger for PgStore {
 
     async fn mark_unknown(&self, key: &str) -> Result<(), StoreError> {
         let pool = self.pool().await?;
-        sqlx::query(
+        sqlx::query(concat!(
             "UPDATE idempotency SET locked_until = 0, updated_at = $1 WHERE key = $2 AND state = 'in_progress' \
-             AND (claim_token = $3 OR ($3::text IS NULL AND locked_until <= $1))",
-        )
+             AND (claim_token = $3 OR ($3::text IS NULL AND (locked_until <= $1 OR ",
+            owner_gone!(),
+            ")))"
+        ))
         .bind(time::now())
         .bind(key)
         .bind(self.token(key))
@@ -188,9 +201,12 @@ impl Ledger for PgStore {
 
     async fn abandoned(&self, cutoff: i64) -> Result<Vec<Entry>, StoreError> {
         let pool = self.pool().await?;
-        let rows = sqlx::query(
-            "SELECT key, tool, provider, request_hash FROM idempotency WHERE state = 'in_progress' AND locked_until <= $1",
-        )
+        let rows = sqlx::query(concat!(
+            "SELECT key, tool, provider, request_hash FROM idempotency WHERE state = 'in_progress' \
+             AND (locked_until <= $1 OR ",
+            owner_gone!(),
+            ")"
+        ))
         .bind(cutoff.min(time::now()))
         .fetch_all(pool)
         .await?;

@@ -11,7 +11,8 @@
 //!   connection per process turns those hints, its reconnects and a 1 s timer into the same local signals the
 //!   SQLite store raises, so a waiter on instance B hears an event stored by instance A.
 //! - **Claims** ([`ledger`]): an idempotency claim is a leased row with a fencing token; a stale owner's later
-//!   touch, release or unknown-outcome mark changes nothing.
+//!   touch, release or unknown-outcome mark changes nothing. A claim whose instance died ([`instances`]: it
+//!   stopped renewing its liveness) is abandoned at once, so another instance reconciles it within seconds.
 //! - **Audit chain** ([`audit`]): appends serialise on an advisory transaction lock, so two instances never link
 //!   to the same previous record.
 
@@ -19,6 +20,7 @@ mod approvals;
 mod audit;
 mod commit;
 mod events;
+mod instances;
 mod ledger;
 mod wakeups;
 mod writebacks;
@@ -60,6 +62,8 @@ pub struct PgStore {
     signals: Arc<Signals>,
     /// The fencing token of each idempotency claim this process holds (see [`ledger`]).
     claims: Mutex<HashMap<String, String>>,
+    /// This process among the instances (see [`instances`]); its claims name it as their owner.
+    instance: String,
 }
 
 impl PgStore {
@@ -73,6 +77,7 @@ impl PgStore {
                 approvals_changed: tokio::sync::watch::Sender::new(0),
             }),
             claims: Mutex::default(),
+            instance: instances::new_id(),
         }
     }
 
@@ -120,6 +125,9 @@ impl PgStore {
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
+        // Alive before the first claim can name this instance as its owner.
+        instances::renew(&pool, &self.instance).await?;
+        instances::spawn(pool.clone(), self.instance.clone(), Arc::downgrade(&self.signals));
         wakeups::spawn(pool.clone(), Arc::downgrade(&self.signals));
         tracing::debug!(store = %where_, "opened the store");
         Ok(pool)
