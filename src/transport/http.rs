@@ -98,7 +98,10 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     };
     // Webhooks arrive from providers (often through a tunnel, under any Host): signatures guard them, not the
     // MCP token or the Host/Origin lists.
-    mcp.route("/healthz", axum::routing::get(|| async { "ok" })).merge(listener_routes(state))
+    let health = Router::new()
+        .route("/healthz", axum::routing::get(super::health::healthz))
+        .with_state(Arc::new(super::health::Checker::new(state.clone())));
+    mcp.merge(health).merge(listener_routes(state))
 }
 
 /// What every listener serves besides MCP: the webhooks, `/metrics`, the approval page and the webhook inspector (the

@@ -1,5 +1,6 @@
 //! MCP transports: stdio (how Claude Desktop launches us) and Streamable HTTP at `/mcp`.
 
+pub mod health;
 pub mod http;
 pub mod lines;
 pub mod metrics;

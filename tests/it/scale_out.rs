@@ -156,3 +156,107 @@ async fn a_refused_start_leaves_the_shared_database_untouched() {
         .unwrap();
     assert_eq!(tables, 0, "nothing migrated");
 }
+
+/// A TCP relay in front of the database that can be cut (every connection dropped, new ones refused) and
+/// restored on the same port: a database restart or a network cut, as an instance sees it.
+struct Relay {
+    port: u16,
+    target: String,
+    cut: tokio_util::sync::CancellationToken,
+}
+
+impl Relay {
+    async fn to(server_url: &str) -> Relay {
+        let url = url::Url::parse(server_url).unwrap();
+        let target = format!("{}:{}", url.host_str().unwrap_or("127.0.0.1"), url.port().unwrap_or(5432));
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut relay = Relay { port, target, cut: tokio_util::sync::CancellationToken::new() };
+        relay.restore().await;
+        relay
+    }
+
+    /// `url` with its host and port replaced by the relay's.
+    fn url_for(&self, url: &str) -> String {
+        let mut url = url::Url::parse(url).unwrap();
+        url.set_host(Some("127.0.0.1")).unwrap();
+        url.set_port(Some(self.port)).unwrap();
+        url.to_string()
+    }
+
+    async fn restore(&mut self) {
+        self.cut = tokio_util::sync::CancellationToken::new();
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port)).await.unwrap();
+        let (cut, target) = (self.cut.clone(), self.target.clone());
+        tokio::spawn(async move {
+            loop {
+                let accepted = tokio::select! {
+                    _ = cut.cancelled() => return,
+                    accepted = listener.accept() => accepted,
+                };
+                let Ok((mut client, _)) = accepted else { continue };
+                let (cut, target) = (cut.clone(), target.clone());
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else { return };
+                    tokio::select! {
+                        _ = cut.cancelled() => {}
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                    }
+                });
+            }
+        });
+    }
+
+    fn cut(&self) {
+        self.cut.cancel();
+    }
+}
+
+async fn health(addr: std::net::SocketAddr) -> (StatusCode, serde_json::Value) {
+    let answer = reqwest::get(format!("http://{addr}/healthz")).await.unwrap();
+    (answer.status(), answer.json().await.unwrap())
+}
+
+/// The database goes away under a running instance and comes back: `/healthz` says so (503, then 200),
+/// deliveries are refused with 503 while it is gone (the provider retries) and stored once it is back, all
+/// without a restart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_recovers_when_its_database_comes_back_without_a_restart() {
+    let Some(db) = TestDb::create().await else { return };
+    let mut relay = Relay::to(&db.server).await;
+    let mut cfg = with_webhooks(config(None, None));
+    cfg.store.url = Some(SecretString::from(relay.url_for(&db.url)));
+    let rx = start(cfg).await;
+    let body = fixture("razorpay/webhook_payment_link_paid.json");
+    assert_eq!(deliver_razorpay(rx.addr, body.trim(), "evt_RZ_before").await, StatusCode::OK);
+    let (status, answer) = health(rx.addr).await;
+    assert_eq!((status, &answer["store"]), (StatusCode::OK, &json!({"backend": "postgres", "ok": true})));
+
+    relay.cut();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (status, answer) = loop {
+        let (status, answer) = health(rx.addr).await;
+        if status != StatusCode::OK || Instant::now() > deadline {
+            break (status, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["store"]["ok"], false);
+    assert!(!answer.to_string().contains("127.0.0.1"), "where the database is stays private: {answer}");
+    let other = body.trim().replace("pay_SCx9RtYu3IoP4a", "pay_SCx9During");
+    assert_eq!(deliver_razorpay(rx.addr, &other, "evt_RZ_during").await, StatusCode::SERVICE_UNAVAILABLE);
+
+    relay.restore().await;
+    let restored = Instant::now();
+    loop {
+        let status = deliver_razorpay(rx.addr, &other, "evt_RZ_during").await;
+        if status == StatusCode::OK {
+            break;
+        }
+        assert!(restored.elapsed() < Duration::from_secs(30), "still {status} after the database came back");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!("deliveries stored again {:?} after the database came back", restored.elapsed());
+    assert_eq!(health(rx.addr).await.0, StatusCode::OK);
+    assert_eq!(rx.state.store.events().list(&EventFilter::default(), 10).await.unwrap().len(), 2);
+}
