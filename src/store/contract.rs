@@ -392,16 +392,21 @@ contract! {
         assert_eq!(books.pending_count().await.unwrap(), 2);
         assert_eq!(books.next_due().await.unwrap(), Some(100));
 
-        let due = books.due(200, 10).await.unwrap();
+        let due = books.take_due(200, 60, 10).await.unwrap();
         assert_eq!(due.len(), 2);
+        assert!(books.take_due(200, 60, 10).await.unwrap().is_empty(), "taken: leased to the first worker");
         books.retry_later(due[0].id, "busy", 500, 200).await.unwrap();
         books.failed(due[1].id, "refused", 200).await.unwrap();
-        assert!(books.due(499, 10).await.unwrap().is_empty());
+        assert!(books.take_due(499, 60, 10).await.unwrap().is_empty());
         assert_eq!(books.requeue_failed(600).await.unwrap(), 1);
-        let again = books.due(600, 10).await.unwrap();
+        let again = books.take_due(600, 60, 10).await.unwrap();
+        assert_eq!(again.len(), 2);
+        // A worker that died holding them: the next takes them once the lease is over.
+        assert!(books.take_due(659, 60, 10).await.unwrap().is_empty());
+        let again = books.take_due(660, 60, 10).await.unwrap();
         assert_eq!(again.len(), 2);
         for w in &again {
-            books.done(w.id, 601).await.unwrap();
+            books.done(w.id, 661).await.unwrap();
         }
         let page = books.for_invoice("page_1").await.unwrap();
         assert!(page.iter().all(|w| w.state == WriteBackState::Done), "{page:?}");

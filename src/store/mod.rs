@@ -225,8 +225,10 @@ pub trait WriteBacks: Send + Sync {
         now: i64,
     ) -> Result<bool, StoreError>;
 
-    /// Pending write-backs due at `now`, oldest first, at most `limit`.
-    async fn due(&self, now: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError>;
+    /// Take pending write-backs due at `now`, oldest first, at most `limit`, each leased to the caller: not due
+    /// again for `lease_secs` (unless it is retried, failed or done sooner), so workers on several instances
+    /// never attempt one write-back together, and one that dies mid-attempt leaves it to the next after the lease.
+    async fn take_due(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError>;
 
     /// How many write-backs are pending.
     async fn pending_count(&self) -> Result<i64, StoreError>;

@@ -333,7 +333,8 @@ async fn send_once(state: Arc<AppState>, send: SendCall, sending: Sending) -> Re
         let lock = state.key_locks.get(&entry.key);
         let _serialised = lock.lock().await;
         let ledger = state.store.ledger();
-        match ledger.claim(&entry).await? {
+        let patience = state.config.outbound.call_deadline + super::once::BUSY_MARGIN;
+        match super::once::claim_patiently(ledger, &entry, patience).await? {
             Claim::Replay(stored) => return Ok((decode(stored)?, true)),
             Claim::Conflict => return Err(SendRefusal::Conflict.into()),
             Claim::Busy { retry_after_secs } => return Err(SendRefusal::InProgress(retry_after_secs.max(1)).into()),

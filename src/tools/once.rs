@@ -148,7 +148,7 @@ pub async fn create(
 }
 
 /// How long past the provider call's deadline a call waits for an identical one in flight elsewhere.
-const BUSY_MARGIN: Duration = Duration::from_secs(5);
+pub(crate) const BUSY_MARGIN: Duration = Duration::from_secs(5);
 /// How often it looks again.
 const BUSY_POLL: Duration = Duration::from_millis(200);
 
@@ -156,7 +156,7 @@ const BUSY_POLL: Duration = Duration::from_millis(200);
 /// process sharing the data directory), look again every [`BUSY_POLL`] for up to `patience`. That call's result is
 /// then replayed, or, if its instance died, its claim comes back abandoned and is reconciled here. Still busy
 /// after `patience`: the caller is told to call again.
-async fn claim_patiently(ledger: &dyn Ledger, entry: &Entry, patience: Duration) -> Result<Claim, StoreError> {
+pub(crate) async fn claim_patiently(ledger: &dyn Ledger, entry: &Entry, patience: Duration) -> Result<Claim, StoreError> {
     let deadline = tokio::time::Instant::now() + patience;
     loop {
         match ledger.claim(entry).await? {

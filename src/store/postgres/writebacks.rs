@@ -10,11 +10,15 @@ use sqlx::postgres::PgRow;
 /// `SELECT` every column `FROM book_writebacks`, then the rest of the statement (sqlx takes only static SQL).
 macro_rules! select {
     ($rest:literal) => {
-        concat!(
-            "SELECT id, invoice_id, kind, link_provider, link_id, link_url, payment_id, paid_on, state, attempts, ",
-            "next_attempt_at, last_error, updated_at FROM book_writebacks ",
-            $rest
-        )
+        concat!("SELECT ", columns!(), " FROM book_writebacks ", $rest)
+    };
+}
+
+/// Every column of `book_writebacks`, as [`decode`] reads them.
+macro_rules! columns {
+    () => {
+        "id, invoice_id, kind, link_provider, link_id, link_url, payment_id, paid_on, state, attempts, \
+         next_attempt_at, last_error, updated_at"
     };
 }
 
@@ -63,10 +67,18 @@ impl WriteBacks for PgStore {
         Ok(added.rows_affected() > 0)
     }
 
-    async fn due(&self, now: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError> {
-        let sql = select!("WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $2");
-        let rows = sqlx::query(sql).bind(now).bind(limit).fetch_all(self.pool().await?).await?;
-        rows.iter().map(decode).collect()
+    async fn take_due(&self, now: i64, lease_secs: i64, limit: i64) -> Result<Vec<WriteBack>, StoreError> {
+        // Rows another instance is taking right now are skipped, not waited for.
+        let sql = concat!(
+            "UPDATE book_writebacks SET next_attempt_at = $1 + $2 WHERE id IN (SELECT id FROM book_writebacks ",
+            "WHERE state = 'pending' AND next_attempt_at <= $1 ORDER BY next_attempt_at, id LIMIT $3 ",
+            "FOR UPDATE SKIP LOCKED) RETURNING ",
+            columns!()
+        );
+        let rows = sqlx::query(sql).bind(now).bind(lease_secs).bind(limit).fetch_all(self.pool().await?).await?;
+        let mut taken = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        taken.sort_by_key(|w| w.id);
+        Ok(taken)
     }
 
     async fn pending_count(&self) -> Result<i64, StoreError> {
