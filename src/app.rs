@@ -148,10 +148,12 @@ async fn reconcile(state: Arc<AppState>) {
         Ok(n) => tracing::info!(pruned = n, "dropped decided approvals past their retention"),
         Err(e) => tracing::warn!(error = %e, "could not prune old approvals"),
     }
-    let performed = crate::approvals::settle_interrupted(state, Arc::new(crate::tools::Actions)).await;
+    let performer: Arc<dyn crate::approvals::Performer> = Arc::new(crate::tools::Actions);
+    let performed = crate::approvals::settle_interrupted(state.clone(), performer.clone()).await;
     if performed > 0 {
         tracing::info!(performed, "performed approvals a stopped process had not finished");
     }
+    crate::approvals::sweep_interrupted(state, performer).await;
 }
 
 pub(crate) async fn cancel_on_signal(shutdown: CancellationToken) {

@@ -316,11 +316,20 @@ pub async fn perform(state: Arc<AppState>, performer: Arc<dyn Performer>, approv
     })
 }
 
-/// Start-up: perform approvals a person approved before this process started but whose performing a stopped
-/// process never recorded (approvals decided since are this process's own page's to perform). A create goes
-/// through the ledger, which finds a link that was made instead of making another.
+/// Perform approvals a person approved but whose performing a stopped process never recorded. A create or a
+/// send goes through the ledger, which replays what was done instead of doing it again.
+///
+/// On a store of its own (SQLite) that is every approval decided before this process started (those decided
+/// since are this process's own page's to perform). On a shared store another live instance may be performing
+/// an approval right now, so only approvals left approved for longer than any performing takes
+/// ([`performing_grace`]) are settled; every instance sweeps for them periodically ([`sweep_interrupted`]).
 pub async fn settle_interrupted(state: Arc<AppState>, performer: Arc<dyn Performer>) -> usize {
-    let unsettled = match state.store.approvals().unsettled(state.started_at - 1).await {
+    let cutoff = if state.store.is_shared() {
+        time::now() - i64::try_from(performing_grace(&state).as_secs()).unwrap_or(i64::MAX)
+    } else {
+        state.started_at - 1
+    };
+    let unsettled = match state.store.approvals().unsettled(cutoff).await {
         Ok(unsettled) => unsettled,
         Err(e) => {
             tracing::warn!(error = %e, "could not read approvals left unperformed");
@@ -332,6 +341,29 @@ pub async fn settle_interrupted(state: Arc<AppState>, performer: Arc<dyn Perform
         perform(state.clone(), performer.clone(), approval).await;
     }
     count
+}
+
+/// How long performing an approval can take: the provider call's deadline, with room for the ledger's wait for an
+/// identical call and the records around it.
+pub fn performing_grace(state: &AppState) -> Duration {
+    state.config.outbound.call_deadline * 2 + Duration::from_secs(30)
+}
+
+/// On a shared store, settle interrupted approvals every minute, for as long as the process runs: an instance that
+/// died after a person approved leaves the performing to the others.
+pub async fn sweep_interrupted(state: Arc<AppState>, performer: Arc<dyn Performer>) {
+    if !state.store.is_shared() {
+        return;
+    }
+    let mut ticks = tokio::time::interval(Duration::from_secs(60));
+    ticks.tick().await; // the start-up settle just ran
+    loop {
+        ticks.tick().await;
+        let performed = settle_interrupted(state.clone(), performer.clone()).await;
+        if performed > 0 {
+            tracing::info!(performed, "performed approvals another instance had not finished");
+        }
+    }
 }
 
 /// An instant as RFC 3339 (UTC) for messages.

@@ -331,6 +331,12 @@ impl Store {
         }
     }
 
+    /// Whether other instances may share this store (PostgreSQL): then "left unfinished" means "left by an
+    /// instance that is gone", not "left before this process started".
+    pub fn is_shared(&self) -> bool {
+        matches!(self, Store::Postgres(_))
+    }
+
     /// The backend's name: `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -156,7 +156,11 @@ const BUSY_POLL: Duration = Duration::from_millis(200);
 /// process sharing the data directory), look again every [`BUSY_POLL`] for up to `patience`. That call's result is
 /// then replayed, or, if its instance died, its claim comes back abandoned and is reconciled here. Still busy
 /// after `patience`: the caller is told to call again.
-pub(crate) async fn claim_patiently(ledger: &dyn Ledger, entry: &Entry, patience: Duration) -> Result<Claim, StoreError> {
+pub(crate) async fn claim_patiently(
+    ledger: &dyn Ledger,
+    entry: &Entry,
+    patience: Duration,
+) -> Result<Claim, StoreError> {
     let deadline = tokio::time::Instant::now() + patience;
     loop {
         match ledger.claim(entry).await? {

@@ -260,3 +260,60 @@ async fn an_instance_recovers_when_its_database_comes_back_without_a_restart() {
     assert_eq!(health(rx.addr).await.0, StatusCode::OK);
     assert_eq!(rx.state.store.events().list(&EventFilter::default(), 10).await.unwrap().len(), 2);
 }
+
+/// Counts what it is asked to perform.
+#[derive(Default)]
+struct Counting(std::sync::Mutex<Vec<String>>);
+
+#[async_trait::async_trait]
+impl switchboard::approvals::Performer for Counting {
+    async fn perform(
+        &self,
+        _state: std::sync::Arc<switchboard::state::AppState>,
+        approval: &switchboard::domain::approval::Approval,
+    ) -> switchboard::domain::approval::Outcome {
+        self.0.lock().unwrap().push(approval.key.clone());
+        switchboard::domain::approval::Outcome::Ok(json!({"performed": approval.key}))
+    }
+}
+
+/// An approval a person approved, decided `ago` seconds before now.
+async fn approved(state: &switchboard::state::AppState, key: &str, ago: i64) {
+    use switchboard::domain::approval::{Approval, ApprovalStatus, Decision, Summary, random_token};
+    let now = switchboard::domain::time::now();
+    let approval = Approval {
+        id: random_token("apv_"),
+        tool: "create_payment_link".into(),
+        key: key.into(),
+        binding: "b".into(),
+        summary: Summary { headline: "Create a link".into(), details: vec![] },
+        arguments: json!({}),
+        form_token: random_token(""),
+        status: ApprovalStatus::Pending,
+        created_at: now - ago,
+        expires_at: now + 600,
+        decided_at: None,
+        reported: false,
+        outcome: None,
+    };
+    let approvals = state.store.approvals();
+    let id = approvals.propose(&approval, now - ago).await.unwrap().id;
+    approvals.decide(&id, Decision::Approve, now - ago).await.unwrap().unwrap();
+}
+
+/// With instances sharing the store, an instance settles only approvals left approved longer than performing
+/// takes (their instance died); one approved a moment ago is another live instance's to perform.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_a_shared_store_only_approvals_abandoned_by_their_instance_are_performed_by_another() {
+    let Some(db) = TestDb::create().await else { return };
+    let (a, b) = two_instances(&db).await;
+    let grace = switchboard::approvals::performing_grace(&a.state).as_secs() as i64;
+    approved(&a.state, "left_by_a_dead_instance", grace + 5).await;
+    approved(&a.state, "being_performed_by_a", 1).await;
+    let performer = std::sync::Arc::new(Counting::default());
+    let performed = switchboard::approvals::settle_interrupted(b.state.clone(), performer.clone()).await;
+    assert_eq!(performed, 1);
+    assert_eq!(*performer.0.lock().unwrap(), ["left_by_a_dead_instance"]);
+    // Settled: the next sweep finds nothing.
+    assert_eq!(switchboard::approvals::settle_interrupted(b.state.clone(), performer).await, 0);
+}
