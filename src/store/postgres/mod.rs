@@ -14,12 +14,15 @@
 //!   touch, release or unknown-outcome mark changes nothing.
 //! - **Audit chain** ([`audit`]): appends serialise on an advisory transaction lock, so two instances never link
 //!   to the same previous record.
+//! - **MCP sessions** ([`sessions`]): a 2025-11-25 client's session, opened on one instance, is restored by any
+//!   other from the `initialize` parameters kept here, until it is ended or idle everywhere.
 
 mod approvals;
 mod audit;
 mod commit;
 mod events;
 mod ledger;
+mod sessions;
 mod wakeups;
 mod writebacks;
 
