@@ -12,14 +12,14 @@ use std::time::{Duration, Instant};
 use switchboard::domain::event::EventFilter;
 
 /// A fresh database on the test server, dropped when the test ends.
-struct TestDb {
+pub(crate) struct TestDb {
     server: String,
     name: String,
-    url: String,
+    pub(crate) url: String,
 }
 
 impl TestDb {
-    async fn create() -> Option<TestDb> {
+    pub(crate) async fn create() -> Option<TestDb> {
         let server = std::env::var("SWITCHBOARD_TEST_DATABASE_URL").ok().filter(|v| !v.trim().is_empty())?;
         let name = format!("sb_it_{}", hex::encode(rand::random::<[u8; 6]>()));
         let mut admin = PgConnection::connect(&server).await.unwrap();
