@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The demo flows driven by the official Python MCP SDK: .ci/python-e2e.sh path/to/switchboard
-# (payment link and approval page: tests/python/demo_flow.py; the Notion invoice book: tests/python/notion_flow.py)
+# (payment link and approval page: tests/python/demo_flow.py; the Notion invoice book: tests/python/notion_flow.py;
+# one 2025-11-25 session served by two instances on PostgreSQL: tests/python/sessions_across_instances.py)
 # Installs the SDK into a virtualenv under target/ci-python (reused when the pinned version is there).
 # `.ci/python-e2e.sh --install-only` just installs it (.ci/browser-e2e.sh does, for the WhatsApp flow).
 set -euo pipefail
@@ -20,3 +21,4 @@ fi
 timeout 300 "$VENV/bin/python" tests/python/demo_flow.py "$BIN"
 timeout 300 "$VENV/bin/python" tests/python/notion_flow.py "$BIN"
 timeout 120 "$VENV/bin/python" tests/python/metrics_check.py "$BIN"
+timeout 120 "$VENV/bin/python" tests/python/sessions_across_instances.py "$BIN"

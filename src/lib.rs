@@ -8,7 +8,8 @@
 //! - [`approvals`]: a person approves every world-changing call: in the client (elicitation) or on the approval
 //!   page, sealed to the call's key and arguments, stored durably, performed once.
 //! - [`transport`]: stdio (bounded lines) and Streamable HTTP (Host/Origin validation, bearer token; connection,
-//!   time, size and session limits); JSON-RPC error answers for malformed input.
+//!   time, size and session limits; on PostgreSQL, sessions any instance serves); JSON-RPC error answers for
+//!   malformed input.
 //! - [`server`]: the MCP handler: identity, instructions, merged tool routers, and its `resources`
 //!   (`events://recent`, `events://{id}`, with subscriptions).
 //! - [`tools`]: one toolset per file (invoices, payment links, CRM), plus exactly-once creation and the actions the
@@ -20,8 +21,9 @@
 //!   a call, and the Razorpay, Stripe and HubSpot clients over one call path (`api`) and one HTTP client (`http`).
 //! - [`catalog`]: the committed tool catalog under `tools/`.
 //! - [`state`]: shared state behind every session.
-//! - [`store`]: durable state behind three interfaces, the event log (which also wakes waiters), the
-//!   idempotency ledger and the approvals; one backend today, embedded SQLite (`store::sqlite`).
+//! - [`store`]: durable state behind its interfaces (the event log, which also wakes waiters, the idempotency
+//!   ledger, the approvals, the invoice book's write-backs, the audit trail; on PostgreSQL the shared MCP
+//!   sessions too); two backends, embedded SQLite (`store::sqlite`) and PostgreSQL (`store::postgres`).
 //! - [`doctor`]: `switchboard doctor`, the configuration checked: one harmless read per provider, webhook
 //!   secrets, the data directory, listener addresses.
 //! - [`demo`]: `switchboard demo`, the whole product on one port against the sandbox.

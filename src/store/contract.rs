@@ -541,6 +541,51 @@ async fn concurrent_audit_appends_from_two_instances_form_one_chain() {
     assert!(all.windows(2).all(|p| p[1].prev_hash == p[0].hash), "one chain, no fork");
 }
 
+/// A session saved by one instance is loaded by another until it is ended (by either) or its time runs out; an
+/// instance extending it never shortens what another set.
+#[tokio::test]
+async fn a_shared_session_is_restorable_until_ended_or_expired() {
+    let Some((_db, a, b)) = two_instances().await else { return };
+    assert!(Store::new(std::env::temp_dir()).sessions().is_none(), "SQLite shares no sessions");
+    let (on_a, on_b) = (a.sessions().unwrap(), b.sessions().unwrap());
+    let params = serde_json::json!({"protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "probe", "version": "1"}});
+    let minute = Duration::from_secs(60);
+    for id in ["s1", "s2", "s3"] {
+        on_a.save(id, &params, minute).await.unwrap();
+    }
+    assert_eq!(on_b.load("s1").await.unwrap(), Some(params.clone()));
+    assert_eq!(on_b.load("unknown").await.unwrap(), None);
+
+    // Two minutes later (as far as the store knows), unused everywhere.
+    let Store::Postgres(pg) = &a else { unreachable!() };
+    let pool = pg.pool().await.unwrap();
+    sqlx::query("UPDATE mcp_sessions SET expires_ms = expires_ms - 120000").execute(pool).await.unwrap();
+    assert_eq!(on_b.load("s1").await.unwrap(), None, "not restored once expired");
+    assert!(on_b.kept("s1").await.unwrap(), "though not deleted yet");
+    // B has s1 in use; A extends s2 by nothing (no longer than it had: no change).
+    assert_eq!(on_b.extend(&[("s1".into(), minute)]).await.unwrap(), ["s1"]);
+    on_a.extend(&[("s2".into(), Duration::ZERO)]).await.unwrap();
+    assert!(on_a.load("s1").await.unwrap().is_some(), "in use on B, so restorable on A");
+    // A shorter extension does not cut B's.
+    on_a.extend(&[("s1".into(), Duration::from_secs(1))]).await.unwrap();
+    let left: i64 = sqlx::query_scalar(
+        "SELECT expires_ms - (extract(epoch FROM now()) * 1000)::bigint FROM mcp_sessions WHERE id = 's1'",
+    )
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    assert!(left > 50_000, "{left} ms left");
+    assert_eq!(on_a.prune().await.unwrap(), 2, "s2 and s3 are gone");
+    assert!(!on_b.kept("s2").await.unwrap());
+
+    // Ended on A: gone for B, and B's extension does not bring it back.
+    on_a.end("s1").await.unwrap();
+    assert!(!on_b.kept("s1").await.unwrap());
+    assert!(on_b.extend(&[("s1".into(), minute)]).await.unwrap().is_empty());
+    assert_eq!(on_b.load("s1").await.unwrap(), None);
+}
+
 /// The cursor trap: with several writers, a sequence number drawn earlier can commit later. Here instance A's
 /// event transaction is held open while instance B records another. A reader following `after_seq` cursors on
 /// B must still get both, in order: B's write waits for A's commit instead of overtaking it.

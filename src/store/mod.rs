@@ -1,8 +1,9 @@
 //! Durable state behind five interfaces, the event log ([`EventLog`]), the idempotency ledger ([`Ledger`]),
 //! the approvals waiting for a person ([`Approvals`]), the changes owed to the invoice book ([`WriteBacks`]) and
 //! the audit trail ([`AuditLog`]), with two backends: embedded SQLite in the data directory ([`sqlite`], the
-//! default) and PostgreSQL shared by any number of instances ([`postgres`], chosen by a `postgres://` URL). Tools,
-//! pages and the receiver see only the interfaces. Each owns its wake-up: the event log's `record` and the
+//! default) and PostgreSQL shared by any number of instances ([`postgres`], chosen by a `postgres://` URL), which
+//! also keeps the MCP sessions every instance may serve ([`SharedSessions`]). Tools, pages, the receiver and the
+//! transports see only the interfaces. Each owns its wake-up: the event log's `record` and the
 //! approvals' changes publish, `subscribe` / `changes` listen (on PostgreSQL, to every instance's changes).
 
 #[cfg(test)]
@@ -19,6 +20,7 @@ use crate::domain::writeback::{LinkForInvoice, WriteBack};
 use secrecy::SecretString;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -276,6 +278,31 @@ pub trait AuditLog: Send + Sync {
     async fn highest_seq(&self) -> Result<i64, StoreError>;
 }
 
+/// MCP protocol sessions that any instance may serve (2025-11-25 clients' `Mcp-Session-Id`): what each client
+/// declared in `initialize`, kept while some instance has the session in use. A session ended on one instance
+/// (DELETE) is ended for all; one whose time ran out is not restored, then deleted.
+#[async_trait::async_trait]
+pub trait SharedSessions: Send + Sync {
+    /// Keep session `id`, opened with these `initialize` params, for `ttl` from now.
+    async fn save(&self, id: &str, initialize: &serde_json::Value, ttl: Duration) -> Result<(), StoreError>;
+
+    /// The `initialize` params of session `id`, unless it was ended or its time ran out.
+    async fn load(&self, id: &str) -> Result<Option<serde_json::Value>, StoreError>;
+
+    /// Whether session `id` is still kept: false once it was ended (on any instance) or deleted as expired.
+    async fn kept(&self, id: &str) -> Result<bool, StoreError>;
+
+    /// Keep sessions in use here for at least their `Duration` from now (a longer time, set by another instance,
+    /// stands). Returns the ids still kept; the others were ended elsewhere or expired.
+    async fn extend(&self, sessions: &[(String, Duration)]) -> Result<Vec<String>, StoreError>;
+
+    /// End session `id` for every instance.
+    async fn end(&self, id: &str) -> Result<(), StoreError>;
+
+    /// Delete the sessions whose time ran out; returns how many.
+    async fn prune(&self) -> Result<u64, StoreError>;
+}
+
 /// The configured backend.
 #[derive(Clone)]
 pub enum Store {
@@ -363,6 +390,15 @@ impl Store {
 
     pub fn write_backs(&self) -> &dyn WriteBacks {
         backend!(self, s => s.as_ref())
+    }
+
+    /// The MCP sessions shared with other instances: PostgreSQL only. A SQLite store serves one instance, which
+    /// holds every session of its own in memory already (see `transport::sessions`).
+    pub fn sessions(&self) -> Option<Arc<dyn SharedSessions>> {
+        match self {
+            Store::Sqlite(_) => None,
+            Store::Postgres(s) => Some(s.clone()),
+        }
     }
 
     /// Whether anything was ever stored (false means reads would only create an empty database). A PostgreSQL

@@ -7,7 +7,8 @@
 //! Limits (`[http]`, see [`HttpLimits`]): connections are capped below the open-file limit (more wait in the
 //! listen backlog), a request head must arrive within the header-read timeout (which also ends idle keep-alive
 //! connections), a body within the body timeout, a declared `Content-Length` over the limit gets 413 before the
-//! body is read, and MCP sessions are capped and closed when idle (see [`super::sessions`]).
+//! body is read, and MCP sessions are capped and closed when idle (see [`super::sessions`]; on PostgreSQL they are
+//! shared with the other instances).
 //!
 //! A POST body that is not a JSON-RPC message is answered as JSON-RPC (see [`crate::server::jsonrpc`]): rmcp's own
 //! answer is a plain-text `415 Unsupported Media Type`.
@@ -27,6 +28,7 @@ use http_body::Frame;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
+use rmcp::transport::streamable_http_server::session::SessionId;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use secrecy::{ExposeSecret, SecretString};
 use std::net::SocketAddr;
@@ -59,7 +61,8 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 4096;
 /// the approval page and the webhook inspector.
 pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
     let http = &state.config.http;
-    let config = StreamableHttpServerConfig::default()
+    let sessions = Arc::new(LimitedSessions::new(&http.limits, &state.store, shutdown.child_token()));
+    let mut config = StreamableHttpServerConfig::default()
         .with_allowed_hosts(LOOPBACK_HOSTS.iter().map(|h| h.to_string()).chain(http.allowed_hosts.iter().cloned()))
         .with_allowed_origins(
             LOOPBACK_ORIGINS.iter().map(|o| o.to_string()).chain(http.allowed_origins.iter().cloned()),
@@ -67,6 +70,8 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         .with_sse_keep_alive(Some(Duration::from_secs(15)))
         .with_max_request_body_bytes(http.limits.max_body_bytes)
         .with_cancellation_token(shutdown.child_token());
+    // On a shared (PostgreSQL) store, a 2025-11-25 session opened on another instance is restored here.
+    config.session_store = sessions.session_store();
     // Host checks stop DNS rebinding against an unauthenticated local server. With a bearer token a rebinding
     // page cannot authenticate, and remote clients use names we cannot know: accept any Host unless the
     // operator listed them. Origin is still validated.
@@ -74,7 +79,6 @@ pub fn router(state: Arc<AppState>, shutdown: CancellationToken) -> Router {
         if http.token.is_some() && http.allowed_hosts.is_empty() { config.disable_allowed_hosts() } else { config };
     let token = http.token.clone();
     let service_state = state.clone();
-    let sessions = Arc::new(LimitedSessions::new(&http.limits, shutdown.child_token()));
     let tools = SharedTools::default();
     let mcp = StreamableHttpService::new(
         move || Ok(Switchboard::sharing(service_state.clone(), tools.clone())),
@@ -128,11 +132,18 @@ struct McpEdge {
     body_timeout: Duration,
 }
 
-/// The edge of `/mcp` for POSTs: a declared `Content-Length` over the limit gets 413 at once; the body is read
-/// whole (413 past the limit, 408 past the body timeout) before rmcp sees it; and one `initialize` past the
+/// The edge of `/mcp`. At the session cap, a request that would restore a session opened on another instance gets
+/// 503, as an `initialize` does. For POSTs: a declared `Content-Length` over the limit gets 413 at once; the body is
+/// read whole (413 past the limit, 408 past the body timeout) before rmcp sees it; and one `initialize` past the
 /// session cap gets 503. By hand rather than tower-http's limit layer because rmcp answers any body error,
 /// including that layer's, with 500; reading here costs nothing extra, as rmcp buffers the body whole anyway.
 async fn mcp_edge(State(edge): State<Arc<McpEdge>>, request: Request, next: Next) -> Response {
+    if request.method() != Method::DELETE
+        && let Some(id) = request.headers().get("mcp-session-id").and_then(|v| v.to_str().ok())
+        && edge.sessions.is_full_for(&SessionId::from(id)).await
+    {
+        return edge.sessions.refusal();
+    }
     if request.method() != Method::POST {
         return next.run(request).await;
     }

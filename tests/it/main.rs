@@ -26,6 +26,7 @@ mod sandbox_notion;
 mod sandbox_whatsapp;
 mod scale_out;
 mod scale_out_processes;
+mod scale_out_sessions;
 mod setup;
 mod spawned_binary;
 mod stripe;

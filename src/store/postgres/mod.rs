@@ -15,6 +15,8 @@
 //!   stopped renewing its liveness) is abandoned at once, so another instance reconciles it within seconds.
 //! - **Audit chain** ([`audit`]): appends serialise on an advisory transaction lock, so two instances never link
 //!   to the same previous record.
+//! - **MCP sessions** ([`sessions`]): a 2025-11-25 client's session, opened on one instance, is restored by any
+//!   other from the `initialize` parameters kept here, until it is ended or idle everywhere.
 
 mod approvals;
 mod audit;
@@ -22,6 +24,7 @@ mod commit;
 mod events;
 mod instances;
 mod ledger;
+mod sessions;
 mod wakeups;
 mod writebacks;
 

@@ -9,8 +9,14 @@
 //!
 //! One `initialize` past `[http] max_sessions` gets 503 with `Retry-After`, answered at the edge of `/mcp`
 //! (`transport::http`) before rmcp, which would answer [`SessionError::Full`] with 500.
+//!
+//! On a PostgreSQL store the sessions are also kept there, so that any instance serves any session ([`store`]): an
+//! instance restores a session it does not hold, and the cap and the reaper count a restored session like any other.
+
+mod store;
 
 use crate::config::HttpLimits;
+use crate::store::Store;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use futures_core::Stream;
@@ -18,7 +24,9 @@ use rmcp::model::{ClientJsonRpcMessage, ServerJsonRpcMessage};
 use rmcp::transport::streamable_http_server::session::local::{
     LocalSessionManager, LocalSessionManagerError, SessionConfig,
 };
-use rmcp::transport::streamable_http_server::session::{ServerSseMessage, SessionId, SessionManager};
+use rmcp::transport::streamable_http_server::session::{
+    RestoreOutcome, ServerSseMessage, SessionId, SessionManager, SessionStore,
+};
 use std::collections::HashMap;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -53,6 +61,8 @@ pub struct LimitedSessions {
 struct Shared {
     inner: LocalSessionManager,
     activity: Mutex<HashMap<SessionId, Activity>>,
+    /// Where sessions are kept for the other instances sharing the database, if any.
+    kept: Option<store::Kept>,
 }
 
 struct Activity {
@@ -60,17 +70,30 @@ struct Activity {
     last: Instant,
     /// Requests in flight plus open streams.
     open: usize,
+    /// Kept in the shared store (saved after its handshake, or restored from it), so it may be ended elsewhere.
+    kept: bool,
+}
+
+impl Activity {
+    fn new(kept: bool) -> Self {
+        Activity { last: Instant::now(), open: 0, kept }
+    }
 }
 
 impl LimitedSessions {
-    pub fn new(limits: &HttpLimits, shutdown: CancellationToken) -> Self {
+    /// Sessions under `limits`; kept in `store` too when it is shared with other instances (PostgreSQL).
+    pub fn new(limits: &HttpLimits, store: &Store, shutdown: CancellationToken) -> Self {
         let mut inner = LocalSessionManager::default();
         let mut config = SessionConfig::default();
         // Idle sessions are closed by the reaper below, which knows about calls in flight; rmcp's timer does not.
         config.keep_alive = None;
         inner.session_config = config;
         LimitedSessions {
-            shared: Arc::new(Shared { inner, activity: Mutex::new(HashMap::new()) }),
+            shared: Arc::new(Shared {
+                inner,
+                activity: Mutex::new(HashMap::new()),
+                kept: store::Kept::new(store, limits.session_idle),
+            }),
             max_sessions: limits.max_sessions,
             idle: limits.session_idle,
             creating: tokio::sync::Mutex::new(()),
@@ -82,6 +105,20 @@ impl LimitedSessions {
 
     pub(crate) fn is_full(&self) -> bool {
         self.shared.book().len() >= self.max_sessions
+    }
+
+    /// What rmcp reads and writes to restore sessions opened on other instances (`None`: nothing is shared).
+    pub fn session_store(&self) -> Option<Arc<dyn SessionStore>> {
+        self.shared.kept.as_ref().map(|_| Arc::new(store::Restorable(self.shared.clone())) as Arc<dyn SessionStore>)
+    }
+
+    /// Whether a request for session `id` would restore it here although the cap is reached: it is not held here,
+    /// and the shared store would restore it. (An unknown session still gets its 404 from rmcp.)
+    pub(crate) async fn is_full_for(&self, id: &SessionId) -> bool {
+        match &self.shared.kept {
+            Some(kept) if self.is_full() && !self.shared.book().contains_key(id) => kept.restorable(id).await,
+            _ => false,
+        }
     }
 
     /// When the soonest idle session will be closed (the whole idle period when every session is busy).
@@ -143,6 +180,21 @@ impl Shared {
         Busy { shared: self.clone(), id: id.clone(), counted }
     }
 
+    /// Close session `id` here (the book no longer holds it); `why` is for the log.
+    async fn close(&self, id: &SessionId, why: &str) {
+        tracing::debug!(session = %id, why, "closing an MCP session");
+        if let Err(e) = self.inner.close_session(id).await {
+            tracing::debug!(session = %id, error = %e, "closing an MCP session failed");
+        }
+    }
+
+    /// The kept sessions held here and how long ago each was last in use (zero while it is).
+    fn in_use(&self) -> Vec<(SessionId, Duration)> {
+        let book = self.book();
+        let ago = |a: &Activity| if a.open > 0 { Duration::ZERO } else { a.last.elapsed() };
+        book.iter().filter(|(_, a)| a.kept).map(|(id, a)| (id.clone(), ago(a))).collect()
+    }
+
     /// Forget sessions idle for `idle` and return them, to be closed.
     fn take_idle(&self, idle: Duration) -> Vec<SessionId> {
         let mut book = self.book();
@@ -155,7 +207,8 @@ impl Shared {
     }
 }
 
-/// Close idle sessions every quarter of the idle period.
+/// Every quarter of the idle period: close idle sessions; with a shared store, tell it which sessions are in use
+/// here, close the ones ended elsewhere, and delete the ones no instance has used for the idle period.
 async fn reap(shared: Weak<Shared>, idle: Duration, shutdown: CancellationToken) {
     let mut tick = tokio::time::interval((idle / 4).max(Duration::from_millis(50)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -166,10 +219,14 @@ async fn reap(shared: Weak<Shared>, idle: Duration, shutdown: CancellationToken)
         }
         let Some(shared) = shared.upgrade() else { return };
         for id in shared.take_idle(idle) {
-            tracing::debug!(session = %id, "closing an idle MCP session");
-            if let Err(e) = shared.inner.close_session(&id).await {
-                tracing::debug!(session = %id, error = %e, "closing an idle MCP session failed");
+            shared.close(&id, "idle").await;
+        }
+        if let Some(kept) = &shared.kept {
+            for id in kept.sync(&shared.in_use()).await {
+                shared.book().remove(&id);
+                shared.close(&id, "ended on another instance").await;
             }
+            kept.prune().await;
         }
     }
 }
@@ -220,9 +277,27 @@ impl SessionManager for LimitedSessions {
             return Err(SessionError::Full(self.max_sessions));
         }
         let (id, transport) = self.shared.inner.create_session().await?;
-        self.shared.book().insert(id.clone(), Activity { last: Instant::now(), open: 0 });
+        // Marked kept once rmcp has saved it, after the handshake (see `store::Restorable`).
+        self.shared.book().insert(id.clone(), Activity::new(false));
         self.warned.store(false, Ordering::Relaxed);
         Ok((id, transport))
+    }
+
+    /// A session opened on another instance, found in the shared store: held here from now on, under the same cap
+    /// and reaper as the sessions opened here. rmcp then replays the client's `initialize` into it.
+    async fn restore_session(&self, id: SessionId) -> Result<RestoreOutcome<Self::Transport>, SessionError> {
+        self.start_reaper();
+        let _one_at_a_time = self.creating.lock().await;
+        if self.is_full() {
+            // Normally the edge of `/mcp` answered 503 already; this is the race for the last slot.
+            return Err(SessionError::Full(self.max_sessions));
+        }
+        let outcome = self.shared.inner.restore_session(id.clone()).await?;
+        if matches!(outcome, RestoreOutcome::Restored(_)) {
+            tracing::debug!(session = %id, "restoring an MCP session opened on another instance");
+            self.shared.book().insert(id, Activity::new(true));
+        }
+        Ok(outcome)
     }
 
     async fn initialize_session(
@@ -234,8 +309,20 @@ impl SessionManager for LimitedSessions {
         Ok(self.shared.inner.initialize_session(id, message).await?)
     }
 
+    /// Held here, and (when kept in a shared store) not ended on another instance meanwhile: a session ended
+    /// elsewhere is closed here on its next request, which then gets 404.
     async fn has_session(&self, id: &SessionId) -> Result<bool, SessionError> {
-        Ok(self.shared.inner.has_session(id).await?)
+        if !self.shared.inner.has_session(id).await? {
+            return Ok(false);
+        }
+        let kept = self.shared.book().get(id).is_some_and(|a| a.kept);
+        match &self.shared.kept {
+            Some(store) if kept && !store.still_kept(id).await => {
+                self.close_session(id).await?;
+                Ok(false)
+            }
+            _ => Ok(true),
+        }
     }
 
     async fn close_session(&self, id: &SessionId) -> Result<(), SessionError> {
