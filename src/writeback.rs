@@ -23,9 +23,10 @@ use tokio_util::sync::CancellationToken;
 const EVENTS_PER_ROUND: i64 = 500;
 /// Write-backs attempted per round.
 const WRITES_PER_ROUND: i64 = 20;
-/// How long a worker holds the write-backs it took (longer than any attempt): another instance's worker takes
-/// them only after that, if this one died mid-attempt.
-const LEASE_SECS: i64 = 120;
+/// How long a worker holds the write-back it took, longer than any attempt (a few Notion calls, each within the
+/// call deadline of at most 60 s): another instance's worker takes it only after that, if this one died
+/// mid-attempt.
+const LEASE_SECS: i64 = 300;
 /// The longest wait between attempts of one write-back.
 const MAX_BACKOFF_SECS: i64 = 300;
 /// How often the worker looks even when nothing woke it (another process may have added work).
@@ -85,7 +86,9 @@ pub async fn round(state: &AppState, book: &NotionClient) -> Result<Option<i64>,
         }
         queue.set_cursor(*seq).await?;
     }
-    for write_back in queue.take_due(time::now(), LEASE_SECS, WRITES_PER_ROUND).await? {
+    // One at a time, each taken just before its attempt, so the lease covers that attempt alone.
+    for _ in 0..WRITES_PER_ROUND {
+        let Some(write_back) = queue.take_due(time::now(), LEASE_SECS, 1).await?.pop() else { break };
         attempt(state, book, &write_back).await?;
     }
     queue.next_due().await

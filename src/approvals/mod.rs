@@ -336,17 +336,27 @@ pub async fn settle_interrupted(state: Arc<AppState>, performer: Arc<dyn Perform
             return 0;
         }
     };
-    let count = unsettled.len();
+    let mut count = 0;
     for approval in unsettled {
+        // Instances sweeping together: one takes it, the others leave it.
+        match state.store.approvals().take_unsettled(&approval.id, cutoff, time::now()).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(e) => {
+                tracing::warn!(approval = %approval.id, error = %e, "could not take an unperformed approval");
+                continue;
+            }
+        }
         perform(state.clone(), performer.clone(), approval).await;
+        count += 1;
     }
     count
 }
 
-/// How long performing an approval can take: the provider call's deadline, with room for the ledger's wait for an
-/// identical call and the records around it.
+/// How long performing an approval can take: the ledger's wait for an identical call, a lookup and the provider
+/// call itself (each within the call deadline), and room for the reads and records around them.
 pub fn performing_grace(state: &AppState) -> Duration {
-    state.config.outbound.call_deadline * 2 + Duration::from_secs(30)
+    state.config.outbound.call_deadline * 4 + state.store.takeover_after() + Duration::from_secs(60)
 }
 
 /// On a shared store, settle interrupted approvals every minute, for as long as the process runs: an instance that

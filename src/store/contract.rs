@@ -515,7 +515,7 @@ async fn a_claim_whose_instance_is_gone_is_abandoned_before_its_lease_ends() {
     // claim is handed to an instance that is gone rather than racing them).
     let Store::Postgres(pg) = &a else { unreachable!() };
     let pool = pg.pool().await.unwrap();
-    sqlx::query("INSERT INTO instances (id, started_at, alive_until) VALUES ('gone', 0, 0)")
+    sqlx::query("INSERT INTO instances (id, started_at, gone_after) VALUES ('gone', 0, 0)")
         .execute(pool)
         .await
         .unwrap();

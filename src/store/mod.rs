@@ -203,6 +203,11 @@ pub trait Approvals: Send + Sync {
     /// Approved before `cutoff` (unix seconds) but never settled: the process performing them stopped.
     async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError>;
 
+    /// Take an unsettled approval (approved before `cutoff`, never settled) for performing: its decision time
+    /// moves to `now`, so another instance sweeping at the same moment leaves it alone. False when another took it
+    /// first (or it was settled meanwhile).
+    async fn take_unsettled(&self, id: &str, cutoff: i64, now: i64) -> Result<bool, StoreError>;
+
     /// Changes after this call (a counter that moves on every change made through this store, and on
     /// PostgreSQL on every change another instance announces). Subscribe first, then read: nothing changed in
     /// between is missed. On SQLite changes made by another process are not heard; waiters also re-read on a
@@ -336,7 +341,9 @@ impl Store {
     /// The store the configuration names: PostgreSQL when a URL is set, else SQLite in the data directory.
     pub fn from_config(config: &crate::config::Config) -> Self {
         match &config.store.url {
-            Some(url) => Store::postgres(url.clone()),
+            Some(url) => Store::Postgres(Arc::new(
+                postgres::PgStore::new(url.clone()).with_call_deadline(config.outbound.call_deadline),
+            )),
             None => Store::new(config.data_dir.clone()),
         }
     }
@@ -362,6 +369,15 @@ impl Store {
     /// instance that is gone", not "left before this process started".
     pub fn is_shared(&self) -> bool {
         matches!(self, Store::Postgres(_))
+    }
+
+    /// How long after its last sign of life a dead instance's claims wait before another takes them over, on
+    /// top of its call deadline (zero when no other instance shares the store).
+    pub fn takeover_after(&self) -> std::time::Duration {
+        match self {
+            Store::Sqlite(_) => std::time::Duration::ZERO,
+            Store::Postgres(_) => std::time::Duration::from_secs(postgres::LIVENESS_SECS.unsigned_abs() + 5),
+        }
     }
 
     /// The backend's name: `sqlite` or `postgres`.

@@ -173,6 +173,7 @@ impl LeadCall {
     /// Create it at most once for its key: a repeat replays the first result, an interrupted attempt is settled
     /// by searching HubSpot before anything is created again.
     async fn run(self, state: Arc<AppState>, via: ApprovedVia) -> Result<serde_json::Value, ToolError> {
+        let deadline = super::once::patience_from_now(&state);
         let task = tokio::spawn(async move {
             let entry = Entry {
                 key: self.key.clone(),
@@ -180,10 +181,9 @@ impl LeadCall {
                 provider: ProviderId::HubSpot.as_str().into(),
                 request_hash: self.key.clone(),
             };
-            let lock = state.key_locks.get(&entry.key);
-            let _serialised = lock.lock().await;
+            let (_serialised, claim) = super::once::claim_serialised(&state, &entry, deadline).await?;
             let ledger = state.store.ledger();
-            match ledger.claim(&entry).await? {
+            match claim {
                 Claim::Replay(stored) => return rendered(decode(stored)?, None),
                 Claim::Busy { retry_after_secs } => return Err(LeadRefusal::InProgress(retry_after_secs.max(1)).into()),
                 Claim::Abandoned { .. } => {

@@ -328,13 +328,12 @@ impl SendCall {
 
 /// The ledger around one send. Detached, so a client that goes away mid-send cannot leave it unrecorded.
 async fn send_once(state: Arc<AppState>, send: SendCall, sending: Sending) -> Result<(SentMessage, bool), ToolError> {
+    let deadline = super::once::patience_from_now(&state);
     let task = tokio::spawn(async move {
         let entry = send.entry();
-        let lock = state.key_locks.get(&entry.key);
-        let _serialised = lock.lock().await;
+        let (_serialised, claim) = super::once::claim_serialised(&state, &entry, deadline).await?;
         let ledger = state.store.ledger();
-        let patience = state.config.outbound.call_deadline + super::once::BUSY_MARGIN;
-        match super::once::claim_patiently(ledger, &entry, patience).await? {
+        match claim {
             Claim::Replay(stored) => return Ok((decode(stored)?, true)),
             Claim::Conflict => return Err(SendRefusal::Conflict.into()),
             Claim::Busy { retry_after_secs } => return Err(SendRefusal::InProgress(retry_after_secs.max(1)).into()),

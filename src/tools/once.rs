@@ -16,6 +16,8 @@ use crate::store::{Claim, Entry, Ledger, StoreError};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::OwnedMutexGuard;
+use tokio::time::Instant;
 
 pub const CREATE_TOOL: &str = "create_payment_link";
 
@@ -93,13 +95,12 @@ pub async fn create(
 ) -> Result<Outcome, ToolError> {
     let provider = payments.provider();
     let entry = Entry { key, tool: CREATE_TOOL.into(), provider: provider.as_str().into(), request_hash: hash };
+    let deadline = patience_from_now(&state);
     // Detached: runs to completion (ledger updated) even if the MCP request is cancelled mid-flight.
     let task = tokio::spawn(async move {
-        let lock = state.key_locks.get(&entry.key);
-        let _serialised = lock.lock().await;
+        let (_serialised, claim) = claim_serialised(&state, &entry, deadline).await?;
         let ledger = state.store.ledger();
-        let patience = state.config.outbound.call_deadline + BUSY_MARGIN;
-        match claim_patiently(ledger, &entry, patience).await? {
+        match claim {
             Claim::Replay(stored) => return Ok(Outcome { link: decode(stored)?, replayed: true }),
             Claim::Conflict => return Err(Refusal::Conflict.into()),
             Claim::Busy { retry_after_secs } => return Err(Refusal::InProgress(retry_after_secs.max(1)).into()),
@@ -148,26 +149,36 @@ pub async fn create(
 }
 
 /// How long past the provider call's deadline a call waits for an identical one in flight elsewhere.
-pub(crate) const BUSY_MARGIN: Duration = Duration::from_secs(5);
+const BUSY_MARGIN: Duration = Duration::from_secs(5);
 /// How often it looks again.
 const BUSY_POLL: Duration = Duration::from_millis(200);
 
-/// Claim `entry`; while an identical call holds it elsewhere (another instance sharing the database, another
-/// process sharing the data directory), look again every [`BUSY_POLL`] for up to `patience`. That call's result is
-/// then replayed, or, if its instance died, its claim comes back abandoned and is reconciled here. Still busy
-/// after `patience`: the caller is told to call again.
-pub(crate) async fn claim_patiently(
-    ledger: &dyn Ledger,
+/// Until when a call may wait for an identical one in flight (here, on another instance, or in another process):
+/// that call's deadline, a margin, and on a shared store the time before a dead instance's claim is taken over.
+pub(crate) fn patience_from_now(state: &AppState) -> Instant {
+    Instant::now() + state.config.outbound.call_deadline + BUSY_MARGIN + state.store.takeover_after()
+}
+
+/// Take `entry`'s key for one call: this process's lock on it, then the ledger's claim. While an identical call
+/// holds it, wait, looking again every [`BUSY_POLL`], until `deadline` in all (queued callers do not each wait a
+/// full patience): that call's result is then replayed, or, if its instance died, its claim comes back abandoned
+/// and is reconciled by the caller. Still busy at `deadline`: `Busy`, and the caller is told to call again.
+pub(crate) async fn claim_serialised(
+    state: &AppState,
     entry: &Entry,
-    patience: Duration,
-) -> Result<Claim, StoreError> {
-    let deadline = tokio::time::Instant::now() + patience;
+    deadline: Instant,
+) -> Result<(Option<OwnedMutexGuard<()>>, Claim), StoreError> {
+    let busy = |deadline: Instant| Claim::Busy {
+        retry_after_secs: i64::try_from(deadline.saturating_duration_since(Instant::now()).as_secs()).unwrap_or(1),
+    };
+    let Ok(serialised) = tokio::time::timeout_at(deadline, state.key_locks.get(&entry.key).lock_owned()).await else {
+        return Ok((None, busy(deadline + BUSY_MARGIN)));
+    };
+    let ledger = state.store.ledger();
     loop {
         match ledger.claim(entry).await? {
-            Claim::Busy { .. } if tokio::time::Instant::now() + BUSY_POLL < deadline => {
-                tokio::time::sleep(BUSY_POLL).await;
-            }
-            claim => return Ok(claim),
+            Claim::Busy { .. } if Instant::now() + BUSY_POLL < deadline => tokio::time::sleep(BUSY_POLL).await,
+            claim => return Ok((Some(serialised), claim)),
         }
     }
 }

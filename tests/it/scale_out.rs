@@ -91,27 +91,28 @@ async fn an_agent_waiting_on_one_instance_hears_a_webhook_received_by_another() 
     assert_eq!(a.state.store.events().list(&EventFilter::default(), 10).await.unwrap().len(), 1);
 }
 
-/// The notifications are only hints: with every instance's LISTEN connection killed mid-wait
+/// The notifications are only hints: with every connection of every instance killed mid-wait (LISTEN included)
 /// (`pg_terminate_backend`), the waiting agent on B still hears A's webhook, through the reconnect's re-read or the
 /// one-second backstop, well within the wait.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wait_survives_its_instances_listen_connection_being_killed() {
     let Some(db) = TestDb::create().await else { return };
     let (a, b) = two_instances(&db).await;
+    // Both stores open (migrated, listening) before anything is killed, as in a running deployment.
+    a.state.store.open().await.unwrap();
+    b.state.store.open().await.unwrap();
     let waiting = agent_waits_on(&b);
     let deadline = Instant::now() + Duration::from_secs(20);
     while b.state.store.events().listeners() == 0 {
         assert!(Instant::now() < deadline, "the wait never started");
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    // Both instances have a LISTEN connection open by now (each opened its store to serve the calls).
     let mut admin = PgConnection::connect(&db.url).await.unwrap();
     let mut killed = 0;
     while killed == 0 {
         assert!(Instant::now() < deadline, "no LISTEN connection to kill");
         let listening: Vec<i32> = sqlx::query_scalar(
-            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query ILIKE 'LISTEN%' \
-             AND pid <> pg_backend_pid()",
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()",
         )
         .fetch_all(&mut admin)
         .await
@@ -130,7 +131,7 @@ async fn a_wait_survives_its_instances_listen_connection_being_killed() {
     let (answer, answered) = waiting.await.unwrap();
     assert_eq!(answer["timed_out"], false, "{answer}");
     let took = answered - acked;
-    eprintln!("with {killed} LISTEN connection(s) killed, B answered {took:?} after A acknowledged the webhook");
+    eprintln!("with {killed} connection(s) killed, B answered {took:?} after A acknowledged the webhook");
     assert!(took < Duration::from_secs(3), "the backstop is one second: {took:?}");
 }
 
@@ -273,6 +274,8 @@ impl switchboard::approvals::Performer for Counting {
         approval: &switchboard::domain::approval::Approval,
     ) -> switchboard::domain::approval::Outcome {
         self.0.lock().unwrap().push(approval.key.clone());
+        // Performing takes a while: long enough for another instance's sweep to overlap it.
+        tokio::time::sleep(Duration::from_millis(500)).await;
         switchboard::domain::approval::Outcome::Ok(json!({"performed": approval.key}))
     }
 }
@@ -315,5 +318,75 @@ async fn on_a_shared_store_only_approvals_abandoned_by_their_instance_are_perfor
     assert_eq!(performed, 1);
     assert_eq!(*performer.0.lock().unwrap(), ["left_by_a_dead_instance"]);
     // Settled: the next sweep finds nothing.
-    assert_eq!(switchboard::approvals::settle_interrupted(b.state.clone(), performer).await, 0);
+    assert_eq!(switchboard::approvals::settle_interrupted(b.state.clone(), performer.clone()).await, 0);
+
+    // Both instances sweeping at the same moment: one performs it.
+    approved(&a.state, "swept_by_both", grace + 5).await;
+    let (by_a, by_b) = tokio::join!(
+        switchboard::approvals::settle_interrupted(a.state.clone(), performer.clone()),
+        switchboard::approvals::settle_interrupted(b.state.clone(), performer.clone())
+    );
+    assert_eq!(by_a + by_b, 1, "performed by A {by_a} times, by B {by_b} times");
+    assert_eq!(performer.0.lock().unwrap().len(), 2);
+}
+
+/// A live instance cut off from the database for longer than its liveness window, while its create is still
+/// at the provider, keeps its claim: the other instance does not take it for dead before the call's deadline has
+/// passed too, so it waits, and replays the first result instead of sending a second create.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_instance_briefly_cut_off_from_the_database_keeps_its_claim() {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let Some(db) = TestDb::create().await else { return };
+    let razorpay = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(fixture("razorpay/payment_link_created.json"), "application/json")
+                .set_delay(Duration::from_secs(13)),
+        )
+        .mount(&razorpay)
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/payment_links"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"payment_links": []})))
+        .mount(&razorpay)
+        .await;
+    let mut relay = Relay::to(&db.server).await;
+    let instance = |url: String| {
+        let mut cfg = with_webhooks(config(Some(&razorpay.uri()), None));
+        cfg.store.url = Some(SecretString::from(url));
+        // The shipped deadlines (15 s per attempt, 30 s per call): Razorpay's 13 s answer fits inside them.
+        cfg.outbound = switchboard::config::OutboundConfig::default();
+        cfg
+    };
+    let a = start(instance(relay.url_for(&db.url))).await;
+    let b = start(instance(db.url.clone())).await;
+    let args = json!({"amount": "45000", "currency": "INR", "description": "Invoice SW-2026-0142",
+                      "reference_id": "SW-2026-0142", "customer": {"name": "Ananya Sharma"}});
+    let first = {
+        let (state, args) = (a.state.clone(), args.clone());
+        tokio::spawn(async move {
+            let agent = crate::helpers::connect_with(state, ()).await;
+            structured(&crate::helpers::call(&agent, "create_payment_link", args).await)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while razorpay.received_requests().await.unwrap().iter().all(|r| r.method.as_str() != "POST") {
+        assert!(Instant::now() < deadline, "A never called Razorpay");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    relay.cut();
+    tokio::time::sleep(Duration::from_secs(11)).await; // past the 10 s liveness window
+    let agent_b = crate::helpers::connect_with(b.state.clone(), ()).await;
+    let second =
+        tokio::spawn(async move { structured(&crate::helpers::call(&agent_b, "create_payment_link", args).await) });
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    relay.restore().await;
+    let (first, second) = (first.await.unwrap(), second.await.unwrap());
+    assert_eq!((first["replayed"].clone(), second["replayed"].clone()), (json!(false), json!(true)));
+    assert_eq!(first["id"], second["id"]);
+    let posts = razorpay.received_requests().await.unwrap().iter().filter(|r| r.method.as_str() == "POST").count();
+    assert_eq!(posts, 1, "a second create was sent while the first was still in flight");
 }

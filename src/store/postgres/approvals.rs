@@ -159,6 +159,20 @@ impl Approvals for PgStore {
         Ok(done.rows_affected())
     }
 
+    async fn take_unsettled(&self, id: &str, cutoff: i64, now: i64) -> Result<bool, StoreError> {
+        let pool = self.pool().await?;
+        let taken = sqlx::query(
+            "UPDATE approvals SET decided_at = $1 WHERE id = $2 AND status = 'approved' AND decided_at <= $3",
+        )
+        .bind(now)
+        .bind(id)
+        .bind(cutoff)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        Ok(taken == 1)
+    }
+
     async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError> {
         let pool = self.pool().await?;
         let rows = sqlx::query(select!("WHERE status = 'approved' AND decided_at <= $1 ORDER BY decided_at"))

@@ -149,6 +149,8 @@ impl Ledger for PgStore {
 
     async fn touch(&self, key: &str) -> Result<(), StoreError> {
         let pool = self.pool().await?;
+        // The provider call comes next: this instance's liveness must cover it (see `instances`).
+        super::instances::renew(pool, &self.instance, self.grace_secs).await?;
         let now = time::now();
         sqlx::query(concat!(
             "UPDATE idempotency SET locked_until = $1, updated_at = $2 WHERE key = $3 AND state = 'in_progress' \

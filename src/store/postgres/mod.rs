@@ -23,6 +23,7 @@ mod audit;
 mod commit;
 mod events;
 mod instances;
+pub use instances::LIVENESS_SECS;
 mod ledger;
 mod sessions;
 mod wakeups;
@@ -46,6 +47,11 @@ const IDLE_IN_TRANSACTION: &str = "30s";
 /// Pool connections for queries; the `LISTEN` connection is one more.
 const MAX_CONNECTIONS: u32 = 10;
 
+/// The grace after a lapsed liveness before an instance's claims are taken over, without a configured deadline
+/// (the default 30 s call deadline and [`GRACE_MARGIN_SECS`]).
+const DEFAULT_GRACE_SECS: i64 = 30 + GRACE_MARGIN_SECS;
+const GRACE_MARGIN_SECS: i64 = 5;
+
 /// How long opening the database, or waiting for a free connection, may take before it is reported unreachable.
 const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -67,6 +73,9 @@ pub struct PgStore {
     claims: Mutex<HashMap<String, String>>,
     /// This process among the instances (see [`instances`]); its claims name it as their owner.
     instance: String,
+    /// How long after its liveness lapses this instance may still be in a provider call: its call deadline and a
+    /// margin. Others take its claims over only after that.
+    grace_secs: i64,
 }
 
 impl PgStore {
@@ -81,7 +90,15 @@ impl PgStore {
             }),
             claims: Mutex::default(),
             instance: instances::new_id(),
+            grace_secs: DEFAULT_GRACE_SECS,
         }
+    }
+
+    /// The longest provider call this instance makes (its `[outbound] deadline_secs`): another instance takes its
+    /// claims over only once such a call must have ended.
+    pub fn with_call_deadline(mut self, deadline: Duration) -> Self {
+        self.grace_secs = i64::try_from(deadline.as_secs()).unwrap_or(i64::MAX / 4) + GRACE_MARGIN_SECS;
+        self
     }
 
     /// Where the store lives, for logs and errors: host, port, database and user, never the password.
@@ -124,13 +141,15 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(MAX_CONNECTIONS + 1)
             .acquire_timeout(ACQUIRE_TIMEOUT)
-            .connect_with(options)
+            .connect_with(options.clone())
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         sqlx::migrate!("./migrations/postgres").run(&pool).await?;
-        // Alive before the first claim can name this instance as its owner.
-        instances::renew(&pool, &self.instance).await?;
-        instances::spawn(pool.clone(), self.instance.clone(), Arc::downgrade(&self.signals));
+        // Alive before the first claim can name this instance as its owner; renewed on a connection of its own.
+        instances::renew(&pool, &self.instance, self.grace_secs).await?;
+        let renewals =
+            PgPoolOptions::new().max_connections(1).acquire_timeout(ACQUIRE_TIMEOUT).connect_lazy_with(options.clone());
+        instances::spawn(renewals, self.instance.clone(), self.grace_secs, Arc::downgrade(&self.signals));
         wakeups::spawn(pool.clone(), Arc::downgrade(&self.signals));
         tracing::debug!(store = %where_, "opened the store");
         Ok(pool)

@@ -151,6 +151,19 @@ impl Approvals for SqliteStore {
         Ok(done.rows_affected())
     }
 
+    async fn take_unsettled(&self, id: &str, cutoff: i64, now: i64) -> Result<bool, StoreError> {
+        let pool = self.pool().await?;
+        let taken =
+            sqlx::query("UPDATE approvals SET decided_at = ? WHERE id = ? AND status = 'approved' AND decided_at <= ?")
+                .bind(now)
+                .bind(id)
+                .bind(cutoff)
+                .execute(pool)
+                .await?
+                .rows_affected();
+        Ok(taken == 1)
+    }
+
     async fn unsettled(&self, cutoff: i64) -> Result<Vec<Approval>, StoreError> {
         let pool = self.pool().await?;
         let rows = sqlx::query(select!("WHERE status = 'approved' AND decided_at <= ? ORDER BY decided_at"))
