@@ -11,6 +11,8 @@
 
 fn main() {
     println!("cargo:rerun-if-changed=packaging/startup.ld");
+    // sqlx embeds the migrations at compile time; a new migration file must rebuild the crate.
+    println!("cargo:rerun-if-changed=migrations");
     println!("cargo:rerun-if-env-changed=SWITCHBOARD_NO_STARTUP_ORDER");
     println!("cargo:rerun-if-env-changed=SWITCHBOARD_LINK_MAP");
     let env = |name: &str| std::env::var(name).unwrap_or_default();
