@@ -3,6 +3,7 @@
 
 mod approvals;
 mod audit;
+mod checkpoint;
 mod commit;
 mod events;
 mod ledger;
@@ -23,6 +24,8 @@ pub struct SqliteStore {
     writer: crate::store::group_commit::Writer,
     /// Moves on every change to an approval made through this store.
     approvals_changed: tokio::sync::watch::Sender<u64>,
+    /// Set when the WAL outgrew its bound; the event writer restarts it between batches.
+    restart: checkpoint::RestartWanted,
 }
 
 impl SqliteStore {
@@ -33,6 +36,7 @@ impl SqliteStore {
             pool: OnceCell::new(),
             writer: crate::store::group_commit::Writer::default(),
             approvals_changed: tokio::sync::watch::Sender::new(0),
+            restart: checkpoint::RestartWanted::default(),
         }
     }
 
@@ -47,11 +51,17 @@ impl SqliteStore {
     }
 
     pub(crate) async fn pool(&self) -> Result<&SqlitePool, StoreError> {
-        self.pool.get_or_try_init(|| open(self.path.clone())).await
+        self.pool.get_or_try_init(|| open(self.path.clone(), self.writer.subscribe(), self.restart.clone())).await
     }
 }
 
-async fn open(path: PathBuf) -> Result<SqlitePool, StoreError> {
+/// Open (creating it if needed) and migrate the database, and start its checkpoints ([`checkpoint`]), which
+/// follow `commits` and end with the store.
+async fn open(
+    path: PathBuf,
+    commits: tokio::sync::watch::Receiver<i64>,
+    restart: checkpoint::RestartWanted,
+) -> Result<SqlitePool, StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_path_buf(), source })?;
     }
@@ -62,8 +72,10 @@ async fn open(path: PathBuf) -> Result<SqlitePool, StoreError> {
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(Duration::from_secs(5))
         .foreign_keys(true);
-    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options).await?;
+    let (name, value) = checkpoint::AUTOCHECKPOINT;
+    let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone().pragma(name, value)).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
+    checkpoint::spawn(options, commits, restart);
     tracing::debug!(path = %path.display(), "opened the store");
     Ok(pool)
 }
