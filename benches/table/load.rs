@@ -20,16 +20,17 @@ pub struct Load {
     pub completed: usize,
     pub per_second: f64,
     pub latency: Summary,
-    /// Server CPU time per completed request (user + system), when the server is a child process.
+    /// Server CPU time per completed request (user + system, all instances), when servers are child processes.
     pub server_cpu_per_op: Option<Duration>,
 }
 
 /// Run `op` in `workers` closed loops for `warmup + window`; `op(worker, seq)` returns once its answer is in.
+/// `server_pids` are the processes whose CPU time is charged to the requests (none: not measured).
 pub async fn closed_loop<F, Fut>(
     workers: usize,
     warmup: Duration,
     window: Duration,
-    server_pid: Option<u32>,
+    server_pids: &[u32],
     op: F,
 ) -> anyhow::Result<Load>
 where
@@ -59,9 +60,15 @@ where
         });
     }
     tokio::time::sleep_until(measure_from.into()).await;
-    let cpu_before = server_pid.map(server::cpu_time).transpose()?;
+    let cpu = || -> anyhow::Result<Option<Duration>> {
+        if server_pids.is_empty() {
+            return Ok(None);
+        }
+        server_pids.iter().map(|&pid| server::cpu_time(pid)).sum::<anyhow::Result<Duration>>().map(Some)
+    };
+    let cpu_before = cpu()?;
     tokio::time::sleep_until(end.into()).await;
-    let cpu_after = server_pid.map(server::cpu_time).transpose()?;
+    let cpu_after = cpu()?;
     let mut latencies = Vec::new();
     while let Some(joined) = set.join_next().await {
         latencies.extend(joined??.into_iter().map(|(_, d)| d));
@@ -97,7 +104,7 @@ pub async fn tool_calls(
     let sessions = Arc::new(sessions);
     let failures = Arc::new(AtomicU64::new(0));
     let failed = failures.clone();
-    let load = closed_loop(workers, warmup, window, Some(server.pid), move |w, seq| {
+    let load = closed_loop(workers, warmup, window, &[server.pid], move |w, seq| {
         let sessions = sessions.clone();
         let failed = failed.clone();
         async move {
@@ -119,7 +126,7 @@ pub async fn tool_calls(
 pub async fn direct_gets(stub: &Stub, workers: usize, warmup: Duration, window: Duration) -> anyhow::Result<Load> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(workers * 2).build()?;
     let url = Arc::new(stub.invoice_url());
-    closed_loop(workers, warmup, window, None, move |_, _| {
+    closed_loop(workers, warmup, window, &[], move |_, _| {
         let (client, url) = (client.clone(), url.clone());
         async move {
             let response = client.get(url.as_str()).basic_auth(RZ_KEY_ID, Some(RZ_SECRET)).send().await?;
@@ -131,14 +138,15 @@ pub async fn direct_gets(stub: &Stub, workers: usize, warmup: Duration, window: 
     .await
 }
 
-/// Razorpay deliveries to `/webhooks/razorpay` in `workers` closed loops; each must be acknowledged (200).
+/// Razorpay deliveries to `/webhooks/razorpay` in `workers` closed loops, worker `w` sending to
+/// `servers[w % len]`; each must be acknowledged (200).
 pub async fn webhooks(
-    server: &HttpServer,
+    servers: &[&HttpServer],
     workers: usize,
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<(Load, u64)> {
-    signed_posts(server, "/webhooks/razorpay", workers, warmup, window, |w, seq| delivery(&format!("TP-{w}-{seq}")))
+    signed_posts(servers, "/webhooks/razorpay", workers, warmup, window, |w, seq| delivery(&format!("TP-{w}-{seq}")))
         .await
 }
 
@@ -149,7 +157,7 @@ pub async fn whatsapp_batches(
     warmup: Duration,
     window: Duration,
 ) -> anyhow::Result<(Load, u64)> {
-    signed_posts(server, "/webhooks/whatsapp", workers, warmup, window, |w, seq| {
+    signed_posts(&[server], "/webhooks/whatsapp", workers, warmup, window, |w, seq| {
         whatsapp_delivery(&format!("W{w}S{seq}"))
     })
     .await
@@ -158,10 +166,11 @@ pub async fn whatsapp_batches(
 /// A delivery's body and the headers that sign it.
 type Signed = (String, Vec<(&'static str, String)>);
 
-/// Signed deliveries (`make(worker, seq)` gives the body and headers) POSTed to `path` in closed loops; returns
-/// the load and how many were acknowledged with 200 (anything else fails the run).
+/// Signed deliveries (`make(worker, seq)` gives the body and headers) POSTed to `path` of `servers` (worker `w`
+/// to `servers[w % len]`) in closed loops; returns the load and how many were acknowledged with 200 (anything
+/// else fails the run).
 async fn signed_posts(
-    server: &HttpServer,
+    servers: &[&HttpServer],
     path: &str,
     workers: usize,
     warmup: Duration,
@@ -169,14 +178,15 @@ async fn signed_posts(
     make: fn(usize, u64) -> Signed,
 ) -> anyhow::Result<(Load, u64)> {
     let client = reqwest::Client::builder().pool_max_idle_per_host(workers * 2).build()?;
-    let url = Arc::new(server.url(path));
+    let urls: Arc<Vec<String>> = Arc::new(servers.iter().map(|s| s.url(path)).collect());
+    let pids: Vec<u32> = servers.iter().map(|s| s.pid).collect();
     let acked = Arc::new(AtomicU64::new(0));
     let counter = acked.clone();
-    let load = closed_loop(workers, warmup, window, Some(server.pid), move |w, seq| {
-        let (client, url, counter) = (client.clone(), url.clone(), counter.clone());
+    let load = closed_loop(workers, warmup, window, &pids, move |w, seq| {
+        let (client, urls, counter) = (client.clone(), urls.clone(), counter.clone());
         async move {
             let (body, headers) = make(w, seq);
-            let mut request = client.post(url.as_str()).body(body);
+            let mut request = client.post(urls[w % urls.len()].as_str()).body(body);
             for (k, v) in headers {
                 request = request.header(k, v);
             }

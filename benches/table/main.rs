@@ -3,11 +3,14 @@
 //! the criterion figures from `benches/micro.rs`) and writes it to `target/bench/report.md`.
 //!
 //! `cargo bench` runs everything; `cargo bench --bench table -- startup` runs only sections whose name
-//! contains "startup" (sections: startup, stdio_call, http, webhooks, wait).
+//! contains "startup" (sections: startup, stdio_call, http, webhooks, wait, postgres). The PostgreSQL figures need
+//! `SWITCHBOARD_BENCH_DATABASE_URL` (see `postgres.rs`); without it the table says why they are missing. The
+//! `postgres` section also measures SQLite's ingest, so the two stand side by side from one run.
 
 mod criterion_results;
 mod load;
 mod mcp_http;
+mod postgres;
 mod report;
 mod server;
 mod startup;
@@ -67,12 +70,12 @@ async fn run(wanted: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
         let direct = load::direct_gets(&stub, CLIENTS, Duration::from_millis(500), Duration::from_secs(2)).await?;
         report.http = Some((calls, direct));
     }
-    if wanted("webhooks") {
+    if wanted("webhooks") || wanted("postgres") {
         eprintln!("webhooks: ingest throughput, then ack latency at 1,000/s…");
         let setup = Setup::new(stub.addr)?;
         let server = HttpServer::spawn(&setup).await?;
-        let (load, acked) = load::webhooks(&server, CLIENTS, Duration::from_secs(1), Duration::from_secs(5)).await?;
-        let paced = webhook::paced(&server, 1000.0, Duration::from_secs(5)).await?;
+        let (load, acked) = load::webhooks(&[&server], CLIENTS, Duration::from_secs(1), Duration::from_secs(5)).await?;
+        let paced = webhook::paced(&[&server], 1000.0, Duration::from_secs(5)).await?;
         let whatsapp = load::whatsapp_batches(&server, CLIENTS, Duration::from_secs(1), Duration::from_secs(5)).await;
         server.stop().await?;
         let stored = webhook::stored_events(&setup.data_dir()).await?;
@@ -86,8 +89,21 @@ async fn run(wanted: &dyn Fn(&str) -> bool) -> anyhow::Result<()> {
         eprintln!("wait: webhook arrival → wait_for_event returns…");
         let setup = Setup::new(stub.addr)?;
         let server = HttpServer::spawn(&setup).await?;
-        report.wait = Some(webhook::wait_latency(&server, 20, 300, Duration::from_millis(10)).await?);
+        report.wait = Some(webhook::wait_latency(&server, &server, 20, 300, Duration::from_millis(10)).await?);
         server.stop().await?;
+    }
+    if wanted("postgres") {
+        report.postgres = Some(match std::env::var(postgres::DATABASE_URL) {
+            Ok(url) => postgres::measure(&url, stub.addr).await.map_err(|e| format!("{e:#}")),
+            Err(_) => Err(format!(
+                "skipped: set {}=postgres://user@host/db (a server where that user may create databases; each \
+                 configuration gets a fresh database, dropped afterwards)",
+                postgres::DATABASE_URL
+            )),
+        });
+        if let Some(Err(why)) = &report.postgres {
+            eprintln!("postgres: {why}");
+        }
     }
     report.micro = criterion_results::load(
         &criterion_dir(&target),

@@ -49,6 +49,15 @@ impl Setup {
         Ok(Setup { dir, config })
     }
 
+    /// The same, on the PostgreSQL database at `url` (`[store] url`) instead of SQLite in the data directory.
+    pub fn with_database(stub: SocketAddr, url: &str) -> anyhow::Result<Setup> {
+        let setup = Setup::new(stub)?;
+        let mut toml = std::fs::read_to_string(&setup.config)?;
+        toml.push_str(&format!("[store]\nurl = {url:?}\n"));
+        std::fs::write(&setup.config, toml)?;
+        Ok(setup)
+    }
+
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
     }

@@ -42,14 +42,15 @@ pub struct Paced {
     pub ack: Summary,
 }
 
-/// Open loop: one delivery every 1/rate s for `duration`, each on its own task, latency from when it was due.
-pub async fn paced(server: &HttpServer, rate: f64, duration: Duration) -> anyhow::Result<Paced> {
+/// Open loop: one delivery every 1/rate s for `duration`, each on its own task, latency from when it was due;
+/// delivery `i` goes to `servers[i % len]`.
+pub async fn paced(servers: &[&HttpServer], rate: f64, duration: Duration) -> anyhow::Result<Paced> {
     let client = reqwest::Client::builder().timeout(DEADLINE).build()?;
-    let url = server.url("/webhooks/razorpay");
+    let urls: Vec<String> = servers.iter().map(|s| s.url("/webhooks/razorpay")).collect();
     // Open the connections the run will use, so it does not time TCP handshakes.
     let mut warm = JoinSet::new();
     for i in 0..16 {
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url) = (client.clone(), urls[i % urls.len()].clone());
         warm.spawn(async move { post(&client, &url, &format!("PW-{i}")).await });
     }
     while let Some(r) = warm.join_next().await {
@@ -62,7 +63,7 @@ pub async fn paced(server: &HttpServer, rate: f64, duration: Duration) -> anyhow
     for i in 0..n {
         let due = start + interval * i as u32;
         tokio::time::sleep_until(due.into()).await;
-        let (client, url) = (client.clone(), url.clone());
+        let (client, url) = (client.clone(), urls[i % urls.len()].clone());
         set.spawn(async move {
             let status = post(&client, &url, &format!("PR-{i}")).await?;
             anyhow::ensure!(status == reqwest::StatusCode::OK, "webhook answered {status}");
@@ -84,16 +85,18 @@ pub struct WaitLatency {
     pub ack: Summary,
 }
 
-/// An agent waits (`wait_for_event` on a reference) over Streamable HTTP; the delivery arrives `settle` later.
+/// An agent waits (`wait_for_event` on a reference) over Streamable HTTP on `waiter`; the delivery arrives at
+/// `receiver` (the same server, or another instance on the same database) `settle` later.
 pub async fn wait_latency(
-    server: &HttpServer,
+    waiter: &HttpServer,
+    receiver: &HttpServer,
     warmup: usize,
     runs: usize,
     settle: Duration,
 ) -> anyhow::Result<WaitLatency> {
     let client = reqwest::Client::builder().timeout(DEADLINE).build()?;
-    let session = Session::open(&client, &server.url("/mcp")).await?;
-    let url = server.url("/webhooks/razorpay");
+    let session = Session::open(&client, &waiter.url("/mcp")).await?;
+    let url = receiver.url("/webhooks/razorpay");
     let (mut returns, mut acks) = (Vec::new(), Vec::new());
     for i in 0..warmup + runs {
         let reference = format!("WAIT-{i}");
