@@ -274,7 +274,7 @@ impl Report {
                         ),
                         "≥ 5,000 /s",
                         format!(
-                            "**{:.0} /s** (ack {}); server CPU {cpu} per delivery (all instances); {} acknowledged in all, {} rows in the database",
+                            "**{:.0} /s** (ack {}); Switchboard CPU {cpu} per delivery (all instances; PostgreSQL's own not counted); {} acknowledged in all, {} rows in the database",
                             i.load.per_second,
                             i.load.latency.p50_p99(),
                             i.acked,
