@@ -82,7 +82,7 @@ impl EventLog for SqliteStore {
                 return events.iter().map(|_| Err(StoreError::Unavailable(message.clone()))).collect();
             }
         };
-        self.writer.record(&commit::SqliteBatches(pool.clone(), self.restart.clone()), events.iter().cloned()).await
+        self.writer.record(&commit::SqliteBatches(pool.clone(), self.checkpoints.clone()), events.iter().cloned()).await
     }
 
     /// Hears of every event stored after this call. Subscribe first, then read the log: nothing stored in

@@ -24,8 +24,8 @@ pub struct SqliteStore {
     writer: crate::store::group_commit::Writer,
     /// Moves on every change to an approval made through this store.
     approvals_changed: tokio::sync::watch::Sender<u64>,
-    /// Set when the WAL outgrew its bound; the event writer restarts it between batches.
-    restart: checkpoint::RestartWanted,
+    /// Shared by the event writer and the checkpoint task.
+    checkpoints: checkpoint::Checkpoints,
 }
 
 impl SqliteStore {
@@ -36,7 +36,7 @@ impl SqliteStore {
             pool: OnceCell::new(),
             writer: crate::store::group_commit::Writer::default(),
             approvals_changed: tokio::sync::watch::Sender::new(0),
-            restart: checkpoint::RestartWanted::default(),
+            checkpoints: checkpoint::Checkpoints::default(),
         }
     }
 
@@ -51,17 +51,13 @@ impl SqliteStore {
     }
 
     pub(crate) async fn pool(&self) -> Result<&SqlitePool, StoreError> {
-        self.pool.get_or_try_init(|| open(self.path.clone(), self.writer.subscribe(), self.restart.clone())).await
+        self.pool.get_or_try_init(|| open(self.path.clone(), &self.checkpoints)).await
     }
 }
 
 /// Open (creating it if needed) and migrate the database, and start its checkpoints ([`checkpoint`]), which
-/// follow `commits` and end with the store.
-async fn open(
-    path: PathBuf,
-    commits: tokio::sync::watch::Receiver<i64>,
-    restart: checkpoint::RestartWanted,
-) -> Result<SqlitePool, StoreError> {
+/// follow the event writer's commits and end with the store.
+async fn open(path: PathBuf, checkpoints: &checkpoint::Checkpoints) -> Result<SqlitePool, StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|source| StoreError::DataDir { path: dir.to_path_buf(), source })?;
     }
@@ -75,7 +71,7 @@ async fn open(
     let (name, value) = checkpoint::AUTOCHECKPOINT;
     let pool = SqlitePoolOptions::new().max_connections(4).connect_with(options.clone().pragma(name, value)).await?;
     sqlx::migrate!("./migrations/sqlite").run(&pool).await?;
-    checkpoint::spawn(options, commits, restart);
+    checkpoint::spawn(options, checkpoints);
     tracing::debug!(path = %path.display(), "opened the store");
     Ok(pool)
 }
