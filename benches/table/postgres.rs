@@ -12,7 +12,7 @@ use crate::stats::Summary;
 use crate::webhook::{self, Paced, WaitLatency};
 use anyhow::Context;
 use sqlx::AssertSqlSafe;
-use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -41,15 +41,26 @@ pub struct Ingest {
     pub stored: i64,
 }
 
-/// The database alone: `INSERT … ON CONFLICT DO NOTHING RETURNING` of a 1.5 KB JSON body with a unique key,
-/// committed durably, from this process (the server shares the machine's cores with it, as Switchboard would).
+/// The database alone: `INSERT … ON CONFLICT DO NOTHING RETURNING` of the Razorpay fixture (1.9 KB) under a random
+/// unique key into a table shaped like reference §3's (5 secondary indexes), `synchronous_commit=on`, from this
+/// process (which shares the machine's cores with the server, as Switchboard would).
 pub struct Ceiling {
+    /// `server_version`, `fsync`, `synchronous_commit` as the server reports them.
+    pub server: String,
+    /// Single-row commits from 8 clients (reference §3's cell: 4,540 / 5,079 / 5,079 per second).
+    pub single: Hammered,
+    /// 16 rows per commit from 2 clients (reference: 19,456 / 24,112 / 28,016 rows per second).
+    pub batched: Hammered,
+    /// 16 rows per commit from 1 client: Switchboard's own shape, one event transaction at a time across every
+    /// instance (an advisory lock keeps sequence numbers in commit order).
+    pub serial: Hammered,
+}
+
+pub struct Hammered {
     pub clients: usize,
-    pub single_per_second: f64,
-    pub single: Summary,
-    pub batch_clients: usize,
-    pub rows_per_batch: usize,
-    pub batched_rows_per_second: f64,
+    pub rows_per_commit: i64,
+    pub rows_per_second: f64,
+    pub commit: Summary,
 }
 
 pub async fn measure(admin_url: &str, stub: SocketAddr) -> anyhow::Result<Postgres> {
@@ -66,28 +77,21 @@ pub async fn measure(admin_url: &str, stub: SocketAddr) -> anyhow::Result<Postgr
 async fn measure_on(admin: &PgPool, admin_url: &str, stub: SocketAddr) -> anyhow::Result<Postgres> {
     eprintln!("postgres: the server's raw commit ceiling…");
     let db = Scratch::create(admin, admin_url, "ceiling").await?;
-    let url = db.url.clone();
-    let ceiling = db.run(ceiling(&url)).await?;
+    let ceiling = ceiling(&db.url).await?;
+    drop(db);
     let mut instances = Vec::new();
     for n in [1, 2] {
         eprintln!("postgres: ingest through {n} instance(s) on one database…");
         let db = Scratch::create(admin, admin_url, &format!("ingest{n}")).await?;
-        let url = db.url.clone();
-        instances.push(db.run(ingest(&url, stub, n)).await?);
+        instances.push(ingest(&db.url, stub, n).await?);
     }
     eprintln!("postgres: webhook to instance A → wait_for_event on instance B…");
     let db = Scratch::create(admin, admin_url, "wake").await?;
-    let url = db.url.clone();
-    let wake = db
-        .run(async {
-            let setup = Setup::with_database(stub, &url)?;
-            let (a, b) = (HttpServer::spawn(&setup).await?, HttpServer::spawn(&setup).await?);
-            let wake = webhook::wait_latency(&b, &a, 20, 300, Duration::from_millis(10)).await;
-            a.stop().await?;
-            b.stop().await?;
-            wake
-        })
-        .await?;
+    let setup = Setup::with_database(stub, &db.url)?;
+    let (a, b) = (HttpServer::spawn(&setup).await?, HttpServer::spawn(&setup).await?);
+    let wake = webhook::wait_latency(&b, &a, 20, 300, Duration::from_millis(10)).await?;
+    a.stop().await?;
+    b.stop().await?;
     Ok(Postgres { ceiling, instances, wake })
 }
 
@@ -110,57 +114,51 @@ async fn ingest(url: &str, stub: SocketAddr, n: usize) -> anyhow::Result<Ingest>
     Ok(Ingest { instances: n, acked: acked + paced.acked, load, paced, stored })
 }
 
-/// A body like a real delivery's (the Razorpay fixture, ~1.5 KB).
+/// A body like a real delivery's.
 const BODY: &str = include_str!("../../tests/fixtures/razorpay/webhook_payment_link_paid.json");
+const WINDOW: Duration = Duration::from_secs(4);
 
-/// Single-row durable commits from 8 clients, then 16 rows per commit from 2 clients (reference §3's cells).
 async fn ceiling(url: &str) -> anyhow::Result<Ceiling> {
-    let pool = PgPoolOptions::new().max_connections(8).connect(url).await?;
-    sqlx::query(
-        "CREATE TABLE ceiling (id bigserial PRIMARY KEY, source text NOT NULL, provider_event_id text NOT NULL, \
-         received_at timestamptz NOT NULL DEFAULT now(), body jsonb NOT NULL, UNIQUE (source, provider_event_id))",
+    let options = url.parse::<PgConnectOptions>()?.options([("synchronous_commit", "on")]);
+    let pool = PgPoolOptions::new().max_connections(8).connect_with(options).await?;
+    let setting = |name: &'static str| sqlx::query_scalar::<_, String>(name).fetch_one(&pool);
+    let server = format!(
+        "PostgreSQL {}, fsync={}, synchronous_commit={}",
+        setting("SHOW server_version").await?,
+        setting("SHOW fsync").await?,
+        setting("SHOW synchronous_commit").await?
+    );
+    sqlx::raw_sql(
+        "CREATE TABLE ceiling (id bigserial PRIMARY KEY, source text NOT NULL, provider_event_id text NOT NULL,          event_type text NOT NULL, account_id text, object_id text, received_at timestamptz NOT NULL DEFAULT now(),          status int NOT NULL DEFAULT 0, body jsonb NOT NULL, UNIQUE (source, provider_event_id));          CREATE INDEX ON ceiling (received_at); CREATE INDEX ON ceiling (event_type, id);          CREATE INDEX ON ceiling (object_id); CREATE INDEX ON ceiling (account_id, id);          CREATE INDEX ON ceiling (status) WHERE status = 0;",
     )
     .execute(&pool)
     .await?;
-    let window = Duration::from_secs(4);
-    let (singles, single) = hammer(&pool, 8, window, 1).await?;
-    let (batches, _) = hammer(&pool, 2, window, 16).await?;
+    let single = hammer(&pool, 8, 1).await?;
+    let batched = hammer(&pool, 2, 16).await?;
+    let serial = hammer(&pool, 1, 16).await?;
     pool.close().await;
-    Ok(Ceiling {
-        clients: 8,
-        single_per_second: singles as f64 / window.as_secs_f64(),
-        single,
-        batch_clients: 2,
-        rows_per_batch: 16,
-        batched_rows_per_second: (batches * 16) as f64 / window.as_secs_f64(),
-    })
+    Ok(Ceiling { server, single, batched, serial })
 }
 
-/// `clients` loops inserting `rows` new rows per statement (each its own transaction, `synchronous_commit=on`)
-/// for `window` after a 1 s warm-up: how many commits completed in the window, and their latency.
-async fn hammer(pool: &PgPool, clients: usize, window: Duration, rows: i64) -> anyhow::Result<(u64, Summary)> {
-    let insert = "INSERT INTO ceiling (source, provider_event_id, body) \
-                  SELECT 'razorpay', $1 || '-' || g, $2::jsonb FROM generate_series(1, $3) AS g \
+/// `clients` loops inserting `rows` new rows per statement (each its own transaction) for [`WINDOW`] after a 1 s
+/// warm-up.
+async fn hammer(pool: &PgPool, clients: usize, rows: i64) -> anyhow::Result<Hammered> {
+    let insert = "INSERT INTO ceiling (source, provider_event_id, event_type, account_id, object_id, body) \
+                  SELECT 'razorpay', gen_random_uuid()::text, 'payment_link.paid', 'acc_' || (g % 7), \
+                  'plink_' || gen_random_uuid(), $1::jsonb FROM generate_series(1, $2) AS g \
                   ON CONFLICT (source, provider_event_id) DO NOTHING RETURNING id";
     let start = Instant::now();
-    let (from, end) = (start + Duration::from_secs(1), start + Duration::from_secs(1) + window);
+    let (from, end) = (start + Duration::from_secs(1), start + Duration::from_secs(1) + WINDOW);
     let committed = Arc::new(AtomicU64::new(0));
     let mut set = JoinSet::new();
-    for c in 0..clients {
+    for _ in 0..clients {
         let (pool, committed) = (pool.clone(), committed.clone());
         set.spawn(async move {
             let mut latencies = Vec::new();
-            let mut seq = 0u64;
             while Instant::now() < end {
-                seq += 1;
                 let sent = Instant::now();
-                let ids: Vec<i64> = sqlx::query_scalar(insert)
-                    .bind(format!("c{c}r{rows}s{seq}"))
-                    .bind(BODY.trim())
-                    .bind(rows)
-                    .fetch_all(&pool)
-                    .await?;
-                anyhow::ensure!(ids.len() as i64 == rows, "a new key was taken for a duplicate");
+                let ids: Vec<i64> = sqlx::query_scalar(insert).bind(BODY.trim()).bind(rows).fetch_all(&pool).await?;
+                anyhow::ensure!(ids.len() as i64 == rows, "a random key was taken twice");
                 let now = Instant::now();
                 if sent >= from && now <= end {
                     committed.fetch_add(1, Ordering::Relaxed);
@@ -174,38 +172,67 @@ async fn hammer(pool: &PgPool, clients: usize, window: Duration, rows: i64) -> a
     while let Some(joined) = set.join_next().await {
         latencies.extend(joined??);
     }
-    Ok((committed.load(Ordering::Relaxed), Summary::of_durations(&latencies)))
+    let commits = committed.load(Ordering::Relaxed);
+    Ok(Hammered {
+        clients,
+        rows_per_commit: rows,
+        rows_per_second: (commits * rows as u64) as f64 / WINDOW.as_secs_f64(),
+        commit: Summary::of_durations(&latencies),
+    })
 }
 
-/// A database made for one configuration, dropped after it (whatever the outcome).
-struct Scratch<'a> {
-    admin: &'a PgPool,
+/// A database made for one configuration, dropped when this is (a panic included). Its name carries this
+/// process's id and the time, so runs sharing a server never meet.
+struct Scratch {
+    admin_url: String,
     name: String,
     url: String,
 }
 
-impl<'a> Scratch<'a> {
-    async fn create(admin: &'a PgPool, admin_url: &str, tag: &str) -> anyhow::Result<Scratch<'a>> {
-        // Made of this process's id and a fixed tag: nothing from outside reaches the statement.
-        let name = format!("switchboard_bench_{}_{tag}", std::process::id());
-        sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(admin).await?;
+impl Scratch {
+    async fn create(admin: &PgPool, admin_url: &str, tag: &str) -> anyhow::Result<Scratch> {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.subsec_nanos();
+        // Made of numbers and a fixed tag: nothing from outside reaches the statement.
+        let name = format!("switchboard_bench_{}_{nanos:x}_{tag}", std::process::id());
         sqlx::raw_sql(AssertSqlSafe(format!("CREATE DATABASE {name}")))
             .execute(admin)
             .await
             .context("creating a bench database")?;
+        let mut scratch = Scratch { admin_url: admin_url.to_string(), name: name.clone(), url: String::new() };
         let mut url = reqwest::Url::parse(admin_url).with_context(|| format!("{DATABASE_URL} is not a URL"))?;
         url.set_path(&format!("/{name}"));
-        Ok(Scratch { admin, name, url: url.to_string() })
+        // A `dbname` parameter would override the path: the servers would write the database the URL names.
+        let query: Vec<(String, String)> =
+            url.query_pairs().filter(|(k, _)| k != "dbname").map(|(k, v)| (k.into(), v.into())).collect();
+        url.query_pairs_mut().clear().extend_pairs(query);
+        let url = url.to_string().trim_end_matches('?').to_string();
+        let pool = PgPoolOptions::new().max_connections(1).connect(&url).await?;
+        let current: String = sqlx::query_scalar("SELECT current_database()").fetch_one(&pool).await?;
+        pool.close().await;
+        anyhow::ensure!(current == name, "the bench database URL leads to {current}, not {name}");
+        scratch.url = url;
+        Ok(scratch)
     }
+}
 
-    /// Run `work`, then drop the database.
-    async fn run<T>(self, work: impl std::future::Future<Output = anyhow::Result<T>>) -> anyhow::Result<T> {
-        let outcome = work.await;
-        let dropped = sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)))
-            .execute(self.admin);
-        if let Err(e) = dropped.await {
-            eprintln!("postgres: could not drop {}: {e}", self.name);
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let (admin_url, name) = (self.admin_url.clone(), self.name.clone());
+        // Its own thread and runtime: a drop may run inside the bench's runtime, or after it failed.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async {
+                let admin = PgPoolOptions::new().max_connections(1).connect(&admin_url).await?;
+                sqlx::raw_sql(AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")))
+                    .execute(&admin)
+                    .await?;
+                admin.close().await;
+                anyhow::Ok(())
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("postgres: could not drop the bench database {}", self.name);
         }
-        outcome
     }
 }
