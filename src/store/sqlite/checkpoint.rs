@@ -210,4 +210,31 @@ mod tests {
             "the WAL grew to {wal_bytes} bytes under steady writes"
         );
     }
+
+    /// A reader that keeps a snapshot open (a backup tool, a `sqlite3` shell) stops the WAL from restarting; the
+    /// event writer then waits for it no more than a moment, and does not ask again on every batch.
+    #[tokio::test]
+    async fn a_reader_holding_the_wal_stalls_no_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::new(dir.path().to_path_buf());
+        store.record_all(&events(0, 1)).await.pop().unwrap().unwrap();
+        let url = format!("sqlite://{}", dir.path().join("switchboard.db").display());
+        let mut reader = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
+        sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
+        let _: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&mut reader).await.unwrap();
+        // ~25 MB of WAL: past the restart bound, so RESTARTs are asked for and refused by the reader.
+        let mut slowest = Duration::ZERO;
+        for batch in 0..100 {
+            let started = Instant::now();
+            for r in store.record_all(&events(1_000 + batch * 128, 128)).await {
+                r.unwrap();
+            }
+            slowest = slowest.max(started.elapsed());
+            // Give the checkpoint task its turns, as the gaps between real deliveries do.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        // A RESTART that waited out the pool's busy timeout would hold one batch for 5 s.
+        assert!(slowest < Duration::from_secs(2), "a batch waited {slowest:?} behind a reader");
+        sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
+    }
 }
