@@ -2,24 +2,25 @@
 //! the commit that crosses 1,000 pages: that commit, and every delivery queued behind it, waits for the pages to
 //! be copied into the database file and the file to be flushed. That was the ack tail at 1,000 deliveries/s.
 //!
-//! Here one task on a connection of its own checkpoints with `PASSIVE` (it never blocks a writer or a reader)
+//! Here one task on a connection of its own checkpoints with `PASSIVE` (it never waits for a writer or a reader)
 //! shortly after commits and every second when the store is quiet. A `PASSIVE` checkpoint cannot reach the end of
 //! a WAL that commits keep extending, and the WAL only starts over once it is checkpointed to its end, so under
 //! sustained load it would grow without end. Past [`RESTART_PAGES`] the task asks the event writer for a
 //! `RESTART` before its next batch (run by the task itself, it starved against a writer that takes the lock again
 //! at once). Little is left to copy by then; it waits at most [`RESTART_WAIT`] for readers still in the WAL, and
-//! after a refusal the task asks again only after [`RESTART_BACKOFF`]. Commits themselves checkpoint only far past
-//! that bound ([`AUTOCHECKPOINT`]), should the task be gone.
+//! after a refusal the task asks again only after [`RESTART_BACKOFF`]; while a `RESTART` is pending the task runs
+//! no checkpoint of its own (SQLite refuses a second checkpointer at once). Commits themselves checkpoint only far
+//! past that bound ([`AUTOCHECKPOINT`]).
 
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{ConnectOptions, SqliteConnection, SqlitePool};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 use tokio::sync::Notify;
 
 /// Set on every pooled connection: a commit checkpoints only when the WAL is 4× the task's bound (64 MiB), which
-/// happens only if the task is gone.
+/// happens only if the task is gone or a reader keeps the WAL from starting over.
 pub(super) const AUTOCHECKPOINT: (&str, &str) = ("wal_autocheckpoint", "16384");
 /// After a commit, let others land before checkpointing (so at most ~10 checkpoints a second).
 const AFTER_COMMIT: Duration = Duration::from_millis(100);
@@ -29,11 +30,14 @@ const IDLE: Duration = Duration::from_secs(1);
 pub(super) const RESTART_PAGES: i64 = 4096;
 /// How long a `RESTART` waits for readers to leave the WAL (the event writer waits with it).
 const RESTART_WAIT: &str = "PRAGMA busy_timeout = 50";
-/// After a `RESTART` that readers refused, the next is asked for no sooner than this.
+/// After a `RESTART` that could not run, the next is asked for no sooner than this.
 const RESTART_BACKOFF: Duration = Duration::from_secs(10);
+/// How long the task holds its own checkpoints back for a `RESTART` it asked for (the writer runs it before its
+/// next batch; with no batch coming, the task goes on checkpointing).
+const RESTART_PENDING: Duration = Duration::from_secs(1);
 
 /// What the event writer and the checkpoint task share: the writer says when it committed, the task when the
-/// WAL needs a `RESTART`. The task ends when the store (and so its writer) is gone.
+/// WAL needs a `RESTART`. Held by the store and its writer task; the checkpoint task ends when both are gone.
 #[derive(Clone, Default)]
 pub(crate) struct Checkpoints(Arc<Shared>);
 
@@ -43,6 +47,8 @@ struct Shared {
     restart: AtomicBool,
     /// No `RESTART` is asked for before this.
     backoff_until: Mutex<Option<Instant>>,
+    /// `RESTART`s run so far.
+    restarts: AtomicU32,
 }
 
 impl Checkpoints {
@@ -56,10 +62,11 @@ impl Checkpoints {
         if !self.0.restart.swap(false, Ordering::AcqRel) {
             return;
         }
+        self.0.restarts.fetch_add(1, Ordering::Relaxed);
         match restart(pool).await {
             Ok((0, log, done)) => tracing::debug!(log, done, "restarted a long WAL"),
             Ok((_, log, done)) => {
-                tracing::debug!(log, done, "readers kept the WAL from restarting; asking again later");
+                tracing::debug!(log, done, "the WAL could not restart (a reader or another checkpoint was in it)");
                 self.back_off();
             }
             Err(e) => {
@@ -75,11 +82,14 @@ impl Checkpoints {
 }
 
 impl Shared {
-    fn ask_for_restart(&self) {
+    /// Ask the writer for a `RESTART` unless backing off; whether it was asked.
+    fn ask_for_restart(&self) -> bool {
         let backoff = *self.backoff_until.lock().unwrap_or_else(|e| e.into_inner());
-        if backoff.is_none_or(|until| Instant::now() >= until) {
+        let ask = backoff.is_none_or(|until| Instant::now() >= until);
+        if ask {
             self.restart.store(true, Ordering::Release);
         }
+        ask
     }
 }
 
@@ -106,17 +116,26 @@ pub(super) fn spawn(options: SqliteConnectOptions, checkpoints: &Checkpoints) {
 }
 
 async fn run(mut connection: SqliteConnection, shared: Weak<Shared>) {
+    let mut asked: Option<Instant> = None;
     loop {
         let Some(s) = shared.upgrade() else { return };
         let woken = tokio::time::timeout(IDLE, s.committed.notified()).await.is_ok();
-        drop(s);
         if woken {
             tokio::time::sleep(AFTER_COMMIT).await;
         }
+        // A checkpoint of ours would make the writer's RESTART fail at once: hold back while it is pending.
+        if let Some(at) = asked.filter(|_| s.restart.load(Ordering::Acquire)) {
+            if at.elapsed() < RESTART_PENDING {
+                continue;
+            }
+            s.restart.store(false, Ordering::Release);
+        }
+        asked = None;
+        drop(s);
         match passive(&mut connection).await {
             Ok(log) if log > RESTART_PAGES => {
                 let Some(s) = shared.upgrade() else { return };
-                s.ask_for_restart();
+                asked = s.ask_for_restart().then(Instant::now);
             }
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint failed; retrying later"),
@@ -151,7 +170,7 @@ mod tests {
                     correlation: Correlation::default(),
                     own_payload: None,
                 };
-                // ~2 KB, like a real delivery: 64 of them fill ~32 pages of WAL.
+                // ~2 KB, like a real delivery: one row per 4 KiB page.
                 let body = format!("{{\"id\":\"evt_{i}\",\"pad\":\"{}\"}}", "x".repeat(2000));
                 NewEvent::new("razorpay", extracted, format!("evt_{i}"), body.into(), None)
             })
@@ -165,16 +184,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::new(dir.path().to_path_buf());
         let pool = store.pool().await.unwrap();
+        let mut connections = Vec::new();
+        // Every connection the pool opens, not only the first.
         for _ in 0..4 {
-            let mut connections = Vec::new();
-            // Every connection the pool opens, not only the first.
-            for _ in 0..4 {
-                connections.push(pool.acquire().await.unwrap());
-            }
-            for c in &mut connections {
-                let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(&mut **c).await.unwrap();
-                assert!(pages >= 4 * super::RESTART_PAGES, "a pooled connection checkpoints past {pages} pages");
-            }
+            connections.push(pool.acquire().await.unwrap());
+        }
+        for c in &mut connections {
+            let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint").fetch_one(&mut **c).await.unwrap();
+            assert!(pages >= 4 * super::RESTART_PAGES, "a pooled connection checkpoints past {pages} pages");
         }
     }
 
@@ -188,7 +205,7 @@ mod tests {
         let wal = dir.path().join("switchboard.db-wal");
         store.record_all(&events(0, 1)).await.pop().unwrap().unwrap();
         let empty = std::fs::metadata(&db).unwrap().len();
-        // ~500 KB: far below the 4 MB at which SQLite's own autocheckpoint would move it.
+        // ~1 MB of WAL: far below the 4 MB at which SQLite's own autocheckpoint would move it.
         for r in store.record_all(&events(1, 250)).await {
             r.unwrap();
         }
@@ -197,8 +214,8 @@ mod tests {
             assert!(Instant::now() < deadline, "the WAL was not checkpointed into the database within 5 s");
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        // Steady writes of ~40 MB, more than twice the restart bound: restarted, the WAL file stays near that bound
-        // (~34 MB measured); left to the commits' fallback it would pass 64 MiB.
+        // Steady writes of ~85 MB of WAL, five times the restart bound: restarted, the WAL file stays near that
+        // bound (~34 MB measured); left to the commits' fallback it passes 64 MiB.
         for batch in 0..160 {
             for r in store.record_all(&events(1_000 + batch * 128, 128)).await {
                 r.unwrap();
@@ -222,7 +239,7 @@ mod tests {
         let mut reader = <sqlx::SqliteConnection as sqlx::Connection>::connect(&url).await.unwrap();
         sqlx::query("BEGIN").execute(&mut reader).await.unwrap();
         let _: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&mut reader).await.unwrap();
-        // ~25 MB of WAL: past the restart bound, so RESTARTs are asked for and refused by the reader.
+        // ~50 MB of WAL: past the restart bound, so a RESTART is asked for and refused by the reader.
         let mut slowest = Duration::ZERO;
         for batch in 0..100 {
             let started = Instant::now();
@@ -235,6 +252,9 @@ mod tests {
         }
         // A RESTART that waited out the pool's busy timeout would hold one batch for 5 s.
         assert!(slowest < Duration::from_secs(2), "a batch waited {slowest:?} behind a reader");
+        // Asked for, refused, and not asked again on every batch (the back-off is 10 s; the writes take ~1 s).
+        let restarts = store.checkpoints.0.restarts.load(std::sync::atomic::Ordering::Relaxed);
+        assert!((1..=2).contains(&restarts), "{restarts} RESTARTs were run");
         sqlx::query("COMMIT").execute(&mut reader).await.unwrap();
     }
 }
