@@ -27,7 +27,7 @@ pub enum ToolError {
     Refused(Box<dyn std::error::Error + Send + Sync>),
     /// Durable state could not be read or written; nothing was sent upstream.
     #[error(
-        "Switchboard could not use its local database ({0}); nothing was sent to the provider. Try again; if it persists the server's data directory needs attention."
+        "Switchboard could not use its database ({0}); nothing was sent to the provider. Try again; if it persists, the server's database needs attention (its operator will find why in the log)."
     )]
     Store(#[from] crate::store::StoreError),
     /// A fault in Switchboard itself. `detail` is logged, never shown: it is nothing the model can act on.

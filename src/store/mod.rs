@@ -380,6 +380,15 @@ impl Store {
         }
     }
 
+    /// Whether the store takes writes now. A PostgreSQL server in recovery (a standby) or set read-only answers
+    /// reads but would refuse every webhook; SQLite always does.
+    pub async fn accepts_writes(&self) -> Result<bool, StoreError> {
+        match self {
+            Store::Sqlite(_) => Ok(true),
+            Store::Postgres(s) => s.accepts_writes().await,
+        }
+    }
+
     /// The backend's name: `sqlite` or `postgres`.
     pub fn kind(&self) -> &'static str {
         match self {

@@ -1,8 +1,9 @@
 //! `/healthz`: whether this instance can do its work, for a load balancer or an orchestrator.
 //!
-//! 200 when the store answers a read within [`CHECK_TIMEOUT`]; 503 when it does not, because then every webhook
-//! would be refused (503, for the provider to retry) and every tool call that needs the store would fail: a load
-//! balancer should send traffic to an instance that can store it. The answer says which backend and whether it
+//! 200 when the store answers a read within [`CHECK_TIMEOUT`] and takes writes; 503 when it does not, or is
+//! read-only (a PostgreSQL standby, or a database set read-only), because then every webhook would be refused
+//! (503, for the provider to retry) and every tool call that needs the store would fail: a load balancer should
+//! send traffic to an instance that can store it. The answer says which backend and whether it
 //! answered, never where the database is (the endpoint is open to anyone who can reach the port). One check is
 //! shared by every probe within [`CACHE_FOR`], so probes cannot load the database.
 
@@ -57,8 +58,16 @@ impl Checker {
             return health.clone();
         }
         let store = &self.state.store;
-        let problem = match tokio::time::timeout(CHECK_TIMEOUT, store.events().latest_seq()).await {
-            Ok(Ok(_)) => None,
+        let checked = async {
+            store.events().latest_seq().await?;
+            store.accepts_writes().await
+        };
+        let problem = match tokio::time::timeout(CHECK_TIMEOUT, checked).await {
+            Ok(Ok(true)) => None,
+            Ok(Ok(false)) => {
+                tracing::warn!(store = %store.describe(), "health check: the store is read-only");
+                Some("the store refuses writes (read-only)")
+            }
             Ok(Err(e)) => {
                 tracing::warn!(store = %store.describe(), error = %e, "health check: the store failed a read");
                 Some("the store failed a read")

@@ -14,7 +14,7 @@ use switchboard::domain::event::EventFilter;
 /// A fresh database on the test server, dropped when the test ends.
 pub(crate) struct TestDb {
     server: String,
-    name: String,
+    pub(crate) name: String,
     pub(crate) url: String,
 }
 
@@ -260,6 +260,41 @@ async fn an_instance_recovers_when_its_database_comes_back_without_a_restart() {
     eprintln!("deliveries stored again {:?} after the database came back", restored.elapsed());
     assert_eq!(health(rx.addr).await.0, StatusCode::OK);
     assert_eq!(rx.state.store.events().list(&EventFilter::default(), 10).await.unwrap().len(), 2);
+}
+
+/// A database that answers reads but refuses writes (a standby promoted badly, a failover that left the
+/// instance on the old primary made read-only) cannot store a webhook: `/healthz` answers 503, so a balancer
+/// sends traffic elsewhere, and says why without saying where the database is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_that_refuses_writes_is_unhealthy() {
+    let Some(db) = TestDb::create().await else { return };
+    let mut cfg = with_webhooks(config(None, None));
+    cfg.store.url = Some(SecretString::from(db.url.clone()));
+    let rx = start(cfg).await;
+    assert_eq!(health(rx.addr).await.0, StatusCode::OK);
+
+    let mut admin = PgConnection::connect(&db.server).await.unwrap();
+    let read_only = format!("ALTER DATABASE {} SET default_transaction_read_only = on", db.name);
+    sqlx::raw_sql(AssertSqlSafe(read_only)).execute(&mut admin).await.unwrap();
+    // The instance's connections pick the setting up when they reconnect.
+    let kill = format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+        db.name
+    );
+    sqlx::raw_sql(AssertSqlSafe(kill)).execute(&mut admin).await.unwrap();
+    let body = fixture("razorpay/webhook_payment_link_paid.json");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let (status, answer) = loop {
+        let (status, answer) = health(rx.addr).await;
+        if status != StatusCode::OK || Instant::now() > deadline {
+            break (status, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
+    assert_eq!(answer["store"]["problem"], "the store refuses writes (read-only)", "{answer}");
+    assert!(!answer.to_string().contains(&db.name), "where the database is stays private: {answer}");
+    assert_eq!(deliver_razorpay(rx.addr, body.trim(), "evt_RZ_ro").await, StatusCode::SERVICE_UNAVAILABLE);
 }
 
 /// Counts what it is asked to perform.

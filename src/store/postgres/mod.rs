@@ -115,6 +115,12 @@ impl PgStore {
         }
     }
 
+    /// Not a standby, and new transactions are not read-only (`default_transaction_read_only`).
+    pub(crate) async fn accepts_writes(&self) -> Result<bool, StoreError> {
+        let writable = "SELECT NOT (pg_is_in_recovery() OR current_setting('transaction_read_only')::bool)";
+        Ok(sqlx::query_scalar(writable).fetch_one(self.pool().await?).await?)
+    }
+
     pub(crate) async fn pool(&self) -> Result<&PgPool, StoreError> {
         self.pool.get_or_try_init(|| self.open()).await
     }
