@@ -3,7 +3,8 @@
 //! After each change commits, the other instances are told ([`super::wakeups`]).
 
 use super::{PgStore, wakeups};
-use crate::domain::approval::{Approval, ApprovalStatus, Decision, Outcome, Summary};
+use crate::domain::approval::{Approval, ApprovalStatus, Decision, Outcome};
+use crate::store::decode::{self, encode};
 use crate::store::{Approvals, StoreError};
 use sqlx::Row;
 use sqlx::postgres::PgRow;
@@ -35,7 +36,7 @@ impl Approvals for PgStore {
             .bind(&proposed.key)
             .fetch_optional(&mut *tx)
             .await?
-            .map(|row| decode(&row))
+            .map(|row| approval(&row))
             .transpose()?;
         let stands = match existing {
             Some(existing) if !existing.gives_way(now) => existing,
@@ -69,14 +70,14 @@ impl Approvals for PgStore {
     async fn get(&self, id: &str) -> Result<Option<Approval>, StoreError> {
         let pool = self.pool().await?;
         let row = sqlx::query(select!("WHERE id = $1")).bind(id).fetch_optional(pool).await?;
-        row.map(|r| decode(&r)).transpose()
+        row.map(|r| approval(&r)).transpose()
     }
 
     async fn find(&self, tool: &str, key: &str) -> Result<Option<Approval>, StoreError> {
         let pool = self.pool().await?;
         let row =
             sqlx::query(select!("WHERE tool = $1 AND key = $2")).bind(tool).bind(key).fetch_optional(pool).await?;
-        row.map(|r| decode(&r)).transpose()
+        row.map(|r| approval(&r)).transpose()
     }
 
     async fn recent(&self, now: i64, limit: i64) -> Result<Vec<Approval>, StoreError> {
@@ -90,7 +91,7 @@ impl Approvals for PgStore {
         .bind(limit)
         .fetch_all(pool)
         .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(approval).collect()
     }
 
     async fn decide(&self, id: &str, decision: Decision, now: i64) -> Result<Option<Approval>, StoreError> {
@@ -179,49 +180,12 @@ impl Approvals for PgStore {
             .bind(cutoff)
             .fetch_all(pool)
             .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(approval).collect()
     }
 
     fn changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.signals.approvals_changed.subscribe()
     }
-}
-
-fn encode<T: serde::Serialize>(value: &T) -> Result<String, StoreError> {
-    serde_json::to_string(value).map_err(|e| StoreError::Corrupt(e.to_string()))
-}
-
-fn decode(row: &PgRow) -> Result<Approval, StoreError> {
-    let json = |column: &str| -> Result<serde_json::Value, StoreError> {
-        let text: String = row.try_get(column)?;
-        serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(format!("approvals.{column}: {e}")))
-    };
-    let status: String = row.try_get("status")?;
-    let summary: Summary =
-        serde_json::from_value(json("summary")?).map_err(|e| StoreError::Corrupt(format!("approvals.summary: {e}")))?;
-    let outcome = match row.try_get::<Option<String>, _>("outcome")? {
-        Some(text) => Some(
-            serde_json::from_str::<Outcome>(&text)
-                .map_err(|e| StoreError::Corrupt(format!("approvals.outcome: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(Approval {
-        id: row.try_get("id")?,
-        tool: row.try_get("tool")?,
-        key: row.try_get("key")?,
-        binding: row.try_get("binding")?,
-        summary,
-        arguments: json("arguments")?,
-        form_token: row.try_get("form_token")?,
-        status: ApprovalStatus::parse(&status)
-            .ok_or_else(|| StoreError::Corrupt(format!("approvals.status: unknown '{status}'")))?,
-        created_at: row.try_get("created_at")?,
-        expires_at: row.try_get("expires_at")?,
-        decided_at: row.try_get("decided_at")?,
-        reported: row.try_get("reported")?,
-        outcome,
-    })
 }
 
 impl PgStore {
@@ -230,4 +194,8 @@ impl PgStore {
         self.signals.approvals_changed.send_modify(|n| *n += 1);
         wakeups::approvals_changed(pool);
     }
+}
+
+fn approval(row: &PgRow) -> Result<Approval, StoreError> {
+    decode::approval(row, row.try_get("reported")?)
 }

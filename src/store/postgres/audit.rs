@@ -3,9 +3,8 @@
 
 use super::PgStore;
 use crate::domain::audit::{AuditEntry, GENESIS, link_hash};
+use crate::store::decode;
 use crate::store::{AuditLog, StoreError};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 /// The advisory lock key that serialises appends ("SWBD" 0002).
 const AUDIT_LOCK: i64 = 0x5357_4244_0002;
@@ -43,7 +42,7 @@ impl AuditLog for PgStore {
             .bind(limit)
             .fetch_all(self.pool().await?)
             .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(decode::audit_entry).collect()
     }
 
     async fn newest(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
@@ -51,7 +50,7 @@ impl AuditLog for PgStore {
             .bind(limit)
             .fetch_all(self.pool().await?)
             .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(decode::audit_entry).collect()
     }
 
     async fn highest_seq(&self) -> Result<i64, StoreError> {
@@ -59,13 +58,4 @@ impl AuditLog for PgStore {
             sqlx::query_scalar("SELECT seq FROM audit_head WHERE id = 1").fetch_optional(self.pool().await?).await?;
         Ok(seq.unwrap_or(0))
     }
-}
-
-fn decode(row: &PgRow) -> Result<AuditEntry, StoreError> {
-    Ok(AuditEntry {
-        seq: row.try_get("seq")?,
-        record: row.try_get("record")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
 }

@@ -18,9 +18,8 @@
 use super::PgStore;
 use super::instances::owner_gone;
 use crate::domain::time;
-use crate::store::{Claim, Entry, LOCK_SECONDS, Ledger, StoreError};
+use crate::store::{Claim, Entry, LOCK_SECONDS, Ledger, StoreError, decode};
 use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 impl PgStore {
     /// The token of this process's claim on `key`, if it holds one.
@@ -52,7 +51,7 @@ impl Ledger for PgStore {
             .await?;
         match row {
             Some(row) if row.try_get::<String, _>("request_hash")? == request_hash => {
-                parse(row.try_get::<Option<String>, _>("response")?).map(Some)
+                decode::ledger_response(row.try_get::<Option<String>, _>("response")?).map(Some)
             }
             _ => Ok(None),
         }
@@ -100,7 +99,7 @@ impl Ledger for PgStore {
             let claim = if row.try_get::<String, _>("request_hash")? != request_hash {
                 Claim::Conflict
             } else if row.try_get::<String, _>("state")? == "done" {
-                Claim::Replay(parse(row.try_get("response")?)?)
+                Claim::Replay(decode::ledger_response(row.try_get("response")?)?)
             } else if locked_until > now && !row.try_get::<bool, _>("owner_gone")? {
                 Claim::Busy { retry_after_secs: locked_until - now }
             } else {
@@ -253,15 +252,6 @@ impl Ledger for PgStore {
         .bind(limit)
         .fetch_all(pool)
         .await?;
-        rows.iter().map(result_of).collect()
+        rows.iter().map(decode::ledger_result).collect()
     }
-}
-
-fn result_of(row: &PgRow) -> Result<(i64, serde_json::Value), StoreError> {
-    Ok((row.try_get("created_at")?, parse(row.try_get("response")?)?))
-}
-
-fn parse(response: Option<String>) -> Result<serde_json::Value, StoreError> {
-    let text = response.ok_or_else(|| StoreError::Corrupt("a finished entry has no response".into()))?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }

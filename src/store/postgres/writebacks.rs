@@ -2,10 +2,9 @@
 //! `book_cursor`. Every change is one statement, so instances sharing the database cannot add a write-back twice.
 
 use super::PgStore;
-use crate::domain::writeback::{LinkForInvoice, WriteBack, WriteBackKind, WriteBackState};
+use crate::domain::writeback::{LinkForInvoice, WriteBack};
+use crate::store::decode;
 use crate::store::{StoreError, WriteBacks};
-use sqlx::Row;
-use sqlx::postgres::PgRow;
 
 /// `SELECT` every column `FROM book_writebacks`, then the rest of the statement (sqlx takes only static SQL).
 macro_rules! select {
@@ -76,7 +75,7 @@ impl WriteBacks for PgStore {
             columns!()
         );
         let rows = sqlx::query(sql).bind(now).bind(lease_secs).bind(limit).fetch_all(self.pool().await?).await?;
-        let mut taken = rows.iter().map(decode).collect::<Result<Vec<_>, _>>()?;
+        let mut taken = rows.iter().map(decode::write_back).collect::<Result<Vec<_>, _>>()?;
         taken.sort_by_key(|w| w.id);
         Ok(taken)
     }
@@ -151,13 +150,13 @@ impl WriteBacks for PgStore {
             .bind(invoice_id)
             .fetch_all(self.pool().await?)
             .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(decode::write_back).collect()
     }
 
     async fn for_link(&self, link_id: &str) -> Result<Vec<WriteBack>, StoreError> {
         let rows =
             sqlx::query(select!("WHERE link_id = $1 ORDER BY id")).bind(link_id).fetch_all(self.pool().await?).await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(decode::write_back).collect()
     }
 
     async fn cursor(&self) -> Result<i64, StoreError> {
@@ -175,25 +174,4 @@ impl WriteBacks for PgStore {
         .await?;
         Ok(())
     }
-}
-
-fn decode(row: &PgRow) -> Result<WriteBack, StoreError> {
-    let kind: String = row.try_get("kind")?;
-    let state: String = row.try_get("state")?;
-    Ok(WriteBack {
-        id: row.try_get("id")?,
-        invoice_id: row.try_get("invoice_id")?,
-        kind: WriteBackKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("write-back kind '{kind}'")))?,
-        link_provider: row.try_get("link_provider")?,
-        link_id: row.try_get("link_id")?,
-        link_url: row.try_get("link_url")?,
-        payment_id: row.try_get("payment_id")?,
-        paid_on: row.try_get("paid_on")?,
-        state: WriteBackState::parse(&state)
-            .ok_or_else(|| StoreError::Corrupt(format!("write-back state '{state}'")))?,
-        attempts: row.try_get("attempts")?,
-        next_attempt_at: row.try_get("next_attempt_at")?,
-        last_error: row.try_get("last_error")?,
-        updated_at: row.try_get("updated_at")?,
-    })
 }

@@ -3,9 +3,8 @@
 
 use super::SqliteStore;
 use crate::domain::audit::{AuditEntry, GENESIS, link_hash};
+use crate::store::decode;
 use crate::store::{AuditLog, StoreError};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
 
 #[async_trait::async_trait]
 impl AuditLog for SqliteStore {
@@ -33,7 +32,7 @@ impl AuditLog for SqliteStore {
             .bind(limit)
             .fetch_all(self.pool().await?)
             .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(decode::audit_entry).collect()
     }
 
     async fn newest(&self, limit: i64) -> Result<Vec<AuditEntry>, StoreError> {
@@ -41,7 +40,7 @@ impl AuditLog for SqliteStore {
             .bind(limit)
             .fetch_all(self.pool().await?)
             .await?;
-        rows.iter().map(decode).collect()
+        rows.iter().map(decode::audit_entry).collect()
     }
 
     async fn highest_seq(&self) -> Result<i64, StoreError> {
@@ -51,13 +50,4 @@ impl AuditLog for SqliteStore {
             .await?;
         Ok(seq.unwrap_or(0))
     }
-}
-
-fn decode(row: &SqliteRow) -> Result<AuditEntry, StoreError> {
-    Ok(AuditEntry {
-        seq: row.try_get("seq")?,
-        record: row.try_get("record")?,
-        prev_hash: row.try_get("prev_hash")?,
-        hash: row.try_get("hash")?,
-    })
 }

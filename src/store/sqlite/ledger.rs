@@ -2,7 +2,7 @@
 
 use super::SqliteStore;
 use crate::domain::time;
-use crate::store::{Claim, Entry, LOCK_SECONDS, Ledger, StoreError};
+use crate::store::{Claim, Entry, LOCK_SECONDS, Ledger, StoreError, decode};
 use sqlx::Row;
 
 #[async_trait::async_trait]
@@ -16,7 +16,7 @@ impl Ledger for SqliteStore {
             .await?;
         match row {
             Some(row) if row.try_get::<String, _>("request_hash")? == request_hash => {
-                parse(row.try_get::<Option<String>, _>("response")?).map(Some)
+                decode::ledger_response(row.try_get::<Option<String>, _>("response")?).map(Some)
             }
             _ => Ok(None),
         }
@@ -56,7 +56,7 @@ impl Ledger for SqliteStore {
                 if row.try_get::<String, _>("request_hash")? != request_hash {
                     Claim::Conflict
                 } else if row.try_get::<String, _>("state")? == "done" {
-                    Claim::Replay(parse(row.try_get("response")?)?)
+                    Claim::Replay(decode::ledger_response(row.try_get("response")?)?)
                 } else if locked_until > now {
                     Claim::Busy { retry_after_secs: locked_until - now }
                 } else {
@@ -181,16 +181,6 @@ impl Ledger for SqliteStore {
         .bind(limit)
         .fetch_all(pool)
         .await?;
-        rows.iter().map(result_of).collect()
+        rows.iter().map(decode::ledger_result).collect()
     }
-}
-
-/// A finished entry's stored result.
-fn result_of(row: &sqlx::sqlite::SqliteRow) -> Result<(i64, serde_json::Value), StoreError> {
-    Ok((row.try_get("created_at")?, parse(row.try_get("response")?)?))
-}
-
-fn parse(response: Option<String>) -> Result<serde_json::Value, StoreError> {
-    let text = response.ok_or_else(|| StoreError::Corrupt("a finished entry has no response".into()))?;
-    serde_json::from_str(&text).map_err(|e| StoreError::Corrupt(e.to_string()))
 }
