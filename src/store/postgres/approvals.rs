@@ -196,6 +196,7 @@ impl PgStore {
     }
 }
 
+/// An `approvals` row (`reported` is a boolean here).
 fn approval(row: &PgRow) -> Result<Approval, StoreError> {
     decode::approval(row, row.try_get("reported")?)
 }

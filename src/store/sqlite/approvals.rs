@@ -179,6 +179,7 @@ impl Approvals for SqliteStore {
     }
 }
 
+/// An `approvals` row (`reported` is an integer here).
 fn approval(row: &SqliteRow) -> Result<Approval, StoreError> {
     decode::approval(row, row.try_get::<i64, _>("reported")? != 0)
 }
