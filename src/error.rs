@@ -27,7 +27,7 @@ pub enum ToolError {
     Refused(Box<dyn std::error::Error + Send + Sync>),
     /// Durable state could not be read or written; nothing was sent upstream.
     #[error(
-        "Switchboard could not use its database ({0}); nothing was sent to the provider. Try again; if it persists, the server's database needs attention (its operator will find why in the log)."
+        "Switchboard could not use its database ({0}); nothing was sent to the provider. Try again; if it persists, the server's database needs attention."
     )]
     Store(#[from] crate::store::StoreError),
     /// A fault in Switchboard itself. `detail` is logged, never shown: it is nothing the model can act on.
@@ -65,6 +65,7 @@ impl IntoContents for ToolError {
             ToolError::Internal { during, detail } => {
                 tracing::error!(during, detail, "tool call failed in Switchboard")
             }
+            ToolError::Store(e) => tracing::warn!(error = %e, "tool call failed: the store"),
             other => tracing::debug!(error = %other, "tool call rejected"),
         }
         vec![ContentBlock::text(self.to_string())]

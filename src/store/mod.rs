@@ -381,7 +381,7 @@ impl Store {
     }
 
     /// Whether the store takes writes now. A PostgreSQL server in recovery (a standby) or set read-only answers
-    /// reads but would refuse every webhook; SQLite always does.
+    /// reads but would refuse every webhook. SQLite is not checked (a read-only file shows at the first write).
     pub async fn accepts_writes(&self) -> Result<bool, StoreError> {
         match self {
             Store::Sqlite(_) => Ok(true),
