@@ -60,6 +60,16 @@ fn cpu_model() -> String {
         .unwrap_or_else(|| "unknown CPU".into())
 }
 
+/// "median …, p99 … (max …); the webhook's own ack …" for a webhook → waiter measurement.
+fn wait_measured(w: &WaitLatency) -> String {
+    format!(
+        "{} (max {}); the webhook's own ack {}",
+        w.arrival_to_return.p50_p99(),
+        secs(w.arrival_to_return.max),
+        w.ack.p50_p99()
+    )
+}
+
 fn verdict(met: bool) -> &'static str {
     if met { "**met**" } else { "**missed**" }
 }
@@ -229,12 +239,7 @@ impl Report {
             row(
                 "webhook arrival → `wait_for_event` returns (Streamable HTTP)",
                 "p99 ≤ 50 ms",
-                format!(
-                    "{} (max {}); the webhook's own ack {}",
-                    w.arrival_to_return.p50_p99(),
-                    secs(w.arrival_to_return.max),
-                    w.ack.p50_p99()
-                ),
+                wait_measured(w),
                 format!("{} waits", w.runs),
                 verdict(w.arrival_to_return.p99 <= 50e-3),
             );
@@ -309,12 +314,7 @@ impl Report {
                 row(
                     "webhook to instance A → `wait_for_event` on instance B returns (PostgreSQL, Streamable HTTP)",
                     "p99 ≤ 50 ms",
-                    format!(
-                        "{} (max {}); the webhook's own ack {}",
-                        w.arrival_to_return.p50_p99(),
-                        secs(w.arrival_to_return.max),
-                        w.ack.p50_p99()
-                    ),
+                    wait_measured(w),
                     format!("{} waits", w.runs),
                     verdict(w.arrival_to_return.p99 <= 50e-3),
                 );

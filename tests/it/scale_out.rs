@@ -217,6 +217,18 @@ async fn health(addr: std::net::SocketAddr) -> (StatusCode, serde_json::Value) {
     (answer.status(), answer.json().await.unwrap())
 }
 
+/// `/healthz` polled until it stops answering 200 (or 20 s pass): the last answer.
+async fn health_once_not_ok(addr: std::net::SocketAddr) -> (StatusCode, serde_json::Value) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, answer) = health(addr).await;
+        if status != StatusCode::OK || Instant::now() > deadline {
+            return (status, answer);
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
 /// The database goes away under a running instance and comes back: `/healthz` says so (503, then 200),
 /// deliveries are refused with 503 while it is gone (the provider retries) and stored once it is back, all
 /// without a restart.
@@ -233,14 +245,7 @@ async fn an_instance_recovers_when_its_database_comes_back_without_a_restart() {
     assert_eq!((status, &answer["store"]), (StatusCode::OK, &json!({"backend": "postgres", "ok": true})));
 
     relay.cut();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (status, answer) = loop {
-        let (status, answer) = health(rx.addr).await;
-        if status != StatusCode::OK || Instant::now() > deadline {
-            break (status, answer);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (status, answer) = health_once_not_ok(rx.addr).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["store"]["ok"], false);
     assert!(!answer.to_string().contains("127.0.0.1"), "where the database is stays private: {answer}");
@@ -283,14 +288,7 @@ async fn a_database_that_refuses_writes_is_unhealthy() {
     );
     sqlx::raw_sql(AssertSqlSafe(kill)).execute(&mut admin).await.unwrap();
     let body = fixture("razorpay/webhook_payment_link_paid.json");
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let (status, answer) = loop {
-        let (status, answer) = health(rx.addr).await;
-        if status != StatusCode::OK || Instant::now() > deadline {
-            break (status, answer);
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    let (status, answer) = health_once_not_ok(rx.addr).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["store"]["problem"], "the store refuses writes (read-only)", "{answer}");
     assert!(!answer.to_string().contains(&db.name), "where the database is stays private: {answer}");
