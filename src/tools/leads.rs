@@ -204,11 +204,11 @@ impl LeadCall {
                     rendered(added, via)
                 }
                 Err(e) if e.outcome_unknown() => {
-                    ledger.mark_unknown(&entry.key).await?;
+                    super::once::noted(ledger.mark_unknown(&entry.key).await, &entry.key);
                     Err(LeadRefusal::OutcomeUnknown(e.to_string()).into())
                 }
                 Err(e) => {
-                    ledger.release(&entry.key).await?;
+                    super::once::noted(ledger.release(&entry.key).await, &entry.key);
                     Err(e.into())
                 }
             }

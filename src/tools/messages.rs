@@ -372,11 +372,11 @@ async fn send_once(state: Arc<AppState>, send: SendCall, sending: Sending) -> Re
                 Ok((sent, false))
             }
             Err(e) if e.outcome_unknown() => {
-                ledger.mark_unknown(&entry.key).await?;
+                super::once::noted(ledger.mark_unknown(&entry.key).await, &entry.key);
                 Err(SendRefusal::OutcomeUnknown(e.to_string(), entry.key.clone()).into())
             }
             Err(e) => {
-                ledger.release(&entry.key).await?;
+                super::once::noted(ledger.release(&entry.key).await, &entry.key);
                 Err(ToolError::from(e))
             }
         }

@@ -132,11 +132,11 @@ pub async fn create(
                 Ok(Outcome { link, replayed: false })
             }
             Err(e) if e.outcome_unknown() => {
-                ledger.mark_unknown(&entry.key).await?;
+                noted(ledger.mark_unknown(&entry.key).await, &entry.key);
                 Err(Refusal::OutcomeUnknown(e).into())
             }
             Err(e) => {
-                ledger.release(&entry.key).await?;
+                noted(ledger.release(&entry.key).await, &entry.key);
                 Err(e.into())
             }
         }
@@ -185,6 +185,16 @@ pub(crate) async fn claim_serialised(
 
 /// Record a created link in the ledger. The link exists at the provider either way, so a failure is logged, not
 /// returned: the next identical call finds the link there instead of creating another.
+/// After the provider answered, the ledger notes what came of the call (released, or outcome unknown). If that
+/// write fails, the claim stays in progress, so the next identical call waits for it or reconciles with the
+/// provider (never re-sends blindly), and the caller still reports the provider's answer: a store error would
+/// tell the model nothing was sent, which would be false.
+pub(crate) fn noted(written: Result<(), StoreError>, key: &str) {
+    if let Err(e) = written {
+        tracing::warn!(key, error = %e, "could not note a provider's answer; the claim stays for the next identical call to settle");
+    }
+}
+
 async fn record(ledger: &dyn Ledger, entry: &Entry, link: &PaymentLink) {
     let stored = match serde_json::to_value(link) {
         Ok(stored) => stored,

@@ -14,7 +14,7 @@ use switchboard::domain::event::EventFilter;
 /// A fresh database on the test server, dropped when the test ends.
 pub(crate) struct TestDb {
     server: String,
-    pub(crate) name: String,
+    name: String,
     pub(crate) url: String,
 }
 
@@ -27,6 +27,21 @@ impl TestDb {
         let mut url = url::Url::parse(&server).unwrap();
         url.set_path(&name);
         Some(TestDb { server, name, url: url.to_string() })
+    }
+}
+
+impl TestDb {
+    /// From now on the database answers reads and refuses writes, as a standby does: new transactions are
+    /// read-only, and every connection to it is ended so that instances reconnect and get the setting.
+    pub(crate) async fn refuse_writes(&self) {
+        let mut admin = PgConnection::connect(&self.server).await.unwrap();
+        let read_only = format!("ALTER DATABASE {} SET default_transaction_read_only = on", self.name);
+        sqlx::raw_sql(AssertSqlSafe(read_only)).execute(&mut admin).await.unwrap();
+        let kill = format!(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
+            self.name
+        );
+        sqlx::raw_sql(AssertSqlSafe(kill)).execute(&mut admin).await.unwrap();
     }
 }
 
@@ -278,21 +293,69 @@ async fn a_database_that_refuses_writes_is_unhealthy() {
     let rx = start(cfg).await;
     assert_eq!(health(rx.addr).await.0, StatusCode::OK);
 
-    let mut admin = PgConnection::connect(&db.server).await.unwrap();
-    let read_only = format!("ALTER DATABASE {} SET default_transaction_read_only = on", db.name);
-    sqlx::raw_sql(AssertSqlSafe(read_only)).execute(&mut admin).await.unwrap();
-    // The instance's connections pick the setting up when they reconnect.
-    let kill = format!(
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{}' AND pid <> pg_backend_pid()",
-        db.name
-    );
-    sqlx::raw_sql(AssertSqlSafe(kill)).execute(&mut admin).await.unwrap();
+    db.refuse_writes().await;
     let body = fixture("razorpay/webhook_payment_link_paid.json");
     let (status, answer) = health_once_not_ok(rx.addr).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{answer}");
     assert_eq!(answer["store"]["problem"], "the store refuses writes (read-only)", "{answer}");
     assert!(!answer.to_string().contains(&db.name), "where the database is stays private: {answer}");
     assert_eq!(deliver_razorpay(rx.addr, body.trim(), "evt_RZ_ro").await, StatusCode::SERVICE_UNAVAILABLE);
+}
+
+/// Razorpay refuses a create while the database stops taking writes: the claim cannot be released, but the model
+/// still gets Razorpay's answer (what to fix), not "nothing was sent to the provider", which would be false. The
+/// claim stays in progress, so an identical call waits or reconciles; it never sends blindly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_provider_answer_is_reported_even_when_the_ledger_cannot_record_it() {
+    // Long enough for the slow refusal to arrive.
+    let Some(text) = create_while_the_database_turns_read_only(Duration::from_secs(4)).await else { return };
+    assert!(text.contains("amount exceeds maximum amount allowed"), "the model was not told Razorpay's answer: {text}");
+    assert!(!text.contains("nothing was sent"), "{text}");
+}
+
+/// The same when the answer never comes in time: the model hears the outcome is unknown and how to settle it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_outcome_is_reported_even_when_the_ledger_cannot_record_it() {
+    let Some(text) = create_while_the_database_turns_read_only(Duration::from_millis(500)).await else { return };
+    assert!(text.contains("may or may not exist"), "the model was not told the outcome is unknown: {text}");
+    assert!(!text.contains("nothing was sent"), "{text}");
+}
+
+/// `create_payment_link` against a Razorpay that refuses after 2 s; while it is answering, the database is set
+/// read-only and every connection to it ended. The tool's error text, or none without a test database.
+async fn create_while_the_database_turns_read_only(attempt_timeout: Duration) -> Option<String> {
+    use wiremock::matchers::{method, path};
+    use wiremock::{Mock, MockServer, ResponseTemplate};
+    let db = TestDb::create().await?;
+    let razorpay = MockServer::start().await;
+    let refusal = json!({"error": {"code": "BAD_REQUEST_ERROR", "description": "amount exceeds maximum amount allowed.",
+                                   "metadata": [], "reason": null, "source": null, "step": null}});
+    Mock::given(method("POST"))
+        .and(path("/v1/payment_links"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(refusal).set_delay(Duration::from_secs(2)))
+        .mount(&razorpay)
+        .await;
+    let mut cfg = with_webhooks(config(Some(&razorpay.uri()), None));
+    cfg.store.url = Some(SecretString::from(db.url.clone()));
+    cfg.outbound.attempt_timeout = attempt_timeout;
+    cfg.outbound.call_deadline = Duration::from_secs(8);
+    let a = start(cfg).await;
+    let args = json!({"amount": "45000000", "currency": "INR", "description": "Invoice SW-2026-0142",
+                      "reference_id": "SW-2026-0142", "customer": {"name": "Ananya Sharma"}});
+    let call = {
+        let state = a.state.clone();
+        tokio::spawn(async move {
+            let agent = crate::helpers::connect_with(state, ()).await;
+            crate::helpers::error_text(&crate::helpers::call(&agent, "create_payment_link", args).await)
+        })
+    };
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while razorpay.received_requests().await.unwrap().is_empty() {
+        assert!(Instant::now() < deadline, "Razorpay was never called");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    db.refuse_writes().await;
+    Some(call.await.unwrap())
 }
 
 /// Counts what it is asked to perform.
