@@ -279,7 +279,7 @@ pub async fn first_sight(state: &AppState, tool: &str, key: &str) -> Result<Opti
             outcome: Some(Outcome::Ok(result)),
             ..
         }) => {
-            approvals.mark_reported(&id).await?;
+            reported(state, &id).await;
             Ok(Some(result))
         }
         _ => Ok(None),

@@ -346,11 +346,11 @@ async fn send_once(state: Arc<AppState>, send: SendCall, sending: Sending) -> Re
                     }
                     // It reached WhatsApp and failed there: nothing was delivered, and a new send needs approval.
                     Some(Err(reason)) => {
-                        ledger.release(&entry.key).await?;
+                        super::once::noted(ledger.release(&entry.key).await, &entry.key);
                         Err(SendRefusal::FailedAfterAccepted(reason).into())
                     }
                     None => {
-                        ledger.mark_unknown(&entry.key).await?;
+                        super::once::noted(ledger.mark_unknown(&entry.key).await, &entry.key);
                         let why = "An earlier attempt at this send ended without an answer.".to_string();
                         Err(SendRefusal::OutcomeUnknown(why, entry.key.clone()).into())
                     }

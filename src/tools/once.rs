@@ -112,7 +112,7 @@ pub async fn create(
                 let forgotten =
                     payments.key_memory().is_some_and(|m| age_secs > i64::try_from(m.as_secs()).unwrap_or(i64::MAX));
                 if forgotten {
-                    ledger.mark_unknown(&entry.key).await?;
+                    noted(ledger.mark_unknown(&entry.key).await, &entry.key);
                     return Err(Refusal::StaleUnknown { provider }.into());
                 }
             }
@@ -183,8 +183,6 @@ pub(crate) async fn claim_serialised(
     }
 }
 
-/// Record a created link in the ledger. The link exists at the provider either way, so a failure is logged, not
-/// returned: the next identical call finds the link there instead of creating another.
 /// After the provider answered, the ledger notes what came of the call (released, or outcome unknown). If that
 /// write fails, the claim stays in progress, so the next identical call waits for it or reconciles with the
 /// provider (never re-sends blindly), and the caller still reports the provider's answer: a store error would
@@ -195,6 +193,8 @@ pub(crate) fn noted(written: Result<(), StoreError>, key: &str) {
     }
 }
 
+/// Record a created link in the ledger. The link exists at the provider either way, so a failure is logged, not
+/// returned: the next identical call finds the link there instead of creating another.
 async fn record(ledger: &dyn Ledger, entry: &Entry, link: &PaymentLink) {
     let stored = match serde_json::to_value(link) {
         Ok(stored) => stored,
@@ -218,15 +218,14 @@ pub async fn recover(
     let ledger = state.store.ledger();
     match payments.find_payment_link(&entry.key).await {
         Ok(Some(link)) => {
-            let stored =
-                serde_json::to_value(&link).map_err(|e| ToolError::internal("recording a recovered link", e))?;
-            ledger.finish(entry, &stored).await?;
+            // The link exists: the caller gets it even if recording it fails (the next call finds it again).
+            record(ledger, entry, &link).await;
             tracing::info!(key = %entry.key, link = %link.id, "reconciled an interrupted create with the provider");
             Ok(Some(link))
         }
         Ok(None) => Ok(None),
         Err(e) => {
-            ledger.mark_unknown(&entry.key).await?;
+            noted(ledger.mark_unknown(&entry.key).await, &entry.key);
             Err(Refusal::OutcomeUnknown(e).into())
         }
     }

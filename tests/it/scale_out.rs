@@ -316,13 +316,15 @@ async fn a_provider_answer_is_reported_even_when_the_ledger_cannot_record_it() {
 /// The same when the answer never comes in time: the model hears the outcome is unknown and how to settle it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_outcome_is_reported_even_when_the_ledger_cannot_record_it() {
-    let Some(text) = create_while_the_database_turns_read_only(Duration::from_millis(500)).await else { return };
+    // Shorter than the 2 s Razorpay takes, long enough for the database to be read-only when it gives up.
+    let Some(text) = create_while_the_database_turns_read_only(Duration::from_millis(1500)).await else { return };
     assert!(text.contains("may or may not exist"), "the model was not told the outcome is unknown: {text}");
     assert!(!text.contains("nothing was sent"), "{text}");
 }
 
 /// `create_payment_link` against a Razorpay that refuses after 2 s; while it is answering, the database is set
-/// read-only and every connection to it ended. The tool's error text, or none without a test database.
+/// read-only and every connection to it ended. The tool's error text, or none without a test database. Checks
+/// that noting the answer did fail: the claim is still in progress.
 async fn create_while_the_database_turns_read_only(attempt_timeout: Duration) -> Option<String> {
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -355,7 +357,16 @@ async fn create_while_the_database_turns_read_only(attempt_timeout: Duration) ->
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     db.refuse_writes().await;
-    Some(call.await.unwrap())
+    let text = call.await.unwrap();
+    let mut reader = PgConnection::connect(&db.url).await.unwrap();
+    // Released, the row would be gone; marked unknown, its lock would be 0.
+    let claims: Vec<(String, i64)> =
+        sqlx::query_as("SELECT state, locked_until FROM idempotency").fetch_all(&mut reader).await.unwrap();
+    assert!(
+        matches!(claims.as_slice(), [(state, locked)] if state == "in_progress" && *locked > 0),
+        "the answer was noted after all, so the test did not test a failed note: {claims:?}"
+    );
+    Some(text)
 }
 
 /// Counts what it is asked to perform.
